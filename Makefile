@@ -1,0 +1,46 @@
+# tonearm: two entry points that work on a fresh Debian machine.
+#   make demo  -> set up, render the demo library, index it, run an example query
+#   make test  -> set up, lint, run the test suite
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-data
+APT_PACKAGES := ffmpeg fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
+
+.PHONY: demo test setup system-deps lint bench clean
+
+system-deps:
+	@missing=""; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v fluidsynth >/dev/null || missing="$$missing fluidsynth libfluidsynth3"; \
+	[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing="$$missing fluid-soundfont-gm"; \
+	[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || missing="$$missing timgm6mb-soundfont"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/tonearm: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	@touch $@
+
+setup: system-deps $(BIN)/tonearm
+
+demo: setup
+	$(BIN)/tonearm demo --dir $(DEMO_DIR)
+
+lint: setup
+	$(BIN)/ruff check tonearm tests bench
+
+test: setup lint
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python bench/bench_index.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,110 @@
+"""Shared fixtures: synthetic audio made on the fly (nothing large is committed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SR = 22050
+FFMPEG = shutil.which("ffmpeg")
+
+
+def synth(kind: str, seconds: float = 6.0, sr: int = SR, seed: int = 0, f0: float = 220.0) -> np.ndarray:
+    """Deterministic test signals with clearly different sound: tonal, percussive, noisy, chirp."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    if kind == "tonal":  # a slow chord pad with harmonics
+        y = sum(np.sin(2 * np.pi * f0 * r * h * t) / h for r in (1, 1.25, 1.5) for h in (1, 2, 3))
+    elif kind == "percussive":  # noise bursts on a 120 BPM grid
+        env = np.exp(-((t % 0.5) * 30))
+        y = rng.standard_normal(t.size) * env
+    elif kind == "noise":
+        y = rng.standard_normal(t.size) * 0.3
+    elif kind == "chirp":
+        y = np.sin(2 * np.pi * (f0 + 400 * (t % 2)) * t)
+    else:
+        raise ValueError(kind)
+    y = y + 0.01 * rng.standard_normal(t.size)
+    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def write_audio(path: Path, y: np.ndarray, sr: int = SR, tags: dict | None = None) -> Path:
+    """Write ``y`` to ``path``; the extension picks the format (ffmpeg for the compressed ones)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = path.suffix.lower()
+    if ext in (".wav", ".flac"):
+        sf.write(str(path), y, sr)
+    else:
+        assert FFMPEG, "ffmpeg is needed to make compressed fixtures"
+        tmp = path.with_suffix(".src.wav")
+        sf.write(str(tmp), y, sr)
+        codec = {".mp4": ["-c:a", "aac"], ".mkv": ["-c:a", "libvorbis"], ".m4a": ["-c:a", "aac"]}.get(ext, [])
+        subprocess.run([FFMPEG, "-loglevel", "error", "-y", "-i", str(tmp), *codec, str(path)], check=True)
+        tmp.unlink()
+    if tags:
+        import mutagen
+
+        f = mutagen.File(str(path), easy=True)
+        if f.tags is None:
+            f.add_tags()
+        for k, v in tags.items():
+            f[k] = v
+        f.save()
+    return path
+
+
+def write_sparse_wav(path: Path, seconds: float, sr: int = 8000) -> Path:
+    """A valid, silent mono 16-bit WAV of any length that takes no disk space (a sparse file)."""
+    n_bytes = int(seconds * sr) * 2
+    header = (
+        b"RIFF"
+        + struct.pack("<I", 36 + n_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sr, sr * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", n_bytes)
+    )
+    with open(path, "wb") as f:
+        f.write(header)
+        f.truncate(len(header) + n_bytes)
+    return path
+
+
+@pytest.fixture(scope="session")
+def music_dir(tmp_path_factory) -> Path:
+    """12 short tracks, 3 per sound family, with tags; a small library to index."""
+    root = tmp_path_factory.mktemp("music")
+    for family_i, kind in enumerate(("tonal", "percussive", "noise", "chirp")):
+        for j in range(3):
+            y = synth(kind, 6.0, seed=10 * family_i + j, f0=180 + 40 * j)
+            write_audio(
+                root / kind / f"{kind}_{j}.flac",
+                y,
+                tags={"title": f"{kind} {j}", "artist": f"artist {kind}", "genre": kind.title(), "date": str(2000 + j)},
+            )
+    return root
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    return tmp_path / "library"
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real ``tonearm`` console entry point in a fresh process."""
+    full_env = dict(os.environ, COLUMNS="250", **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "tonearm.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )

@@ -1,0 +1,73 @@
+"""Sound view v1 and library normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import SR, synth
+
+from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer, parse_views
+from tonearm.analyzers.dsp import BLOCKS, DIM
+from tonearm.analyzers.normalize import Standardizer
+from tonearm.audio.decode import AudioInfo
+from tonearm.audio.segments import DecodedAudio
+from tonearm.errors import TonearmError
+
+
+def _audio(y: np.ndarray, sr: int = SR) -> DecodedAudio:
+    return DecodedAudio(AudioInfo(y.size / sr, sr, 1, "test"), sr, [y], [0.0])
+
+
+def test_declares_identity_and_dimension():
+    a = get_analyzer("dsp")
+    assert (a.name, a.view, a.key) == ("dsp", "sound", "dsp@1")
+    assert a.dim == DIM == sum(n for _, n in BLOCKS)
+    assert DEFAULT_VIEWS["sound"] == "dsp"
+
+
+@pytest.mark.parametrize("y", [np.zeros(SR * 3, np.float32), np.zeros(100, np.float32), synth("noise", 0.2)])
+def test_degenerate_input_gives_finite_vector(y):
+    v = get_analyzer("dsp").analyze(_audio(y))
+    assert v.shape == (DIM,) and np.all(np.isfinite(v))
+
+
+def test_same_family_is_closer_than_other_families():
+    a = get_analyzer("dsp")
+    kinds = ("tonal", "percussive", "noise", "chirp")
+    raw = np.array([a.analyze(_audio(synth(k, 5.0, seed=s, f0=200 + 30 * s))) for k in kinds for s in range(3)])
+    vecs = Standardizer.fit("dsp@1", raw).apply(raw)
+    sims = vecs @ vecs.T
+    labels = np.repeat(np.arange(4), 3)
+    for i in range(len(labels)):
+        order = [j for j in np.argsort(-sims[i]) if j != i]
+        assert labels[order[0]] == labels[i], f"nearest neighbour of item {i} is from another family"
+
+
+def test_segments_are_pooled_not_concatenated():
+    a = get_analyzer("dsp")
+    y = synth("tonal", 4.0)
+    one = a.analyze(_audio(y))
+    two = a.analyze(DecodedAudio(AudioInfo(8.0, SR, 1, "t"), SR, [y, y], [0.0, 4.0]))
+    assert np.allclose(one, two, rtol=0.05, atol=0.05)
+
+
+def test_standardizer_roundtrip_and_refit_rule():
+    raw = np.random.default_rng(0).normal(5, 3, size=(50, 8))
+    std = Standardizer.fit("dsp@1", raw)
+    out = std.apply(raw)
+    assert np.allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    again = Standardizer.from_json(std.to_json())
+    assert np.allclose(again.apply(raw[:3]), out[:3])
+    assert not std.needs_refit("dsp@1", 55)
+    assert std.needs_refit("dsp@1", 70)
+    assert std.needs_refit("dsp@2", 50)
+
+
+def test_parse_views():
+    assert parse_views("sound=dsp") == {"sound": "dsp"}
+    with pytest.raises(TonearmError, match="unknown analyzer"):
+        parse_views("sound=nope")
+    with pytest.raises(TonearmError, match="produces the 'sound' view"):
+        parse_views("melody=dsp")
+    with pytest.raises(TonearmError, match="VIEW=ANALYZER"):
+        parse_views("dsp")

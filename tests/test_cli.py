@@ -1,0 +1,123 @@
+"""The command line, through the real entry point in fresh processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import run_cli, synth, write_audio
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, music_dir):
+    root = tmp_path_factory.mktemp("cli")
+    music = root / "music"
+    shutil.copytree(music_dir, music)
+    # An exact copy (same bytes) of one track: must never be returned for the original.
+    shutil.copy(music / "tonal" / "tonal_0.flac", music / "tonal" / "tonal_0_copy.flac")
+    lib = root / "lib"
+    res = run_cli("index", str(music), "--library", str(lib), "-j", "2")
+    assert res.returncode == 0, res.stderr
+    assert "13 files: 13 added" in res.stdout.replace("\n", " ")
+    return music, lib
+
+
+def _json(res):
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_similar_json_schema_self_and_duplicate_exclusion(indexed):
+    music, lib = indexed
+    target = str(music / "tonal" / "tonal_0.flac")
+    payload = _json(run_cli("similar", target, "--library", str(lib), "-k", "20", "--json"))
+    assert set(payload) == {"query", "results"}
+    assert payload["query"]["path"] == target and payload["query"]["view"] == "sound"
+    results = payload["results"]
+    paths = [r["path"] for r in results]
+    assert target not in paths and str(music / "tonal" / "tonal_0_copy.flac") not in paths
+    assert len(results) == 11
+    for key in ("id", "path", "title", "artist", "album", "score", "rank"):
+        assert key in results[0]
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
+    assert results[0]["title"].startswith("tonal")  # same sound family ranks first
+    by_id = _json(run_cli("similar", payload["results"][0]["id"], "--library", str(lib), "--json"))
+    assert payload["results"][0]["id"] not in [r["id"] for r in by_id["results"]]
+
+
+def test_similar_for_outside_file_with_filter_and_min_score(indexed, tmp_path):
+    _, lib = indexed
+    outside = write_audio(tmp_path / "query.ogg", synth("percussive", 5.0, seed=123))
+    payload = _json(run_cli("similar", str(outside), "--library", str(lib), "-k", "3", "--json"))
+    assert payload["query"]["kind"] == "file"
+    assert payload["results"][0]["title"].startswith("percussive")
+    filtered = _json(
+        run_cli(
+            "similar",
+            str(outside),
+            "--library",
+            str(lib),
+            "--where",
+            "genre = 'Noise' AND year >= 2001",
+            "--min-score",
+            "-0.5",
+            "--json",
+        )
+    )
+    assert filtered["results"] and all(r["genre"] == "Noise" and r["year"] >= 2001 for r in filtered["results"])
+    assert all(r["score"] >= -0.5 for r in filtered["results"])
+    strict = _json(run_cli("similar", str(outside), "--library", str(lib), "--min-score", "0.999", "--json"))
+    assert strict["results"] == []
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("genre = ", "invalid --where expression"),
+        ("colour = 'red'", "unknown field 'colour'"),
+        ("year = 'x'", "holds number values"),
+    ],
+)
+def test_invalid_where_is_a_clear_error(indexed, where, message):
+    music, lib = indexed
+    res = run_cli("similar", str(music / "tonal" / "tonal_1.flac"), "--library", str(lib), "--where", where)
+    assert res.returncode == 2
+    assert message in " ".join(res.stderr.split())
+    assert "Traceback" not in res.stderr
+
+
+def test_tracks_info_stats(indexed):
+    _music, lib = indexed
+    rows = _json(run_cli("tracks", "--library", str(lib), "--where", "genre IN ('Chirp', 'Noise')", "--json"))
+    assert len(rows) == 6 and {r["genre"] for r in rows} == {"Chirp", "Noise"}
+    info = _json(run_cli("info", rows[0]["id"], "--library", str(lib), "--json"))
+    assert info["views"] == {"sound": "dsp@1"} and info["path"] == rows[0]["path"]
+    assert not any(k.startswith(("vec_", "raw_")) for k in info)
+    stats = _json(run_cli("stats", "--library", str(lib), "--json"))
+    assert stats["tracks"] == 13 and stats["views"] == {"sound": 127} and stats["failed"] == 0
+    res = run_cli("info", "no-such-track", "--library", str(lib))
+    assert res.returncode == 2 and "no indexed track" in res.stderr
+
+
+def test_unknown_target_and_missing_library(indexed, tmp_path):
+    _, lib = indexed
+    res = run_cli("similar", "nothing-like-this", "--library", str(lib))
+    assert res.returncode == 2 and "neither a track id" in res.stderr
+    res = run_cli("tracks", "--library", str(tmp_path / "none"))
+    assert res.returncode == 2 and "no library" in res.stderr
+    res = run_cli("index", str(tmp_path / "missing-folder"), "--library", str(tmp_path / "l2"))
+    assert res.returncode == 2 and "no such file or folder" in res.stderr
+
+
+def test_stats_failed_lists_bad_files(tmp_path):
+    music = tmp_path / "m"
+    write_audio(music / "ok.flac", synth("tonal", 3.0))
+    (music / "broken.mp3").write_bytes(b"ID3" + b"\x00" * 100)
+    lib = tmp_path / "lib"
+    res = run_cli("index", str(music), "--library", str(lib), "-j", "1")
+    assert res.returncode == 0 and "1 failed" in res.stdout
+    failed = _json(run_cli("stats", "--failed", "--library", str(lib), "--json"))
+    assert [f["path"].rsplit("/", 1)[-1] for f in failed] == ["broken.mp3"]
+    assert failed[0]["reason"]

@@ -1,0 +1,127 @@
+"""The incremental index job: skip, change, remove, fail, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from conftest import synth, write_audio, write_sparse_wav
+
+from tonearm.library.indexer import Indexer
+from tonearm.library.scan import track_id
+from tonearm.store import open_store
+from tonearm.store.base import vector_column
+
+
+@pytest.fixture
+def music(tmp_path, music_dir):
+    dst = tmp_path / "music"
+    shutil.copytree(music_dir, dst)
+    return dst
+
+
+def _index(store, root, **kw):
+    return Indexer(store).run([str(root)], workers=kw.pop("workers", 2), **kw)
+
+
+def test_first_run_then_unchanged_rerun(music, library):
+    store = open_store(str(library))
+    first = _index(store, music)
+    assert (first.scanned, first.added, len(first.failed)) == (12, 12, 0)
+    assert store.count() == 12
+    rows = list(store.scan())
+    assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
+    assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
+    assert json.loads(rows[0]["views_json"]) == {"sound": "dsp@1"}
+    second = _index(store, music)
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
+    assert store.count() == 12
+
+
+def test_changed_touched_removed_and_kept_missing(music, library):
+    store = open_store(str(library))
+    _index(store, music)
+    changed = music / "tonal" / "tonal_0.flac"
+    before = store.find_by_path(str(changed))
+    write_audio(changed, synth("percussive", 6.0, seed=99))  # new content
+    touched = music / "noise" / "noise_0.flac"
+    os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 5_000_000_000))
+    gone = music / "chirp" / "chirp_2.flac"
+    gone.unlink()
+    report = _index(store, music, keep_missing=True)
+    assert report.updated == 2 and report.removed == 0
+    after = store.find_by_path(str(changed))
+    assert after["content_hash"] != before["content_hash"]
+    assert after[vector_column("sound")] != before[vector_column("sound")]
+    assert after["added_at"] == before["added_at"], "re-analysis keeps the track's identity"
+    assert store.find_by_path(str(gone)) is not None  # --keep-missing
+    report = _index(store, music)
+    assert report.removed == 1 and store.count() == 11
+    assert store.find_by_path(str(gone)) is None
+
+
+def test_sidecar_edit_refreshes_metadata_without_reanalysis(music, library):
+    store = open_store(str(library))
+    _index(store, music)
+    track = music / "tonal" / "tonal_1.flac"
+    (music / "tonal" / "tonal_1.flac.json").write_text(json.dumps({"mood": "calm", "popularity": 80}))
+    before = store.find_by_path(str(track))
+    report = _index(store, music)
+    assert report.metadata_refreshed == 1 and report.updated == 0
+    row = store.find_by_path(str(track))
+    assert row["mood"] == "calm" and row["popularity"] == 80
+    assert row["analyzed_at"] == before["analyzed_at"]
+    assert store.count(store.compile_where("mood = 'calm'")) == 1
+
+
+def test_bad_files_never_stop_the_run(music, library):
+    bad = music / "bad"
+    bad.mkdir()
+    (bad / "zero.wav").write_bytes(b"")
+    (bad / "random.flac").write_bytes(os.urandom(30000))
+    (bad / "notes.ogg").write_text("not audio at all\n")
+    good_mp3 = write_audio(music / "tmp.mp3", synth("tonal", 20.0))
+    (bad / "truncated.mp3").write_bytes(good_mp3.read_bytes()[: good_mp3.stat().st_size // 3])
+    good_mp3.unlink()
+    write_sparse_wav(bad / "three_hours.wav", 3 * 3600)
+    store = open_store(str(library))
+    report = _index(store, music)
+    failed = {os.path.basename(p): reason for p, reason in report.failed}
+    assert set(failed) == {"zero.wav", "random.flac", "notes.ogg", "truncated.mp3"}
+    assert "empty" in failed["zero.wav"] and "truncated" in failed["truncated.mp3"]
+    assert all("\n" not in r for r in failed.values())
+    assert store.count() == 13  # 12 good + the 3-hour file
+    long_row = store.find_by_path(str(bad / "three_hours.wav"))
+    assert long_row["duration"] == pytest.approx(3 * 3600)
+    assert {os.path.basename(f["path"]) for f in store.failures()} == set(failed)
+    again = _index(store, music)  # failed files are not retried until they change
+    assert again.skipped_failed == 4 and not again.failed
+    (bad / "zero.wav").unlink()
+    _index(store, music)
+    assert "zero.wav" not in {os.path.basename(f["path"]) for f in store.failures()}
+
+
+def test_analyzer_version_change_reanalyses_only_that_view(music, library):
+    store = open_store(str(library))
+    _index(store, music)
+    indexer = Indexer(store)
+    rows = {r["path"]: r for r in store.scan(columns=["id", "path", "size", "mtime_ns", "content_hash",
+                                                       "views_json", "sidecar_sig"])}  # fmt: skip
+    stale_path = next(iter(rows))
+    rows[stale_path]["views_json"] = json.dumps({"sound": "dsp@0", "melody": "other@1"})
+    from tonearm.library.indexer import IndexReport
+    from tonearm.library.scan import iter_audio_files
+
+    jobs, refresh = indexer._plan(list(iter_audio_files([str(music)])), rows, {}, False, IndexReport())
+    assert [(j.path, j.views) for j in jobs] == [(stale_path, {"sound": "dsp"})]
+    assert jobs[0].known_hash == rows[stale_path]["content_hash"]
+    assert refresh == []
+
+
+def test_track_ids_are_stable_per_path(music, library):
+    store = open_store(str(library))
+    _index(store, music)
+    p = str(music / "tonal" / "tonal_0.flac")
+    assert store.find_by_path(p)["id"] == track_id(p)

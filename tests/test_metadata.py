@@ -1,0 +1,69 @@
+"""Tags and sidecars."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import synth, write_audio
+
+from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
+
+
+def test_tags_from_flac_and_mp3(tmp_path):
+    y = synth("tonal", 1.0)
+    tags = {"title": "Blue", "artist": "Ann", "album": "Sky", "genre": "Jazz", "date": "1994-05-01",
+            "tracknumber": "3/12", "musicbrainz_trackid": "0f7e-11"}  # fmt: skip
+    for ext in (".flac", ".mp3"):
+        got = read_tags(str(write_audio(tmp_path / f"a{ext}", y, tags=tags)))
+        cols, _, _ = to_columns(got, {}, {})
+        assert cols["title"] == "Blue" and cols["artist"] == "Ann" and cols["genre"] == "Jazz"
+        assert cols["year"] == 1994 and cols["track_no"] == 3
+        assert cols["musicbrainz_trackid"] == "0f7e-11"
+
+
+def test_embedded_lyrics_uslt(tmp_path):
+    from mutagen.id3 import ID3, USLT
+
+    path = write_audio(tmp_path / "song.mp3", synth("tonal", 1.0), tags={"title": "x"})
+    id3 = ID3(str(path))
+    id3.add(USLT(encoding=3, lang="eng", desc="", text="la la love"))
+    id3.save()
+    assert read_tags(str(path))["lyrics"] == "la la love"
+
+
+def test_sidecars_json_csv_jsonl_and_precedence(tmp_path):
+    audio = write_audio(tmp_path / "t.flac", synth("tonal", 1.0), tags={"title": "From tags"})
+    (tmp_path / "tracks.csv").write_text("file,popularity,mood\nt.flac,71,calm\nother.flac,1,x\n")
+    reader = SidecarReader()
+    assert reader.read(str(audio)) == {"popularity": "71", "mood": "calm"}
+    (tmp_path / "t.flac.json").write_text(json.dumps({"title": "From sidecar", "urls": ["http://a"], "bpm": 92}))
+    merged = SidecarReader().read(str(audio))
+    cols, new, _ = to_columns(read_tags(str(audio)), merged, {})
+    assert cols["title"] == "From sidecar"  # sidecar beats tags
+    assert cols["popularity"] == 71.0 and cols["mood"] == "calm" and cols["bpm"] == 92.0
+    assert json.loads(cols["urls"]) == ["http://a"]
+    assert new == {"mood": "string", "bpm": "number"}
+    (tmp_path / "tracks.jsonl").write_text(json.dumps({"file": "t.flac", "live": True}) + "\n")
+    assert SidecarReader().read(str(audio))["live"] is True
+
+
+def test_custom_value_that_does_not_fit_its_column_is_not_forced(tmp_path):
+    cols, new, merged = to_columns({}, {"bpm": "fast"}, {"bpm": "number"})
+    assert "bpm" not in cols and new == {}
+    assert merged["bpm"] == "fast"  # still kept in the row's metadata JSON
+
+
+def test_sidecar_signature_changes_with_edits(tmp_path):
+    audio = write_audio(tmp_path / "t.flac", synth("tonal", 1.0))
+    assert sidecar_signature(str(audio)) == ""
+    side = tmp_path / "t.json"
+    side.write_text("{}")
+    first = sidecar_signature(str(audio))
+    side.write_text('{"mood": "sad"}')
+    assert first and sidecar_signature(str(audio)) != first
+
+
+def test_broken_sidecar_is_ignored(tmp_path):
+    audio = write_audio(tmp_path / "t.flac", synth("tonal", 1.0))
+    (tmp_path / "t.flac.json").write_text("{not json")
+    assert SidecarReader().read(str(audio)) == {}

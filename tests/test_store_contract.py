@@ -1,0 +1,157 @@
+"""The store contract: behaviour every backend must show (LanceDB now; PostgreSQL joins later).
+
+A new backend is added to ``BACKENDS`` and must pass every test here unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tonearm.errors import FilterError, LibraryLockedError, NotFoundError
+from tonearm.store import open_store
+from tonearm.store.base import Store, raw_column, vector_column
+
+
+def _lance(tmp_path) -> Store:
+    return open_store(str(tmp_path / "lib"))
+
+
+BACKENDS = {"lancedb": _lance}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request, tmp_path) -> Store:
+    s = BACKENDS[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+def _unit(v) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _rows(n=6, dim=4):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        v = _unit(rng.standard_normal(dim))
+        rows.append(
+            {
+                "id": f"{i:016x}",
+                "path": f"/music/{i}.flac",
+                "title": f"t{i}",
+                "genre": "Jazz" if i % 2 else "Rock",
+                "year": 1990 + i,
+                "content_hash": f"h{i}",
+                vector_column("sound"): v,
+                raw_column("sound"): v,
+            }
+        )
+    return rows
+
+
+@pytest.fixture
+def filled(store) -> Store:
+    store.ensure_view("sound", 4)
+    store.upsert(_rows())
+    return store
+
+
+def test_views_and_dimensions(store):
+    store.ensure_view("sound", 4)
+    store.ensure_view("sound", 4)  # idempotent
+    assert store.views() == {"sound": 4}
+    with pytest.raises(Exception, match="dimension"):
+        store.ensure_view("sound", 8)
+
+
+def test_upsert_get_count_and_replace(filled):
+    assert filled.count() == 6
+    row = filled.get(["0000000000000001"])[0]
+    assert row["title"] == "t1" and row["year"] == 1991
+    assert np.allclose(row[vector_column("sound")], _rows()[1][vector_column("sound")])
+    filled.upsert([dict(_rows()[1], title="renamed")])
+    assert filled.count() == 6  # replaced, not duplicated
+    assert filled.get(["0000000000000001"])[0]["title"] == "renamed"
+
+
+def test_missing_vectors_are_allowed_and_not_searchable(filled):
+    filled.upsert([{"id": "ffffffffffffffff", "path": "/music/new.flac", "title": "no vector yet"}])
+    assert filled.count() == 7
+    hits = filled.knn("sound", _rows()[0][vector_column("sound")], k=10)
+    assert "ffffffffffffffff" not in {h.row["id"] for h in hits}
+
+
+def test_delete(filled):
+    assert filled.delete(["0000000000000000", "0000000000000002", "nope"]) == 2
+    assert filled.count() == 4
+    assert filled.get(["0000000000000000"]) == []
+
+
+def test_knn_orders_by_similarity_and_scores_cosine(filled):
+    q = _rows()[3][vector_column("sound")]
+    hits = filled.knn("sound", q, k=6)
+    assert hits[0].row["id"] == "0000000000000003"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(-1.0001 <= s <= 1.0001 for s in scores)
+
+
+def test_knn_filters_and_exclusions(filled):
+    q = _rows()[3][vector_column("sound")]
+    flt = filled.compile_where("genre = 'Jazz' AND year >= 1991")
+    assert {h.row["id"] for h in filled.knn("sound", q, k=10, where=flt)} == {
+        "0000000000000001", "0000000000000003", "0000000000000005",
+    }  # fmt: skip
+    hits = filled.knn("sound", q, k=10, where=flt, exclude_ids=["0000000000000003"], exclude_hashes=["h5"])
+    assert [h.row["id"] for h in hits] == ["0000000000000001"]
+
+
+def test_scan_and_filters(filled):
+    rows = list(filled.scan(filled.compile_where("genre = 'Rock'"), columns=["id", "genre"]))
+    assert len(rows) == 3 and {r["genre"] for r in rows} == {"Rock"}
+    assert filled.count(filled.compile_where("year BETWEEN 1991 AND 1993")) == 3
+    assert filled.find_by_path("/music/4.flac")["id"] == "0000000000000004"
+    assert filled.find_by_path("/nope") is None
+
+
+def test_invalid_filter_is_clear(filled):
+    with pytest.raises(FilterError, match="unknown field"):
+        filled.compile_where("colour = 'red'")
+
+
+def test_custom_fields_become_filterable(filled):
+    filled.ensure_fields({"mood": "string", "bpm": "number", "live": "bool"})
+    filled.upsert([dict(_rows()[0], mood="calm", bpm=92.0, live=True)])
+    assert filled.fields()["mood"] == "string"
+    assert filled.count(filled.compile_where("mood = 'calm' AND bpm < 100 AND live = TRUE")) == 1
+
+
+def test_meta_and_failures(store):
+    assert store.get_meta("x") is None
+    store.set_meta("x", {"a": [1, 2]})
+    store.set_meta("x", {"a": [3]})
+    assert store.get_meta("x") == {"a": [3]}
+    store.record_failures([{"path": "/bad.mp3", "reason": "truncated", "size": 10, "mtime_ns": 5}])
+    store.record_failures([{"path": "/bad.mp3", "reason": "still truncated", "size": 10, "mtime_ns": 6}])
+    (f,) = store.failures()
+    assert f["reason"] == "still truncated"
+    store.clear_failures(["/bad.mp3"])
+    assert store.failures() == []
+
+
+def test_write_lock_is_exclusive(store):
+    with store.write_lock():
+        other = open_store(store.location)
+        with pytest.raises(LibraryLockedError), other.write_lock():
+            pass
+    with store.write_lock():  # released
+        pass
+
+
+def test_opening_a_missing_library_without_create_is_clear(tmp_path):
+    with pytest.raises(NotFoundError, match="no library"):
+        open_store(str(tmp_path / "nothing"), create=False)

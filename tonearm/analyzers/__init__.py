@@ -1,0 +1,67 @@
+"""Analyzer registry: built-in analyzers plus any registered by other packages.
+
+Like beets' plugins, third-party analyzers are discovered by name: a package declares an
+entry point in the ``tonearm.analyzers`` group (``myname = "pkg.module:MyAnalyzer"``), and
+``tonearm index --views sound=myname`` uses it. Classes are imported only when requested,
+so a broken optional analyzer never breaks the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+
+from tonearm.analyzers.base import Analyzer
+from tonearm.errors import TonearmError
+
+_BUILTIN: dict[str, str] = {
+    "dsp": "tonearm.analyzers.dsp:DspSoundAnalyzer",
+}
+
+# The analyzer each view uses unless the user picks another.
+DEFAULT_VIEWS: dict[str, str] = {"sound": "dsp"}
+
+
+def available() -> dict[str, str]:
+    """Analyzer names mapped to their ``module:Class`` import path."""
+    found = dict(_BUILTIN)
+    for ep in entry_points(group="tonearm.analyzers"):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+@cache
+def get_analyzer(name: str) -> Analyzer:
+    """Instantiate (once per process) the analyzer registered under ``name``."""
+    target = available().get(name)
+    if target is None:
+        raise TonearmError(f"unknown analyzer {name!r}; available: {', '.join(sorted(available()))}")
+    module_name, _, cls_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise TonearmError(f"analyzer {name!r} could not be loaded: {exc}") from exc
+    analyzer = cls()
+    if not isinstance(analyzer, Analyzer):
+        raise TonearmError(f"{target} is not a tonearm Analyzer")
+    return analyzer
+
+
+def parse_views(spec: str | None) -> dict[str, str]:
+    """Parse ``"sound=dsp,melody=pitch"`` into a view→analyzer map layered over the defaults."""
+    views = dict(DEFAULT_VIEWS)
+    if not spec:
+        return views
+    for part in spec.split(","):
+        view, sep, name = part.strip().partition("=")
+        if not sep or not view or not name:
+            raise TonearmError(f"bad --views entry {part!r}; expected VIEW=ANALYZER, e.g. sound=dsp")
+        analyzer = get_analyzer(name.strip())
+        if analyzer.view != view.strip():
+            raise TonearmError(f"analyzer {name!r} produces the {analyzer.view!r} view, not {view!r}")
+        views[view.strip()] = name.strip()
+    return views
+
+
+__all__ = ["DEFAULT_VIEWS", "Analyzer", "available", "get_analyzer", "parse_views"]

@@ -1,0 +1,44 @@
+"""The contract every analyzer (one per view/model) fulfils.
+
+An analyzer turns decoded audio into one fixed-length vector for one *view* ("sound",
+"melody", "words"). Its ``name``, ``version`` and ``dim`` are declared up front: the
+library records ``name@version`` per view on every row, so bumping a version (or choosing
+another analyzer for a view) re-analyses that view only, and the store can create the
+vector column before the first row arrives.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from tonearm.audio.segments import DecodedAudio
+
+Normalization = Literal["none", "standardize"]
+
+
+class Analyzer(ABC):
+    """Base class: subclass it and register it (built-in table or ``tonearm.analyzers`` entry point)."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    view: ClassVar[str]
+    dim: ClassVar[int]
+    sample_rate: ClassVar[int]
+    # "standardize": raw vectors are z-scored with statistics fitted over the whole library,
+    # then L2-normalised. Hand-made features on different scales need it; embeddings do not.
+    normalization: ClassVar[Normalization] = "none"
+
+    @property
+    def key(self) -> str:
+        """Identity recorded per row: changing it invalidates this view's vectors only."""
+        return f"{self.name}@{self.version}"
+
+    @abstractmethod
+    def analyze(self, audio: DecodedAudio) -> np.ndarray:
+        """Return a finite float32 vector of length ``dim`` for the decoded audio."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key} view={self.view} dim={self.dim}>"

@@ -1,0 +1,178 @@
+"""Decode audio files to mono float32 at a requested sample rate.
+
+soundfile (libsndfile) is tried first: it is fast and seeks sample-exactly in wav, flac,
+ogg/vorbis, opus and mp3. Everything else (m4a/aac, webm, the audio track of mp4/mkv, and
+files libsndfile rejects) goes through PyAV, which bundles FFmpeg's decoders. Every failure
+becomes a :class:`~tonearm.errors.DecodeError` with a one-line reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from tonearm.errors import DecodeError
+
+log = logging.getLogger(__name__)
+
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".m4b", ".aac",
+        ".mp4", ".webm", ".mkv", ".mka", ".aif", ".aiff", ".wma",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file declares about itself, read without decoding the samples."""
+
+    duration: float
+    sample_rate: int
+    channels: int
+    backend: str  # "soundfile" or "pyav"
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise DecodeError("empty file (0 bytes)")
+
+
+def _sf_info(path: Path) -> AudioInfo | None:
+    try:
+        with sf.SoundFile(str(path)) as f:
+            if f.frames <= 0 or f.samplerate <= 0:
+                return None
+            return AudioInfo(f.frames / f.samplerate, int(f.samplerate), int(f.channels), "soundfile")
+    except Exception:  # libsndfile raises several types for unsupported input
+        return None
+
+
+def _av_open(path: Path):
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise DecodeError(f"not a decodable audio file ({_short(exc)})") from exc
+    audio = [s for s in container.streams if s.type == "audio"]
+    if not audio:
+        container.close()
+        raise DecodeError("no audio stream in file")
+    return container, audio[0]
+
+
+def _av_info(path: Path) -> AudioInfo:
+    container, stream = _av_open(path)
+    try:
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        else:
+            duration = 0.0
+        rate = int(stream.codec_context.sample_rate or stream.rate or 0)
+        channels = int(stream.codec_context.channels or 1)
+    finally:
+        container.close()
+    if rate <= 0:
+        raise DecodeError("not a decodable audio file (no valid audio stream)")
+    return AudioInfo(duration, rate, channels, "pyav")
+
+
+def probe(path: str | os.PathLike[str]) -> AudioInfo:
+    """Read duration, rate and channel count; raise DecodeError when the file is not audio."""
+    p = Path(path)
+    _check_readable(p)
+    return _sf_info(p) or _av_info(p)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _to_mono(data: np.ndarray) -> np.ndarray:
+    if data.ndim == 2:
+        data = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """High-quality resampling (soxr); a no-op when the rates match."""
+    if sr_in == sr_out or y.size == 0:
+        return y.astype(np.float32, copy=False)
+    return soxr.resample(y, sr_in, sr_out, quality="HQ").astype(np.float32, copy=False)
+
+
+def _sf_load(path: Path, sr: int, offset: float, duration: float | None) -> np.ndarray:
+    with sf.SoundFile(str(path)) as f:
+        native = int(f.samplerate)
+        start = max(0, round(offset * native))
+        if start:
+            f.seek(min(start, max(f.frames - 1, 0)))
+        n = -1 if duration is None else max(0, round(duration * native))
+        data = f.read(n, dtype="float32", always_2d=True)
+    return resample(_to_mono(data), native, sr)
+
+
+def _av_load(path: Path, sr: int, offset: float, duration: float | None) -> np.ndarray:
+    import av
+
+    container, stream = _av_open(path)
+    chunks: list[np.ndarray] = []
+    want = None if duration is None else round(duration * sr)
+    have = 0
+    try:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        if offset > 0 and stream.time_base:
+            container.seek(int(offset / stream.time_base), stream=stream, any_frame=False, backward=True)
+        skip: int | None = None  # samples to drop before `offset`, known from the first frame's pts
+        for frame in container.decode(stream):
+            if skip is None:
+                t0 = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+                skip = max(0, round((offset - t0) * sr)) if offset > 0 else 0
+            for out in resampler.resample(frame):
+                arr = out.to_ndarray().reshape(-1)
+                if skip:
+                    drop = min(skip, arr.size)
+                    arr, skip = arr[drop:], skip - drop
+                chunks.append(arr)
+                have += arr.size
+            if want is not None and have >= want:
+                break
+        else:
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+    except DecodeError:
+        raise
+    except Exception as exc:
+        if not chunks:
+            raise DecodeError(f"decoding failed ({_short(exc)})") from exc
+        log.warning("%s: decoding stopped early (%s)", path, _short(exc))
+    finally:
+        container.close()
+    y = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    return (y if want is None else y[:want]).astype(np.float32, copy=False)
+
+
+def load(path: str | os.PathLike[str], sr: int, offset: float = 0.0, duration: float | None = None) -> np.ndarray:
+    """Decode ``duration`` seconds from ``offset`` (all of it if None) as mono float32 at ``sr``."""
+    p = Path(path)
+    _check_readable(p)
+    if _sf_info(p) is not None:
+        try:
+            return _sf_load(p, sr, offset, duration)
+        except Exception as exc:  # fall through to FFmpeg, which tolerates more damage
+            log.debug("%s: soundfile failed (%s), trying PyAV", p, _short(exc))
+    return _av_load(p, sr, offset, duration)

@@ -1,0 +1,304 @@
+"""The ``tonearm`` command line.
+
+Every user-facing error is a ``TonearmError``: it is printed as one line on stderr with exit
+status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from tonearm.config import resolve_library
+from tonearm.errors import TonearmError
+
+app = typer.Typer(
+    name="tonearm",
+    help="Find music and audio by how it sounds: index a folder, then ask what sounds alike.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LibraryOpt = Annotated[
+    str | None,
+    typer.Option("--library", "-l", help="Library folder (default: $TONEARM_LIBRARY, else the XDG data dir)."),
+]
+WhereOpt = Annotated[
+    str | None, typer.Option("--where", "-w", help="SQL-like filter, e.g. \"genre = 'Jazz' AND year >= 1990\".")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _handle_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except TonearmError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted: finished tracks are saved; run the same command again to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _open(library: str | None, create: bool = False):
+    from tonearm.store import open_store
+
+    return open_store(resolve_library(library), create=create)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+class _RichProgress:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("analysing", total=None)
+
+    def start(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advance(self, path: str, status: str) -> None:
+        self.progress.update(self.task, advance=1, description=f"{status:>8} {os.path.basename(path)[:40]}")
+
+
+@app.command()
+@_handle_errors
+def index(
+    paths: Annotated[list[str], typer.Argument(help="Folders or files to index (recursive).")],
+    library: LibraryOpt = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel analysis processes.")] = max(
+        1, (os.cpu_count() or 2)
+    ),
+    keep_missing: Annotated[bool, typer.Option(help="Keep tracks whose files are gone from disk.")] = False,
+    retry_failed: Annotated[bool, typer.Option(help="Retry files that failed before, even if unchanged.")] = False,
+    views: Annotated[str | None, typer.Option(help="View analyzers, e.g. sound=dsp.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
+    from tonearm.analyzers import parse_views
+    from tonearm.library.indexer import Indexer
+
+    store = _open(library, create=True)
+    indexer = Indexer(store, parse_views(views))
+    columns = [
+        SpinnerColumn(),
+        TextColumn("{task.description}", style="cyan"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=err_console, transient=False, disable=json_out) as progress:
+        report = indexer.run(
+            paths,
+            workers=workers,
+            keep_missing=keep_missing,
+            retry_failed=retry_failed,
+            progress=_RichProgress(progress),
+        )
+    if json_out:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    console.print(
+        f"[bold]{report.scanned}[/] files: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.metadata_refreshed} metadata refreshed, "
+        f"{report.removed} removed, {len(report.failed)} failed"
+        + (f", {report.skipped_failed} skipped (failed before)" if report.skipped_failed else "")
+        + f" in {report.elapsed:.1f} s"
+    )
+    if report.analysis_cpu_seconds > 0:
+        console.print(
+            f"analysed {report.analysed_seconds:.0f} s of audio at "
+            f"{report.analysed_seconds / report.analysis_cpu_seconds:.1f} s/s per worker"
+        )
+    if report.failed:
+        table = Table("failed file", "reason", title="Files that could not be indexed", title_justify="left")
+        for path, reason in report.failed:
+            table.add_row(path, reason)
+        console.print(table)
+
+
+def _results_table(payload: dict[str, Any]) -> Table:
+    q = payload["query"]
+    label = q.get("title") or os.path.basename(q.get("path") or q.get("target") or "")
+    table = Table(title=f"Similar to {label} ({q['view']} view)", title_justify="left")
+    for col in ("#", "score", "title", "artist", "album", "id"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for r in payload["results"]:
+        title = r.get("title") or os.path.basename(r.get("path") or "")
+        table.add_row(str(r["rank"]), f"{r['score']:.3f}", title, r.get("artist") or "", r.get("album") or "", r["id"])
+    return table
+
+
+@app.command()
+@_handle_errors
+def similar(
+    target: Annotated[str, typer.Argument(help="Track id, indexed path, or any audio file.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results scoring below this (cosine, -1..1).")] = None,
+    view: Annotated[str, typer.Option(help="Which view to compare (sound, ...).")] = "sound",
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tracks that sound like TARGET (never TARGET itself or exact copies of it)."""
+    from tonearm.search.similar import dumps
+    from tonearm.search.similar import similar as run_similar
+
+    payload = run_similar(_open(library), target, k=k, where=where, min_score=min_score, view=view)
+    if json_out:
+        print(dumps(payload))
+    else:
+        console.print(_results_table(payload))
+
+
+@app.command()
+@_handle_errors
+def tracks(
+    where: WhereOpt = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List indexed tracks, optionally filtered."""
+    store = _open(library)
+    flt = store.compile_where(where)
+    cols = ["id", "path", "title", "artist", "album", "genre", "year", "duration"]
+    rows = sorted(store.scan(flt, columns=cols, limit=limit), key=lambda r: r["path"])
+    if json_out:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "title", "artist", "album", "genre", "year", "duration", title=f"{len(rows)} tracks")
+    for r in rows:
+        dur = f"{r['duration']:.0f} s" if r.get("duration") else ""
+        title = r.get("title") or os.path.basename(r["path"])
+        table.add_row(r["id"], title, r.get("artist") or "", r.get("album") or "", r.get("genre") or "",
+                      str(r.get("year") or ""), dur)  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+@_handle_errors
+def info(
+    track: Annotated[str, typer.Argument(help="Track id or indexed path.")],
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Everything the library knows about one track."""
+    from tonearm.errors import NotFoundError
+
+    store = _open(library)
+    rows = store.get([track])
+    row = rows[0] if rows else store.find_by_path(os.path.realpath(track))
+    if row is None:
+        raise NotFoundError(f"no indexed track with id or path {track!r}")
+    out = {k: v for k, v in row.items() if not k.startswith(("vec_", "raw_")) and k != "meta_json"}
+    out["views"] = json.loads(out.pop("views_json") or "{}")
+    out.pop("sidecar_sig", None)
+    out["metadata"] = json.loads(row.get("meta_json") or "{}")
+    if json_out:
+        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+        return
+    table = Table("field", "value", title=out.get("title") or os.path.basename(out["path"]), title_justify="left")
+    for key, value in out.items():
+        if value is None or key == "metadata":
+            continue
+        table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value))
+    extra = {k: v for k, v in out["metadata"].items() if k not in out}
+    for key, value in extra.items():
+        table.add_row(f"meta.{key}", str(value))
+    console.print(table)
+
+
+@app.command()
+@_handle_errors
+def stats(
+    failed: Annotated[bool, typer.Option("--failed", help="List files that could not be indexed.")] = False,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Library size, views, analyzers and failures."""
+    store = _open(library)
+    failures = sorted(store.failures(), key=lambda f: f["path"])
+    info_ = store.info()
+    durations = [r["duration"] or 0.0 for r in store.scan(columns=["duration"])]
+    info_.update(
+        total_duration_s=round(sum(durations), 1),
+        analyzers=store.get_meta("views") or {},
+        failed=len(failures),
+    )
+    if failed:
+        if json_out:
+            print(json.dumps(failures, indent=2))
+            return
+        table = Table("path", "reason", title=f"{len(failures)} failed files", title_justify="left")
+        for f in failures:
+            table.add_row(f["path"], f["reason"] or "")
+        console.print(table)
+        return
+    if json_out:
+        print(json.dumps(info_, indent=2))
+        return
+    table = Table("", "", show_header=False, title="Library", title_justify="left")
+    for key, value in info_.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+
+
+@app.command()
+@_handle_errors
+def demo(
+    dir: Annotated[str, typer.Option("--dir", help="Where to render the demo audio and keep its library.")] = (
+        "demo-data"
+    ),
+    tunes: Annotated[int, typer.Option(help="How many tunes to render.")] = 100,
+    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+) -> None:
+    """Render a demo library from the music21 corpus, index it, and run an example query."""
+    from tonearm.demo import run_demo
+
+    run_demo(dir, tunes=tunes, workers=workers, console=console, err_console=err_console)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # `tonearm tracks | head`
+        sys.stderr.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Benchmark corpus and retrieval metrics (``tonearm eval``)."""

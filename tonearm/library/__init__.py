@@ -1,0 +1,1 @@
+"""Library scanning, metadata, and the incremental, resumable index job."""

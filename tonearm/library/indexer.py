@@ -1,0 +1,349 @@
+"""The incremental, crash-safe index job.
+
+One run: scan the folders, compare each file with what the store holds, analyse only what
+is new or changed (in parallel worker processes), and commit every finished track at once,
+so a ``kill -9`` loses at most the files in flight and a re-run finishes the rest. The
+decision per file:
+
+* not in the store            -> analyse every view
+* size and mtime unchanged    -> skip; re-analyse only views whose analyzer changed;
+                                 re-read metadata if a sidecar changed
+* size or mtime changed       -> hash: same bytes -> refresh stat and metadata only;
+                                 different bytes -> analyse every view
+* gone from disk              -> delete its row (unless ``keep_missing``)
+* failed before, unchanged    -> skip (``retry_failed`` tries again)
+
+The store's row is the only state: there is no journal to get out of sync with it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
+from tonearm.analyzers.normalize import Standardizer, l2
+from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
+from tonearm.library.scan import FileStat, iter_audio_files, track_id
+from tonearm.library.worker import Job, Result, quiet_native_stderr, run_job
+from tonearm.store.base import Store, raw_column, vector_column
+from tonearm.store.filters import And, IsNull
+
+log = logging.getLogger(__name__)
+
+_REFIT_EVERY = 25  # commits between checks of the normalisation statistics
+_STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig"]
+
+
+class ProgressSink(Protocol):
+    """Receives progress from an index run (the CLI draws a Rich bar from it)."""
+
+    def start(self, total: int) -> None: ...
+    def advance(self, path: str, status: str) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, path: str, status: str) -> None:
+        pass
+
+
+@dataclass
+class IndexReport:
+    """What an index run did, for the CLI summary and for benchmarks."""
+
+    scanned: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    metadata_refreshed: int = 0
+    removed: int = 0
+    skipped_failed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    analysed_seconds: float = 0.0
+    analysis_cpu_seconds: float = 0.0
+    elapsed: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
+        return d
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+class Indexer:
+    """Runs index jobs against one store with one view→analyzer configuration."""
+
+    def __init__(self, store: Store, views: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.views = dict(views or DEFAULT_VIEWS)
+        self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
+        self.sidecars = SidecarReader()
+        self._standardizers: dict[str, Standardizer | None] = {}
+        self._commits_since_refit = 0
+
+    # ---- public -------------------------------------------------------------------------
+    def run(
+        self,
+        roots: Iterable[str],
+        workers: int = 1,
+        keep_missing: bool = False,
+        retry_failed: bool = False,
+        progress: ProgressSink | None = None,
+    ) -> IndexReport:
+        progress = progress or _NoProgress()
+        roots = [str(os.path.realpath(os.path.expanduser(r))) for r in roots]
+        missing_roots = [r for r in roots if not os.path.exists(r)]
+        if missing_roots:
+            from tonearm.errors import TonearmError
+
+            raise TonearmError(f"no such file or folder: {', '.join(missing_roots)}")
+        report = IndexReport()
+        t0 = time.perf_counter()
+        with self.store.write_lock():
+            self._prepare_views()
+            files = list(iter_audio_files(roots))
+            report.scanned = len(files)
+            existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS)}
+            failures = {f["path"]: f for f in self.store.failures()}
+            jobs, meta_refresh = self._plan(files, existing, failures, retry_failed, report)
+            progress.start(len(jobs) + len(meta_refresh))
+            for path in meta_refresh:
+                self._refresh_metadata(existing[path])
+                report.metadata_refreshed += 1
+                progress.advance(path, "metadata")
+            self._execute(jobs, existing, workers, report, progress)
+            on_disk = {f.path for f in files}
+            gone = [p for p in existing if _under(p, roots) and p not in on_disk]
+            if gone and not keep_missing:
+                report.removed = self.store.delete([existing[p]["id"] for p in gone])
+            stale_failures = [p for p in failures if _under(p, roots) and p not in on_disk]
+            self.store.clear_failures(stale_failures)
+            for view in self.views:
+                self._maybe_refit(view)
+            self.store.optimize()
+        report.elapsed = time.perf_counter() - t0
+        return report
+
+    # ---- planning -----------------------------------------------------------------------
+    def _prepare_views(self) -> None:
+        configured = dict(self.store.get_meta("views") or {})
+        configured.update(self.views)
+        self.store.set_meta("views", configured)  # lets queries analyse files the same way
+        stored = self.store.views()
+        for view, analyzer in self.analyzers.items():
+            if view in stored and stored[view] != analyzer.dim:
+                log.warning("view %s changes dimension %d -> %d: rebuilding it", view, stored[view], analyzer.dim)
+                self.store.drop_view(view)  # type: ignore[attr-defined]
+            self.store.ensure_view(view, analyzer.dim)
+            saved = self.store.get_meta(f"normalizer:{view}")
+            self._standardizers[view] = Standardizer.from_json(saved) if saved else None
+
+    def _fresh_views(self, row: Mapping[str, Any]) -> frozenset[str]:
+        stored = json.loads(row.get("views_json") or "{}")
+        return frozenset(v for v, a in self.analyzers.items() if stored.get(v) == a.key)
+
+    def _plan(
+        self,
+        files: list[FileStat],
+        existing: dict[str, dict],
+        failures: dict[str, dict],
+        retry_failed: bool,
+        report: IndexReport,
+    ) -> tuple[list[Job], list[str]]:
+        jobs: list[Job] = []
+        meta_refresh: list[str] = []
+        for f in files:
+            row = existing.get(f.path)
+            if row is None:
+                failed = failures.get(f.path)
+                if (
+                    failed is not None
+                    and not retry_failed
+                    and failed.get("size") == f.size
+                    and failed.get("mtime_ns") == f.mtime_ns
+                ):
+                    report.skipped_failed += 1
+                    continue
+                jobs.append(Job(f.path, self.views))
+                continue
+            fresh = self._fresh_views(row)
+            if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
+                stale = {v: n for v, n in self.views.items() if v not in fresh}
+                if stale:
+                    jobs.append(Job(f.path, stale, known_hash=row.get("content_hash")))
+                elif (row.get("sidecar_sig") or "") != sidecar_signature(f.path):
+                    meta_refresh.append(f.path)
+                else:
+                    report.unchanged += 1
+            else:
+                jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=fresh))
+        return jobs, meta_refresh
+
+    # ---- execution ----------------------------------------------------------------------
+    def _execute(
+        self,
+        jobs: list[Job],
+        existing: dict[str, dict],
+        workers: int,
+        report: IndexReport,
+        progress: ProgressSink,
+    ) -> None:
+        if not jobs:
+            return
+        pending = list(reversed(jobs))
+        max_in_flight = max(1, workers) * 2  # back-pressure: little work is lost to a crash
+        while pending:
+            ctx = mp.get_context("spawn")  # never fork a process that holds database threads
+            with ProcessPoolExecutor(
+                max_workers=max(1, workers), mp_context=ctx, initializer=quiet_native_stderr
+            ) as pool:
+                in_flight: dict[Future[Result], Job] = {}
+                try:
+                    while pending or in_flight:
+                        while pending and len(in_flight) < max_in_flight:
+                            job = pending.pop()
+                            in_flight[pool.submit(run_job, job)] = job
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            job = in_flight.pop(fut)
+                            result = fut.result()
+                            status = self._commit(job, result, existing.get(job.path), report)
+                            progress.advance(job.path, status)
+                except BrokenProcessPool:
+                    # A worker died (segfault in a decoder, OOM kill). The files in flight are
+                    # suspects: record them as failed and go on with a fresh pool.
+                    for job in in_flight.values():
+                        self._fail(job.path, "analysis worker crashed on this file", report)
+                        progress.advance(job.path, "failed")
+
+    def _fail(self, path: str, reason: str, report: IndexReport) -> None:
+        try:
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:
+            size, mtime = None, None
+        self.store.record_failures([{"path": path, "reason": reason, "size": size, "mtime_ns": mtime}])
+        report.failed.append((path, reason))
+
+    def _commit(self, job: Job, res: Result, old: dict | None, report: IndexReport) -> str:
+        if res.error:
+            self._fail(job.path, res.error, report)
+            return "failed"
+        full_old = self.store.get([old["id"]])[0] if old else None
+        row: dict[str, Any] = dict(full_old) if full_old else {"id": track_id(job.path), "added_at": time.time()}
+        if not res.content_unchanged:
+            # New bytes: nothing from the old analysis may survive.
+            for view in self.store.views():
+                row[vector_column(view)] = None
+                row[raw_column(view)] = None
+            row["views_json"] = "{}"
+        row.update(path=job.path, size=res.size, mtime_ns=res.mtime_ns, content_hash=res.content_hash)
+        if res.duration is not None:
+            row.update(duration=res.duration, sample_rate=res.sample_rate, channels=res.channels)
+        self._apply_metadata(row, res.tags)
+        views = json.loads(row.get("views_json") or "{}")
+        for view, raw in res.raw.items():
+            row[raw_column(view)] = raw
+            row[vector_column(view)] = self._normalise(view, raw)
+            views[view] = self.analyzers[view].key
+        row["views_json"] = json.dumps(views, sort_keys=True)
+        if res.raw:
+            row["analyzed_at"] = time.time()
+        self.store.upsert([row])
+        self.store.clear_failures([job.path])
+        report.audio_seconds += res.duration or 0.0
+        report.analysed_seconds += res.analysed_seconds
+        report.analysis_cpu_seconds += res.elapsed if res.raw else 0.0
+        self._commits_since_refit += 1
+        if self._commits_since_refit >= _REFIT_EVERY:
+            for view in self.views:
+                self._maybe_refit(view)
+        if old is None:
+            report.added += 1
+            return "added"
+        report.updated += 1
+        return "updated"
+
+    # ---- metadata -----------------------------------------------------------------------
+    def _apply_metadata(self, row: dict[str, Any], tags: dict[str, Any]) -> None:
+        path = row["path"]
+        sidecar = self.sidecars.read(path)
+        columns, new_fields, merged = to_columns(tags, sidecar, self.store.fields())
+        if new_fields:
+            self.store.ensure_fields(new_fields)
+        for name in [k for k in row if k not in ("id", "path") and k in self.store.fields()]:
+            if name not in columns and name not in _FILE_COLUMNS:
+                row[name] = None  # a field removed from tags/sidecar must not linger
+        row.update(columns)
+        row["meta_json"] = json.dumps(merged, ensure_ascii=False, default=str)
+        row["sidecar_sig"] = sidecar_signature(path)
+
+    def _refresh_metadata(self, state_row: dict[str, Any]) -> None:
+        row = self.store.get([state_row["id"]])[0]
+        self._apply_metadata(row, read_tags(row["path"]))
+        self.store.upsert([row])
+
+    # ---- normalisation ------------------------------------------------------------------
+    def _normalise(self, view: str, raw: np.ndarray) -> np.ndarray | None:
+        analyzer = self.analyzers[view]
+        if analyzer.normalization == "none":
+            return l2(raw)
+        std = self._standardizers.get(view)
+        if std is None or std.analyzer != analyzer.key:
+            return None  # searchable once statistics exist (first refit)
+        return std.apply(raw)
+
+    def _maybe_refit(self, view: str) -> None:
+        """Refit the view's statistics if the library drifted; fill in vectors still missing."""
+        self._commits_since_refit = 0
+        analyzer = self.analyzers[view]
+        if analyzer.normalization != "standardize":
+            return
+        has_raw = IsNull(raw_column(view), negate=True)
+        count = self.store.count(has_raw)
+        if count == 0:
+            return
+        std = self._standardizers.get(view)
+        refit = std is None or std.needs_refit(analyzer.key, count)
+        if not refit and self.store.count(And((has_raw, IsNull(vector_column(view))))) == 0:
+            return
+        rows = [
+            r for r in self.store.scan(has_raw) if json.loads(r.get("views_json") or "{}").get(view) == analyzer.key
+        ]
+        if not rows:
+            return
+        if refit:
+            std = Standardizer.fit(analyzer.key, np.array([r[raw_column(view)] for r in rows]))
+            self.store.set_meta(f"normalizer:{view}", std.to_json())
+            self._standardizers[view] = std
+        else:
+            rows = [r for r in rows if r.get(vector_column(view)) is None]
+        assert std is not None
+        normed = std.apply(np.array([r[raw_column(view)] for r in rows]))
+        for r, v in zip(rows, normed, strict=True):
+            r[vector_column(view)] = v
+        for i in range(0, len(rows), 1000):
+            self.store.upsert(rows[i : i + 1000])
+        log.info("normalised view %s over %d tracks (refit=%s)", view, len(rows), refit)
+
+
+_FILE_COLUMNS = {
+    "size", "mtime_ns", "content_hash", "duration", "sample_rate", "channels", "added_at", "analyzed_at",
+}  # fmt: skip

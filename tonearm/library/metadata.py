@@ -1,0 +1,235 @@
+"""Track metadata from embedded tags (mutagen) and from sidecar files.
+
+Sidecars supply what tags lack (popularity, release date, URLs, lyrics, any custom field):
+``<file>.json`` or ``<stem>.json`` next to the file, or a ``tracks.csv`` / ``tracks.jsonl``
+in the same folder whose ``file`` column names the file. Sidecar values win over tags: a
+sidecar is the user's deliberate correction. Keys that are not core fields become custom,
+filterable columns (``--where "mood = 'calm'"``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from tonearm.store.base import CORE_FIELDS, INTEGER_FIELDS, custom_field_name
+from tonearm.store.filters import FieldType
+
+log = logging.getLogger(__name__)
+
+TAG_FIELDS = (
+    "title", "artist", "album", "albumartist", "genre", "year", "track_no", "disc_no",
+    "musicbrainz_trackid", "musicbrainz_albumid", "musicbrainz_artistid", "lyrics",
+)  # fmt: skip
+# Fields a sidecar may set besides tags; everything else becomes a custom field.
+SIDECAR_CORE = set(TAG_FIELDS) | {"popularity", "release_date", "urls"}
+_ALIASES = {"tracknumber": "track_no", "track": "track_no", "discnumber": "disc_no", "date": "year"}
+_SIDECAR_TABLES = ("tracks.csv", "tracks.jsonl")
+_FILE_KEYS = ("file", "path", "filename")
+
+
+def _first(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _leading_int(value: Any) -> int | None:
+    m = re.match(r"\s*(\d+)", str(value)) if value is not None else None
+    return int(m.group(1)) if m else None
+
+
+def read_tags(path: str) -> dict[str, Any]:
+    """Standard tags via mutagen; unreadable tags give an empty dict, never an error."""
+    import mutagen
+
+    out: dict[str, Any] = {}
+    try:
+        easy = mutagen.File(path, easy=True)
+    except Exception as exc:
+        log.debug("%s: tags unreadable (%s)", path, exc)
+        return out
+    if easy is None:
+        return out
+    tags = easy.tags or {}
+    for key in ("title", "artist", "album", "albumartist", "genre", "date", "tracknumber", "discnumber",
+                "musicbrainz_trackid", "musicbrainz_albumid", "musicbrainz_artistid"):  # fmt: skip
+        try:
+            value = _first(tags.get(key))
+        except Exception:  # some tag classes raise on unknown keys
+            value = None
+        if value not in (None, ""):
+            out[_ALIASES.get(key, key)] = str(value)
+    lyrics = _read_lyrics(path)
+    if lyrics:
+        out["lyrics"] = lyrics
+    return out
+
+
+def _read_lyrics(path: str) -> str | None:
+    import mutagen
+
+    try:
+        raw = mutagen.File(path)
+    except Exception:
+        return None
+    tags = getattr(raw, "tags", None)
+    if not tags:
+        return None
+    try:
+        if hasattr(tags, "getall"):  # ID3
+            frames = tags.getall("USLT")
+            return str(frames[0].text) if frames else None
+        for key in ("\xa9lyr", "lyrics", "unsyncedlyrics", "LYRICS", "UNSYNCEDLYRICS"):
+            if key in tags:
+                return str(_first(tags[key]))
+    except Exception:
+        return None
+    return None
+
+
+# ---- sidecars -----------------------------------------------------------------------------
+def sidecar_paths(path: str) -> list[Path]:
+    """Sidecar files that may describe ``path`` (existing ones only)."""
+    p = Path(path)
+    candidates = [Path(f"{p}.json"), p.with_suffix(".json")] + [p.parent / n for n in _SIDECAR_TABLES]
+    return [c for c in dict.fromkeys(candidates) if c.is_file()]
+
+
+def sidecar_signature(path: str) -> str:
+    """Changes whenever a sidecar of ``path`` appears, disappears or is edited."""
+    parts = []
+    for c in sidecar_paths(path):
+        try:
+            st = c.stat()
+            parts.append(f"{c.name}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            continue
+    return "|".join(parts)
+
+
+class SidecarReader:
+    """Reads sidecars, caching per-folder tables so a folder's CSV is parsed once per run."""
+
+    def __init__(self) -> None:
+        self._tables: dict[Path, dict[str, dict[str, Any]]] = {}
+
+    def _table(self, table_path: Path) -> dict[str, dict[str, Any]]:
+        if table_path not in self._tables:
+            rows: list[dict[str, Any]] = []
+            try:
+                with open(table_path, encoding="utf-8-sig", newline="") as f:
+                    if table_path.suffix == ".csv":
+                        rows = [dict(r) for r in csv.DictReader(f)]
+                    else:
+                        rows = [json.loads(line) for line in f if line.strip()]
+            except (OSError, ValueError, csv.Error) as exc:
+                log.warning("sidecar %s ignored: %s", table_path, exc)
+            index: dict[str, dict[str, Any]] = {}
+            for r in rows:
+                if not isinstance(r, dict):
+                    continue
+                key = next((r[k] for k in _FILE_KEYS if r.get(k)), None)
+                if key:
+                    index[os.path.normpath(str(key))] = {k: v for k, v in r.items() if k not in _FILE_KEYS}
+            self._tables[table_path] = index
+        return self._tables[table_path]
+
+    def read(self, path: str) -> dict[str, Any]:
+        """Merged sidecar fields for ``path`` (per-file JSON wins over folder tables)."""
+        merged: dict[str, Any] = {}
+        p = Path(path)
+        for c in reversed(sidecar_paths(path)):
+            if c.name in _SIDECAR_TABLES:
+                merged.update(self._table(c).get(p.name, {}))
+            else:
+                try:
+                    data = json.loads(c.read_text(encoding="utf-8"))
+                except (OSError, ValueError) as exc:
+                    log.warning("sidecar %s ignored: %s", c, exc)
+                    continue
+                if isinstance(data, dict):
+                    merged.update(data)
+        return merged
+
+
+# ---- normalisation into columns ----------------------------------------------------------
+def _coerce_core(name: str, value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if name == "year":
+        year = _leading_int(value)
+        return year if year and 0 < year < 10000 else None
+    if name in INTEGER_FIELDS:
+        return _leading_int(value)
+    if CORE_FIELDS.get(name) == "number":
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return None
+        return x if math.isfinite(x) else None
+    if name == "urls" and isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _custom_value(value: Any) -> tuple[Any, FieldType] | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value, "bool"
+    if isinstance(value, (int, float)):
+        return (float(value), "number") if math.isfinite(float(value)) else None
+    if isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", text):  # CSV numbers arrive as text
+            return float(text), "number"
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true", "bool"
+        return value, "string"
+    return json.dumps(value, ensure_ascii=False), "string"
+
+
+def to_columns(
+    tags: dict[str, Any], sidecar: dict[str, Any], known: dict[str, FieldType]
+) -> tuple[dict[str, Any], dict[str, FieldType], dict[str, Any]]:
+    """Split tag and sidecar values into core columns, custom columns (with new types) and full meta.
+
+    ``known`` are the library's current fields: a custom value that does not fit an existing
+    column's type is kept in the row's metadata JSON but not in the column.
+    """
+    merged: dict[str, Any] = dict(tags)
+    for key, value in sidecar.items():
+        merged[_ALIASES.get(key.lower(), key.lower()) if key.lower() in _ALIASES else key] = value
+    columns: dict[str, Any] = {}
+    new_fields: dict[str, FieldType] = {}
+    for key, value in merged.items():
+        if key in SIDECAR_CORE:
+            columns[key] = _coerce_core(key, value)
+            continue
+        name = custom_field_name(key)
+        if name is None or name in CORE_FIELDS:
+            continue
+        typed = _custom_value(value)
+        if typed is None:
+            continue
+        val, ftype = typed
+        have = known.get(name) or new_fields.get(name)
+        if have and have != ftype:
+            if have == "string":
+                val = str(value)
+            else:
+                log.info("custom field %r: value %r does not fit its %s column", name, value, have)
+                continue
+        elif not have:
+            new_fields[name] = ftype
+        columns[name] = val
+    return columns, new_fields, merged

@@ -1,0 +1,111 @@
+"""``similar``: tracks that sound like a target (a track id, an indexed path, or any audio file).
+
+The same function serves the CLI and (later) the HTTP API, so both rank identically. The
+target itself and exact duplicates of it (same bytes) never appear in its results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
+from tonearm.analyzers.normalize import Standardizer, l2
+from tonearm.audio.segments import load_for_analysis
+from tonearm.errors import NotFoundError, TonearmError
+from tonearm.library.scan import content_hash
+from tonearm.store.base import Store, vector_column
+
+RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration")
+
+
+@dataclass(frozen=True)
+class SimilarQuery:
+    """A resolved query: the vector to search with and what to leave out of the results."""
+
+    vector: np.ndarray
+    view: str
+    info: dict[str, Any]
+    exclude_ids: tuple[str, ...] = ()
+    exclude_hashes: tuple[str, ...] = ()
+
+
+def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
+    """Analyse an outside file exactly as the library's ``view`` was analysed (not stored)."""
+    name = (store.get_meta("views") or DEFAULT_VIEWS).get(view)
+    if name is None:
+        raise TonearmError(f"the library has no {view!r} view")
+    analyzer = get_analyzer(name)
+    raw = analyzer.analyze(load_for_analysis(path, analyzer.sample_rate))
+    if analyzer.normalization == "none":
+        return l2(raw)
+    saved = store.get_meta(f"normalizer:{view}")
+    if not saved or saved.get("analyzer") != analyzer.key:
+        raise TonearmError(f"the {view!r} view has no statistics yet; finish an index run first")
+    return Standardizer.from_json(saved).apply(raw)
+
+
+def resolve_target(store: Store, target: str, view: str = "sound") -> SimilarQuery:
+    """Turn a track id, an indexed path or an audio file into a query vector."""
+    col = vector_column(view)
+    rows = store.get([target]) if len(target) == 16 and all(c in "0123456789abcdef" for c in target) else []
+    row = rows[0] if rows else None
+    path = os.path.realpath(os.path.expanduser(target))
+    if row is None and os.path.isfile(path):
+        row = store.find_by_path(path)
+    if row is not None:
+        vec = row.get(col)
+        if vec is None:
+            raise TonearmError(f"track {row['id']} has no {view!r} vector yet (index run unfinished?)")
+        info = {k: row.get(k) for k in RESULT_FIELDS}
+        info.update(target=target, kind="track")
+        hashes = (row["content_hash"],) if row.get("content_hash") else ()
+        return SimilarQuery(np.asarray(vec, np.float32), view, info, (row["id"],), hashes)
+    if os.path.isfile(path):
+        vec = analyze_file_for_view(store, path, view)
+        info = {"target": target, "kind": "file", "path": path}
+        return SimilarQuery(vec, view, info, (), (content_hash(path),))
+    raise NotFoundError(f"{target!r} is neither a track id, an indexed path, nor an audio file")
+
+
+def similar(
+    store: Store,
+    target: str,
+    k: int = 10,
+    where: str | None = None,
+    min_score: float | None = None,
+    view: str = "sound",
+) -> dict[str, Any]:
+    """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``."""
+    if k < 1:
+        raise TonearmError("-k must be at least 1")
+    flt = store.compile_where(where)
+    query = resolve_target(store, target, view)
+    hits = store.knn(
+        view,
+        query.vector,
+        k,
+        where=flt,
+        exclude_ids=query.exclude_ids,
+        exclude_hashes=query.exclude_hashes,
+        columns=list(RESULT_FIELDS),
+    )
+    results = []
+    for hit in hits:
+        if min_score is not None and hit.score < min_score:
+            continue
+        item = {key: hit.row.get(key) for key in RESULT_FIELDS}
+        item["score"] = round(hit.score, 6)
+        item["rank"] = len(results) + 1
+        results.append(item)
+    info = dict(query.info, view=view, k=k, where=where, min_score=min_score)
+    return {"query": info, "results": results}
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    """JSON for ``--json`` output (stable key order, UTF-8 kept readable)."""
+    return json.dumps(payload, ensure_ascii=False, indent=2)

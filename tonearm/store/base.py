@@ -1,0 +1,206 @@
+"""The store interface every backend implements (LanceDB embedded; PostgreSQL later).
+
+Modelled on qdrant-client's one-API-many-backends design: callers hold a ``Store`` and never
+know which engine is behind it. One track is one row: fixed metadata columns, any number
+of custom (sidecar) fields, and one vector column per view. Filters arrive as parsed trees
+(:mod:`tonearm.store.filters`) and each backend compiles them itself.
+
+The behaviour every backend must show is pinned by ``tests/test_store_contract.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tonearm.errors import TonearmError
+from tonearm.store.filters import FieldType, Filter, parse_filter, validate
+
+SCHEMA_VERSION = 1
+
+# Metadata columns every library has, with their filter types.
+CORE_FIELDS: dict[str, FieldType] = {
+    "id": "string",
+    "path": "string",
+    "size": "number",
+    "mtime_ns": "number",
+    "content_hash": "string",
+    "duration": "number",
+    "sample_rate": "number",
+    "channels": "number",
+    "title": "string",
+    "artist": "string",
+    "album": "string",
+    "albumartist": "string",
+    "genre": "string",
+    "year": "number",
+    "track_no": "number",
+    "disc_no": "number",
+    "musicbrainz_trackid": "string",
+    "musicbrainz_albumid": "string",
+    "musicbrainz_artistid": "string",
+    "lyrics": "string",
+    "popularity": "number",
+    "release_date": "string",
+    "urls": "string",
+    "added_at": "number",
+    "analyzed_at": "number",
+}
+# Bookkeeping columns (not offered to --where): per-view analyzer ids, full metadata, sidecar state.
+INTERNAL_FIELDS = ("views_json", "meta_json", "sidecar_sig")
+INTEGER_FIELDS = frozenset({"size", "mtime_ns", "sample_rate", "channels", "year", "track_no", "disc_no"})
+
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def vector_column(view: str) -> str:
+    """Column holding a view's search vector (normalised)."""
+    return f"vec_{view}"
+
+
+def raw_column(view: str) -> str:
+    """Column holding a view's raw analyzer output, kept for re-normalisation."""
+    return f"raw_{view}"
+
+
+def custom_field_name(key: str) -> str | None:
+    """Turn a sidecar key into a safe column name, or None if it cannot be one."""
+    name = re.sub(r"[^a-z0-9_]+", "_", key.strip().lower()).strip("_")
+    if not name or not name[0].isalpha():
+        name = f"x_{name}" if name else ""
+    if not _FIELD_NAME.match(name) or name in INTERNAL_FIELDS or name.startswith(("vec_", "raw_")):
+        return None
+    return name
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One k-NN result: the row's metadata and a similarity score (higher = more similar)."""
+
+    row: dict[str, Any]
+    score: float
+
+
+class Store(ABC):
+    """A library's persistent rows, vectors and bookkeeping."""
+
+    location: str
+
+    # ---- schema -------------------------------------------------------------------------
+    @abstractmethod
+    def views(self) -> dict[str, int]:
+        """Views that have a vector column, with their dimension."""
+
+    @abstractmethod
+    def ensure_view(self, view: str, dim: int) -> None:
+        """Create the vector columns for ``view`` (raises if it exists with another dimension)."""
+
+    @abstractmethod
+    def fields(self) -> dict[str, FieldType]:
+        """Filterable metadata fields (core and custom) with their types."""
+
+    @abstractmethod
+    def ensure_fields(self, fields: Mapping[str, FieldType]) -> None:
+        """Add custom metadata columns that do not exist yet."""
+
+    def compile_where(self, where: str | Filter | None) -> Filter | None:
+        """Parse (if text) and validate a filter against this library's fields."""
+        node = parse_filter(where) if isinstance(where, str) else where
+        return validate(node, self.fields()) if node is not None else None
+
+    # ---- rows ---------------------------------------------------------------------------
+    @abstractmethod
+    def upsert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or fully replace rows by ``id``, atomically (all or none)."""
+
+    @abstractmethod
+    def delete(self, ids: Sequence[str]) -> int:
+        """Delete rows by id; return how many existed."""
+
+    @abstractmethod
+    def get(self, ids: Sequence[str], columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Rows for the given ids (missing ids are skipped), in no particular order."""
+
+    @abstractmethod
+    def scan(
+        self,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Iterate rows matching ``where``."""
+
+    @abstractmethod
+    def count(self, where: Filter | None = None) -> int:
+        """Number of rows matching ``where``."""
+
+    @abstractmethod
+    def knn(
+        self,
+        view: str,
+        vector: np.ndarray,
+        k: int,
+        where: Filter | None = None,
+        exclude_ids: Sequence[str] = (),
+        exclude_hashes: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` rows most similar (cosine) to ``vector`` in ``view``, filtered before ranking."""
+
+    def find_by_path(self, path: str) -> dict[str, Any] | None:
+        """The row indexed from ``path``, if any."""
+        from tonearm.store.filters import Compare
+
+        rows = list(self.scan(Compare("path", "=", path), limit=1))
+        return rows[0] if rows else None
+
+    # ---- library bookkeeping -------------------------------------------------------------
+    @abstractmethod
+    def get_meta(self, key: str) -> Any | None:
+        """A JSON value stored for the library (normaliser statistics, settings)."""
+
+    @abstractmethod
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON value for the library, atomically."""
+
+    @abstractmethod
+    def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
+        """Remember files that could not be indexed: path, reason, size, mtime_ns."""
+
+    @abstractmethod
+    def clear_failures(self, paths: Sequence[str]) -> None:
+        """Forget failures for these paths (they were indexed, or are gone)."""
+
+    @abstractmethod
+    def failures(self) -> list[dict[str, Any]]:
+        """All recorded failures."""
+
+    @abstractmethod
+    def write_lock(self) -> AbstractContextManager[None]:
+        """Exclusive lock for index runs; raises LibraryLockedError if another writer holds it."""
+
+    def optimize(self) -> None:  # noqa: B027 - optional hook; a backend without upkeep needs nothing
+        """Compact storage after many small commits (optional)."""
+
+    @abstractmethod
+    def info(self) -> dict[str, Any]:
+        """Backend, location, schema version, views, row count."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+
+def open_store(location: str, create: bool = True) -> Store:
+    """Open the store for a library location (a folder, or a URL with a scheme)."""
+    if "://" in location:
+        scheme = location.split("://", 1)[0]
+        raise TonearmError(f"no store backend for {scheme}:// URLs in this version")
+    from tonearm.store.lance import LanceStore
+
+    return LanceStore(location, create=create)

@@ -1,0 +1,377 @@
+"""LanceDB backend: the embedded default store.
+
+Why LanceDB: it is the embedded engine that stays correct with several processes (an index
+run writing while a query or the web server reads), keeps several vector columns per row,
+pre-filters k-NN with SQL predicates, and commits atomically (a ``kill -9`` leaves the last
+committed version intact). See ``../shared/research/engines.md`` for the measurements.
+
+Layout of a library folder: ``tracks.lance``, ``failures.lance`` and ``meta.lance`` tables,
+plus ``.write.lock`` (held by index runs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+
+from tonearm.errors import LibraryLockedError, NotFoundError, TonearmError
+from tonearm.store.base import (
+    CORE_FIELDS,
+    INTEGER_FIELDS,
+    INTERNAL_FIELDS,
+    SCHEMA_VERSION,
+    Hit,
+    Store,
+    raw_column,
+    vector_column,
+)
+from tonearm.store.filters import (
+    And,
+    Between,
+    Compare,
+    FieldType,
+    Filter,
+    InList,
+    IsNull,
+    Like,
+    Not,
+    Or,
+    Value,
+)
+
+log = logging.getLogger(__name__)
+
+_TRACKS, _FAILURES, _META = "tracks", "failures", "meta"
+
+
+def _arrow_type(name: str, ftype: FieldType) -> pa.DataType:
+    if ftype == "string":
+        return pa.string()
+    if ftype == "bool":
+        return pa.bool_()
+    return pa.int64() if name in INTEGER_FIELDS else pa.float64()
+
+
+def _field_type(dtype: pa.DataType) -> FieldType | None:
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "string"
+    if pa.types.is_boolean(dtype):
+        return "bool"
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+        return "number"
+    return None
+
+
+def _tracks_schema() -> pa.Schema:
+    fields = [pa.field("id", pa.string(), nullable=False)]
+    fields += [pa.field(n, _arrow_type(n, t)) for n, t in CORE_FIELDS.items() if n != "id"]
+    fields += [pa.field(n, pa.string()) for n in INTERNAL_FIELDS]
+    return pa.schema(fields, metadata={"tonearm_schema_version": str(SCHEMA_VERSION)})
+
+
+# ---- filter compilation -----------------------------------------------------------------
+def _ident(name: str) -> str:
+    return f"`{name}`"
+
+
+def _lit(value: Value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        if not np.isfinite(value):
+            raise TonearmError(f"non-finite number {value!r} in filter")
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def to_sql(node: Filter) -> str:
+    """Compile a validated filter tree to LanceDB's SQL dialect (values quoted, names escaped)."""
+    if isinstance(node, And):
+        return "(" + " AND ".join(to_sql(i) for i in node.items) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(to_sql(i) for i in node.items) + ")"
+    if isinstance(node, Not):
+        return f"(NOT {to_sql(node.item)})"
+    col = _ident(node.field)
+    neg = "NOT " if getattr(node, "negate", False) else ""
+    if isinstance(node, Compare):
+        return f"({col} {'<>' if node.op == '!=' else node.op} {_lit(node.value)})"
+    if isinstance(node, InList):
+        return f"({col} {neg}IN ({', '.join(_lit(v) for v in node.values)}))"
+    if isinstance(node, Like):
+        op = "ILIKE" if node.case_insensitive else "LIKE"
+        return f"({col} {neg}{op} {_lit(node.pattern)})"
+    if isinstance(node, Between):
+        return f"({col} {neg}BETWEEN {_lit(node.low)} AND {_lit(node.high)})"
+    if isinstance(node, IsNull):
+        return f"({col} IS {'NOT ' if node.negate else ''}NULL)"
+    raise TypeError(f"unknown filter node {node!r}")
+
+
+def _and(*parts: str | None) -> str | None:
+    kept = [p for p in parts if p]
+    return " AND ".join(kept) if kept else None
+
+
+class LanceStore(Store):
+    """A library folder holding LanceDB tables."""
+
+    def __init__(self, location: str, create: bool = True) -> None:
+        self.location = str(Path(location))
+        path = Path(self.location)
+        if not path.exists() or not any(path.glob(f"{_TRACKS}.lance")):
+            if not create:
+                raise NotFoundError(f"no library at {self.location} (run `tonearm index PATH` first)")
+            path.mkdir(parents=True, exist_ok=True)
+        # Interval 0: every read sees the latest commit, even one made by another process.
+        self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0))
+        self._tracks = self._open_or_create(_TRACKS, _tracks_schema())
+        self._failures = self._open_or_create(
+            _FAILURES,
+            pa.schema(
+                [
+                    pa.field("path", pa.string(), nullable=False),
+                    pa.field("reason", pa.string()),
+                    pa.field("size", pa.int64()),
+                    pa.field("mtime_ns", pa.int64()),
+                    pa.field("failed_at", pa.float64()),
+                ]
+            ),
+        )
+        self._meta = self._open_or_create(
+            _META, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+        )
+
+    def _open_or_create(self, name: str, schema: pa.Schema):
+        try:
+            return self._db.open_table(name)
+        except (ValueError, FileNotFoundError):
+            return self._db.create_table(name, schema=schema, exist_ok=True)
+
+    # ---- schema -------------------------------------------------------------------------
+    def _schema(self) -> pa.Schema:
+        return self._tracks.schema
+
+    def views(self) -> dict[str, int]:
+        out = {}
+        for f in self._schema():
+            if f.name.startswith("vec_") and pa.types.is_fixed_size_list(f.type):
+                out[f.name[4:]] = f.type.list_size
+        return out
+
+    def ensure_view(self, view: str, dim: int) -> None:
+        have = self.views()
+        if view in have:
+            if have[view] != dim:
+                raise TonearmError(
+                    f"view {view!r} is stored with dimension {have[view]}, analyzer gives {dim}; "
+                    f"re-index with `tonearm index --rebuild-view {view}`"
+                )
+            return
+        vec_type = pa.list_(pa.float32(), dim)
+        self._tracks.add_columns([pa.field(vector_column(view), vec_type), pa.field(raw_column(view), vec_type)])
+
+    def drop_view(self, view: str) -> None:
+        """Remove a view's columns (used when its analyzer changes dimension)."""
+        cols = [c for c in (vector_column(view), raw_column(view)) if c in self._schema().names]
+        if cols:
+            self._tracks.drop_columns(cols)
+
+    def fields(self) -> dict[str, FieldType]:
+        out: dict[str, FieldType] = {}
+        for f in self._schema():
+            if f.name in INTERNAL_FIELDS or f.name.startswith(("vec_", "raw_")):
+                continue
+            t = _field_type(f.type)
+            if t:
+                out[f.name] = t
+        return out
+
+    def ensure_fields(self, fields: Mapping[str, FieldType]) -> None:
+        names = set(self._schema().names)
+        new = [pa.field(n, _arrow_type(n, t)) for n, t in fields.items() if n not in names]
+        if new:
+            self._tracks.add_columns(new)
+
+    # ---- rows ---------------------------------------------------------------------------
+    def _table_from_rows(self, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+        schema = self._schema()
+        cols: dict[str, list] = {f.name: [] for f in schema}
+        for row in rows:
+            for name in cols:
+                value = row.get(name)
+                if isinstance(value, np.ndarray):
+                    value = value.astype(np.float32).tolist()
+                cols[name].append(value)
+        return pa.Table.from_pydict(cols, schema=schema)
+
+    def upsert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        data = self._table_from_rows(rows)
+        # Views not analysed yet are NULL vectors, which LanceDB must keep as NULL (not reject).
+        self._tracks.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(
+            data, on_bad_vectors="null"
+        )
+
+    def delete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        total = 0
+        for i in range(0, len(ids), 500):
+            cond = to_sql(InList("id", tuple(ids[i : i + 500])))
+            n = self._tracks.count_rows(cond)
+            if n:
+                self._tracks.delete(cond)
+            total += n
+        return total
+
+    def _query(self, where: str | None, columns: Sequence[str] | None, limit: int | None) -> list[dict]:
+        q = self._tracks.search()
+        if where:
+            q = q.where(where)
+        if columns:
+            q = q.select(list(columns))
+        return q.limit(limit).to_arrow().to_pylist()
+
+    def get(self, ids: Sequence[str], columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(ids), 500):
+            chunk = tuple(ids[i : i + 500])
+            out += self._query(to_sql(InList("id", chunk)), columns, len(chunk))
+        return out
+
+    def scan(
+        self,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        yield from self._query(to_sql(where) if where else None, columns, limit)
+
+    def count(self, where: Filter | None = None) -> int:
+        return int(self._tracks.count_rows(to_sql(where) if where else None))
+
+    def knn(
+        self,
+        view: str,
+        vector: np.ndarray,
+        k: int,
+        where: Filter | None = None,
+        exclude_ids: Sequence[str] = (),
+        exclude_hashes: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        if view not in self.views():
+            raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
+        if k <= 0:
+            return []
+        cond = _and(
+            to_sql(where) if where else None,
+            to_sql(InList("id", tuple(exclude_ids), negate=True)) if exclude_ids else None,
+            # NULL hashes must survive the exclusion (NULL NOT IN (...) is NULL, i.e. false).
+            f"(content_hash IS NULL OR {to_sql(InList('content_hash', tuple(exclude_hashes), negate=True))})"
+            if exclude_hashes
+            else None,
+        )
+        q = (
+            self._tracks.search(np.asarray(vector, dtype=np.float32), vector_column_name=vector_column(view))
+            .metric("cosine")
+            .limit(k)
+        )
+        if cond:
+            q = q.where(cond, prefilter=True)
+        cols = list(columns) if columns else [c for c in self._schema().names if not c.startswith(("vec_", "raw_"))]
+        q = q.select([*cols, "_distance"])
+        hits = []
+        for row in q.to_arrow().to_pylist():
+            dist = row.pop("_distance", None)
+            hits.append(Hit(row, float(1.0 - dist) if dist is not None else float("nan")))
+        return hits
+
+    # ---- bookkeeping --------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any | None:
+        rows = self._meta.search().where(to_sql(Compare("key", "=", key))).limit(1).to_arrow().to_pylist()
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        data = pa.table({"key": [key], "value": [json.dumps(value)]}, schema=self._meta.schema)
+        self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
+        if not failures:
+            return
+        now = time.time()
+        data = pa.Table.from_pylist(
+            [
+                {
+                    "path": f["path"],
+                    "reason": f.get("reason"),
+                    "size": f.get("size"),
+                    "mtime_ns": f.get("mtime_ns"),
+                    "failed_at": f.get("failed_at", now),
+                }
+                for f in failures
+            ],
+            schema=self._failures.schema,
+        )
+        self._failures.merge_insert("path").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def clear_failures(self, paths: Sequence[str]) -> None:
+        for i in range(0, len(paths), 500):
+            cond = to_sql(InList("path", tuple(paths[i : i + 500])))
+            if self._failures.count_rows(cond):
+                self._failures.delete(cond)
+
+    def failures(self) -> list[dict[str, Any]]:
+        return self._failures.search().limit(None).to_arrow().to_pylist()
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        lock_path = Path(self.location) / ".write.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+                raise LibraryLockedError(
+                    f"library {self.location} is being indexed by process {holder}; wait for it to finish"
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def optimize(self) -> None:
+        for table in (self._tracks, self._failures, self._meta):
+            try:
+                table.optimize(cleanup_older_than=timedelta(hours=1))
+            except Exception as exc:  # compaction is an optimisation: never fail a run for it
+                log.warning("compaction of %s skipped: %s", table.name, exc)
+
+    def info(self) -> dict[str, Any]:
+        schema = self._schema()
+        version = (schema.metadata or {}).get(b"tonearm_schema_version", b"?").decode()
+        return {
+            "backend": "lancedb",
+            "location": self.location,
+            "schema_version": version,
+            "table_version": self._tracks.version,
+            "views": self.views(),
+            "tracks": self.count(),
+            "custom_fields": sorted(set(self.fields()) - set(CORE_FIELDS)),
+        }
