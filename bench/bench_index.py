@@ -38,8 +38,14 @@ def build(folder: Path, files: int, seconds: float) -> float:
                     return made * seconds
                 path = folder / f"{style}_{i:03d}_{inst}.flac"
                 if not path.exists():
-                    y = render([Voice(tune.melody, INSTRUMENTS[inst])], STYLE_BPM[style],
-                               ("fluidr3", "timgm6mb")[j % 2], 22050, loop_to=seconds, max_seconds=seconds)  # fmt: skip
+                    y = render(
+                        [Voice(tune.melody, INSTRUMENTS[inst])],
+                        STYLE_BPM[style],
+                        ("fluidr3", "timgm6mb")[j % 2],
+                        22050,
+                        loop_to=seconds,
+                        max_seconds=seconds,
+                    )
                     sf.write(str(path), y, 22050)
                 made += 1
     return made * seconds

@@ -292,6 +292,36 @@ def demo(
     run_demo(dir, tunes=tunes, workers=workers, console=console, err_console=err_console)
 
 
+@app.command("eval")
+@_handle_errors
+def eval_(
+    size: Annotated[str, typer.Option(help="tiny (CI), small (reference, <15 min), large.")] = "small",
+    tasks: Annotated[
+        str, typer.Option(help="Comma-separated: style,instrument,versions,grouping,qbe,qbh,text,speed.")
+    ] = "all",
+    out: Annotated[str, typer.Option(help="Where report.json / report.md and the scratch library go.")] = "eval-out",
+    cache: Annotated[str | None, typer.Option(help="Corpus cache (default: <out>/../eval-cache).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+) -> None:
+    """Build the benchmark corpus, index it with the current analyzers, and score every task."""
+    from pathlib import Path
+
+    from tonearm.eval.corpus import SIZES
+    from tonearm.eval.harness import ALL_TASKS, run_eval
+
+    if size not in SIZES:
+        raise TonearmError(f"--size must be one of {', '.join(SIZES)}")
+    chosen = list(ALL_TASKS) if tasks == "all" else [t.strip() for t in tasks.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in ALL_TASKS]
+    if unknown:
+        raise TonearmError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(ALL_TASKS)}")
+    out_dir = Path(out).resolve()
+    cache_dir = Path(cache).resolve() if cache else out_dir.parent / "eval-cache"
+    run_eval(size, chosen, out_dir, cache_dir, workers, log=lambda m: err_console.print(m, highlight=False))
+    console.print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.json'}")
+    console.print((out_dir / "report.md").read_text(), markup=False, highlight=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

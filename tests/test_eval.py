@@ -1,0 +1,44 @@
+"""The evaluation harness end to end on its tiny configuration (CI proof; not the benchmark)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from tonearm.eval.render import have_renderer
+
+
+@pytest.mark.skipif(not have_renderer(), reason="fluidsynth / GM soundfonts not installed")
+def test_tiny_eval_writes_both_reports(tmp_path):
+    out = tmp_path / "out"
+    res = run_cli("eval", "--size", "tiny", "--out", str(out), "--cache", str(tmp_path / "cache"), "-j", "2")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((out / "report.json").read_text())
+    md = (out / "report.md").read_text()
+    r = report["results"]
+    for task in ("style", "instrument", "versions"):
+        for who in ("engine", "baseline", "chance"):
+            assert all(0.0 <= v <= 1.0 for v in r[task][who].values())
+    assert set(r["qbe"]["by"]) >= {"clean", "noise_0db", "mp3_32k", "all"}
+    assert r["qbe"]["by"]["all"]["engine"]["n"] == 8
+    assert r["qbh"]["by"]["all"]["engine"]["n"] == 4
+    assert "skipped" in r["text"] and "skipped" in r["grouping"]
+    assert r["speed"]["analysis_x_realtime_per_core"] > 0
+    assert "## versions" in md and "| mrr |" in md
+    # Fixed seeds: a second build of the corpus gives the same items and queries.
+    manifest = (tmp_path / "cache" / "tiny" / "manifest.json").read_text()
+    res2 = run_cli("eval", "--size", "tiny", "--tasks", "versions", "--out", str(tmp_path / "o2"),
+                   "--cache", str(tmp_path / "cache2"), "-j", "2")  # fmt: skip
+    assert res2.returncode == 0, res2.stderr
+    assert (tmp_path / "cache2" / "tiny" / "manifest.json").read_text() == manifest.replace(
+        str(tmp_path / "cache"), str(tmp_path / "cache2")
+    )
+
+
+def test_unknown_task_and_size_are_clear_errors(tmp_path):
+    res = run_cli("eval", "--tasks", "nope", "--out", str(tmp_path))
+    assert res.returncode == 2 and "unknown task" in res.stderr
+    res = run_cli("eval", "--size", "huge", "--out", str(tmp_path))
+    assert res.returncode == 2 and "--size must be one of" in res.stderr

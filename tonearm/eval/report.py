@@ -1,0 +1,85 @@
+"""The readable report: one table per task, engine beside baseline and chance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _f(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if isinstance(a, float) and isinstance(b, float) and b > 0 else "–"
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    r = report["results"]
+    lines = [
+        f"# tonearm eval — size `{report['size']}`",
+        "",
+        f"Analyzers: `{report['analyzers']}`. Corpus: {report['corpus']['items']} items, "
+        f"{report['corpus']['queries']} queries. Total time {report['elapsed_seconds']:.0f} s.",
+        "",
+    ]
+    for note in report["corpus"]["notes"]:
+        lines.append(f"- note: {note}")
+    lines.append("")
+    for task in ("style", "instrument", "grouping", "versions"):
+        if task not in r:
+            continue
+        res = r[task]
+        lines += [f"## {task}", ""]
+        if "skipped" in res:
+            lines += [f"skipped: {res['skipped']}", ""]
+            continue
+        metrics = list(res["engine"])
+        lines += ["| metric | engine | MFCC-mean baseline | chance | engine / baseline |", "|---|---|---|---|---|"]
+        for m in metrics:
+            e, b, c = res["engine"][m], res["baseline"][m], res.get("chance", {}).get(m, "–")
+            lines.append(f"| {m} | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
+        lines += [f"\n{res['queries']} queries.", ""]
+    for task in ("qbe", "qbh"):
+        if task not in r:
+            continue
+        res = r[task]
+        lines += [f"## {task}", ""]
+        if "skipped" in res:
+            lines += [f"skipped: {res['skipped']}", ""]
+            continue
+        if res.get("note"):
+            lines += [res["note"], ""]
+        lines += [
+            "| bucket | n | engine R@1 | engine MRR | engine top-10 | baseline R@1 | baseline MRR | baseline top-10 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for bucket, by in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
+            e, b = by["engine"], by["baseline"]
+            lines.append(
+                f"| {bucket} | {e['n']} | {_f(e['r@1'])} | {_f(e['mrr'])} | {_f(e['top10'])} | "
+                f"{_f(b['r@1'])} | {_f(b['mrr'])} | {_f(b['top10'])} |"
+            )
+        ch = res["chance"]
+        lines += [
+            f"\nchance: MRR {_f(ch['mrr'])}, top-10 {_f(ch['hit@10'])}. "
+            f"Query latency (decode + analyse + search): p50 {res['latency_ms']['p50']:.0f} ms, "
+            f"p95 {res['latency_ms']['p95']:.0f} ms.",
+            "",
+        ]
+    if "text" in r:
+        lines += ["## text", "", f"skipped: {r['text'].get('skipped', '')}", ""]
+    if "speed" in r:
+        s = r["speed"]
+        lines += [
+            "## speed",
+            "",
+            "| measure | value |",
+            "|---|---|",
+            f"| sound view analysis, × realtime per core | {s['analysis_x_realtime_per_core']:.1f} |",
+            f"| index wall time (s) | {s['index_wall_seconds']:.1f} |",
+            f"| similar by id, p50 / p95 (ms) | {s['similar_by_id_ms']['p50']:.1f} / "
+            f"{s['similar_by_id_ms']['p95']:.1f} |",
+            "",
+        ]
+    path.write_text("\n".join(lines) + "\n")
