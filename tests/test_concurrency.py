@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -55,8 +56,6 @@ def test_kill_9_then_resume_has_no_duplicates_and_no_loss(many, tmp_path):
     assert 5 <= seen <= partial < 40
     res = run_cli("index", str(many), "--library", str(lib), "-j", "2", "--json")
     assert res.returncode == 0, res.stderr
-    import json
-
     report = json.loads(res.stdout)
     assert report["unchanged"] + report["added"] == 40
     assert report["added"] == 40 - report["unchanged"] and report["unchanged"] >= partial - 1
@@ -74,12 +73,17 @@ def test_query_while_index_runs_and_second_writer_is_refused(many, tmp_path):
     proc = _start_index(many, lib)
     try:
         _wait_for_rows(lib, 5, proc)
+        # Start the query now, while the index run is known to be writing (it still holds the lock).
+        query = subprocess.Popen(
+            [sys.executable, "-m", "tonearm.cli", "similar", str(many / "00.flac"), "--library", str(lib),
+             "-k", "3", "--json"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
         other = run_cli("index", str(many), "--library", str(lib))
         assert other.returncode == 2 and "being indexed by process" in other.stderr
-        res = run_cli("similar", str(many / "00.flac"), "--library", str(lib), "-k", "3", "--json")
-        assert res.returncode == 0, res.stderr
-        assert '"results"' in res.stdout
-        assert proc.poll() is None, "the index run must still be going for this test to mean anything"
+        out, err = query.communicate(timeout=300)
+        assert query.returncode == 0, err
+        assert len(json.loads(out)["results"]) == 3
     finally:
         proc.wait(timeout=300)
     assert proc.returncode == 0
