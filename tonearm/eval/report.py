@@ -14,6 +14,18 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if isinstance(a, float) and isinstance(b, float) and b > 0 else "–"
 
 
+def _section(lines: list[str], results: dict, task: str) -> dict | None:
+    """Start a task's section; return its results, or None when absent or skipped."""
+    if task not in results:
+        return None
+    res = results[task]
+    lines += [f"## {task}", ""]
+    if "skipped" in res:
+        lines += [f"skipped: {res['skipped']}", ""]
+        return None
+    return res
+
+
 def write_markdown(report: dict, path: Path) -> None:
     r = report["results"]
     lines = [
@@ -27,12 +39,7 @@ def write_markdown(report: dict, path: Path) -> None:
         lines.append(f"- note: {note}")
     lines.append("")
     for task in ("style", "instrument", "grouping", "versions"):
-        if task not in r:
-            continue
-        res = r[task]
-        lines += [f"## {task}", ""]
-        if "skipped" in res:
-            lines += [f"skipped: {res['skipped']}", ""]
+        if (res := _section(lines, r, task)) is None:
             continue
         metrics = list(res["engine"])
         lines += ["| metric | engine | MFCC-mean baseline | chance | engine / baseline |", "|---|---|---|---|---|"]
@@ -41,12 +48,7 @@ def write_markdown(report: dict, path: Path) -> None:
             lines.append(f"| {m} | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
         lines += [f"\n{res['queries']} queries.", ""]
     for task in ("qbe", "qbh"):
-        if task not in r:
-            continue
-        res = r[task]
-        lines += [f"## {task}", ""]
-        if "skipped" in res:
-            lines += [f"skipped: {res['skipped']}", ""]
+        if (res := _section(lines, r, task)) is None:
             continue
         if res.get("note"):
             lines += [res["note"], ""]
@@ -67,8 +69,7 @@ def write_markdown(report: dict, path: Path) -> None:
             f"p95 {res['latency_ms']['p95']:.0f} ms.",
             "",
         ]
-    if "text" in r:
-        lines += ["## text", "", f"skipped: {r['text'].get('skipped', '')}", ""]
+    _section(lines, r, "text")
     if "speed" in r:
         s = r["speed"]
         lines += [
