@@ -6,7 +6,6 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
-APT_PACKAGES := ffmpeg fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont
 
 .PHONY: demo test setup system-deps lint bench clean
 
@@ -16,6 +15,7 @@ system-deps:
 	command -v fluidsynth >/dev/null || missing="$$missing fluidsynth libfluidsynth3"; \
 	[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing="$$missing fluid-soundfont-gm"; \
 	[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || missing="$$missing timgm6mb-soundfont"; \
+	command -v text2wave >/dev/null || missing="$$missing festival festvox-kallpc16k"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

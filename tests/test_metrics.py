@@ -60,3 +60,14 @@ def test_k_occurrence_skewness():
     assert k_occurrence_skewness([["a"], ["b"], ["c"]], ["a", "b", "c"]) == 0.0
     # counts a=3, b=0, c=0, d=0: one hub -> positive skew; population skewness = 1.1547
     assert k_occurrence_skewness([["a"], ["a"], ["a"]], ["a", "b", "c", "d"]) == pytest.approx(1.1547, abs=1e-3)
+
+
+def test_melody_families_group_by_intervals_not_key():
+    from tonearm.eval.symbolic import Tune, group_families, melody_key
+
+    line = [60, 62, 64, 65, 67, 65, 64, 62, 60, 62, 64, 62, 60, 59]
+    a = Tune("a", "s", "A", "x", tuple((float(i), 1.0, p) for i, p in enumerate(line)))
+    b = Tune("b", "s", "B", "x", tuple((float(i), 0.5, p + 5) for i, p in enumerate(line)))  # transposed, faster
+    c = Tune("c", "s", "C", "x", tuple((float(i), 1.0, p) for i, p in enumerate(reversed(line))))
+    assert melody_key(a.melody) == melody_key(b.melody) != melody_key(c.melody)
+    assert [[t.tune_id for t in f] for f in group_families([c, b, a])] == [["a", "b"]]

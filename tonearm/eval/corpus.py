@@ -22,9 +22,11 @@ import soundfile as sf
 from tonearm.eval import distort
 from tonearm.eval.hum import hum, random_style
 from tonearm.eval.render import INSTRUMENTS, Voice, render
-from tonearm.eval.symbolic import STYLE_BPM, STYLES, select_tunes
+from tonearm.eval.sing import sing
+from tonearm.eval.symbolic import STYLE_BPM, STYLES, bach_families, select_tunes
 
 SR = 22050
+CORPUS_VERSION = 2  # bump when the corpus recipe changes: the cache is keyed on it
 _INSTR = ("piano", "violin", "flute", "guitar", "clarinet", "trumpet")
 
 
@@ -38,10 +40,12 @@ class Size:
     real_tracks: int
     qbe_queries: int
     qbh_queries: int
+    chorale_families: int = 0  # Bach melody families (different harmonisations of one hymn tune)
+    sung_fraction: float = 0.25  # share of melody queries sung by Festival instead of hummed
 
 
 SIZES = {
-    "tiny": Size(("reel", "chinese_folk", "bach_chorale"), 3, 1, 10.0, (), 4, 8, 4),
+    "tiny": Size(("reel", "chinese_folk", "bach_chorale"), 3, 1, 10.0, (), 4, 8, 4, 0, 0.25),
     "small": Size(
         STYLES,
         40,
@@ -51,6 +55,7 @@ SIZES = {
         95,
         150,
         100,
+        12,
     ),
     "large": Size(
         STYLES,
@@ -70,6 +75,7 @@ SIZES = {
         400,
         1000,
         400,
+        40,
     ),
 }
 
@@ -87,6 +93,7 @@ class Item:
     version: int = 0
     accompanied: bool = False
     group: str = ""  # real recordings: the game/album package
+    family: str = ""  # chorale melody family shared by different harmonisations
     licence: str = ""
 
 
@@ -163,6 +170,39 @@ def _rendered(size: Size, root: Path) -> tuple[list[Item], dict[str, object]]:
                     )
                     _write(path, y)
                 items.append(Item(item_id, str(path), "rendered", style, instrument, tune.tune_id, version, acc))
+    for f_i, family in enumerate(bach_families(size.chorale_families, seed=7)):
+        for m_i, tune in enumerate(family):
+            tunes_by_id[tune.tune_id] = tune
+            instrument = ("organ", "strings", "piano", "clarinet")[m_i % 4]
+            item_id = f"chorale-family{f_i:02d}-{m_i}"
+            path = root / "rendered" / f"{item_id}.flac"
+            if not path.exists():
+                voices = [
+                    Voice(tune.melody, INSTRUMENTS[instrument]),
+                    Voice(tune.accompaniment, INSTRUMENTS["strings"], 64),
+                ]
+                y = render(
+                    voices,
+                    STYLE_BPM["bach_chorale"],
+                    ("fluidr3", "timgm6mb")[m_i % 2],
+                    SR,
+                    loop_to=size.clip_seconds,
+                    max_seconds=size.clip_seconds,
+                )
+                _write(path, y)
+            items.append(
+                Item(
+                    item_id,
+                    str(path),
+                    "rendered",
+                    "bach_chorale",
+                    instrument,
+                    tune.tune_id,
+                    3,
+                    True,
+                    family=f"family{f_i:02d}",
+                )
+            )
     return items, tunes_by_id
 
 
@@ -198,7 +238,7 @@ def _fetch_packages(packages: tuple[str, ...], cache: Path) -> tuple[list[tuple[
 
 def build_corpus(size_name: str, root: Path, seed: int = 0) -> Corpus:
     """Build (or load from cache) the corpus for a size."""
-    root = root / size_name
+    root = root / f"{size_name}-v{CORPUS_VERSION}"
     cached = Corpus.load(root)
     if cached is not None:
         return cached
@@ -241,15 +281,16 @@ def build_corpus(size_name: str, root: Path, seed: int = 0) -> Corpus:
         n_notes = int(rng.integers(10, 17))
         start = int(rng.integers(0, max(1, len(tune.melody) // 3)))
         segment = list(tune.melody[start : start + n_notes])
-        y = hum(segment, STYLE_BPM[target.style], random_style(rng), rng, sr=16000)
+        voice = "sung" if rng.random() < size.sung_fraction else "hummed"
+        y = sing(segment, STYLE_BPM[target.style] * rng.uniform(0.8, 1.1), rng) if voice == "sung" else None
+        if y is None:
+            voice = "hummed"
+            y = hum(segment, STYLE_BPM[target.style], random_style(rng), rng, sr=16000)
         path = root / "queries" / f"qbh-{q:04d}.flac"
         _write(path, y, 16000)
         relevant = [i.item_id for i in items if i.tune_id == target.tune_id]
-        queries.append(
-            Query(
-                f"qbh-{q:04d}", "qbh", str(path), relevant, {"notes": len(segment), "seconds": round(y.size / 16000, 1)}
-            )
-        )
+        meta = {"notes": len(segment), "seconds": round(y.size / 16000, 1), "voice": voice}
+        queries.append(Query(f"qbh-{q:04d}", "qbh", str(path), relevant, meta))
     corpus = Corpus(size_name, root, items, queries, notes)
     corpus.save()
     return corpus

@@ -134,20 +134,25 @@ class Evaluation:
         return out
 
     def task_versions(self) -> dict:
-        tunes = defaultdict(list)
+        """Other renderings of a tune, and other harmonisations of a chorale melody."""
+        groups: dict[str, list[str]] = defaultdict(list)
         for i in self.corpus.items:
             if i.source == "rendered":
-                tunes[i.tune_id].append(i.item_id)
-        queries = [i for ids in tunes.values() if len(ids) > 1 for i in ids]
-        out: dict[str, Any] = {"queries": len(queries)}
+                groups[i.family or i.tune_id].append(i.item_id)
+        queries = [i for ids in groups.values() if len(ids) > 1 for i in ids]
+        subset = {q: ("chorale_families" if self.items[q].family else "re-rendered") for q in queries}
+        out: dict[str, Any] = {"queries": len(queries), "by": {}}
         for name, rank in (("engine", self.engine_rank), ("baseline", self.baseline_rank)):
-            rr, ap = [], []
+            scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
             for q in queries:
-                rel = set(tunes[self.items[q].tune_id]) - {q}
+                item = self.items[q]
+                rel = set(groups[item.family or item.tune_id]) - {q}
                 ranked = rank(q)
-                rr.append(M.reciprocal_rank(ranked, rel))
-                ap.append(M.average_precision(ranked, rel))
-            out[name] = {"mrr": M.mean(rr), "map": M.mean(ap)}
+                for b in (subset[q], "all"):
+                    scores[b]["mrr"].append(M.reciprocal_rank(ranked, rel))
+                    scores[b]["map"].append(M.average_precision(ranked, rel))
+            for b, d in scores.items():
+                out["by"].setdefault(b, {})[name] = {m: M.mean(v) for m, v in d.items()} | {"n": len(d["mrr"])}
         if queries:
             out["chance"] = _chance(len(self.items) - 1, 2, 10, self.rng)
         return out
@@ -167,7 +172,7 @@ class Evaluation:
         out["chance"] = {f"p@{k}": M.mean((sum(i.group == q.group for i in real) - 1) / (len(real) - 1) for q in real)}
         return out
 
-    def _query_task(self, task: str, bucket: Callable[[dict], str]) -> dict:
+    def _query_task(self, task: str, buckets: Callable[[dict], list[str]]) -> dict:
         queries = [q for q in self.corpus.queries if q.task == task]
         if not queries:
             return {"skipped": "no queries"}
@@ -178,7 +183,7 @@ class Evaluation:
             eng, dt = self.engine_query(q.path)
             latencies.append(dt)
             for name, ranked in (("engine", eng), ("baseline", self.baseline_query(q.path))):
-                for b in (bucket(q.meta), "all"):
+                for b in (*buckets(q.meta), "all"):
                     rows[b][name]["r@1"].append(M.hit_at_k(ranked, rel, 1))
                     rows[b][name]["mrr"].append(M.reciprocal_rank(ranked, rel))
                     rows[b][name]["top10"].append(M.hit_at_k(ranked, rel, 10))
@@ -208,9 +213,9 @@ class Evaluation:
         }
 
 
-def _length_bucket(meta: dict) -> str:
+def _qbh_buckets(meta: dict) -> list[str]:
     n = meta.get("notes", 0)
-    return "10-12 notes" if n <= 12 else "13-16 notes"
+    return ["10-12 notes" if n <= 12 else "13-16 notes", meta.get("voice", "hummed")]
 
 
 def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, log=print) -> dict:
@@ -233,9 +238,9 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
         elif task == "grouping":
             results[task] = ev.task_grouping()
         elif task == "qbe":
-            results[task] = ev._query_task("qbe", lambda m: m["distortion"])
+            results[task] = ev._query_task("qbe", lambda m: [m["distortion"]])
         elif task == "qbh":
-            results[task] = ev._query_task("qbh", _length_bucket)
+            results[task] = ev._query_task("qbh", _qbh_buckets)
             results[task]["note"] = "no melody view yet: the sound view is scored as it stands"
         elif task == "text":
             results[task] = {"skipped": "no words view in this version (caption search, transcripts, WER)"}

@@ -38,7 +38,7 @@ def write_markdown(report: dict, path: Path) -> None:
     for note in report["corpus"]["notes"]:
         lines.append(f"- note: {note}")
     lines.append("")
-    for task in ("style", "instrument", "grouping", "versions"):
+    for task in ("style", "instrument", "grouping"):
         if (res := _section(lines, r, task)) is None:
             continue
         metrics = list(res["engine"])
@@ -47,6 +47,12 @@ def write_markdown(report: dict, path: Path) -> None:
             e, b, c = res["engine"][m], res["baseline"][m], res.get("chance", {}).get(m, "–")
             lines.append(f"| {m} | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
         lines += [f"\n{res['queries']} queries.", ""]
+    if (res := _section(lines, r, "versions")) is not None:
+        lines += ["| subset | n | engine MRR | engine MAP | baseline MRR | baseline MAP |", "|---|---|---|---|---|---|"]
+        for subset, by in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
+            e, b = by["engine"], by["baseline"]
+            lines.append(f"| {subset} | {e['n']} | {_f(e['mrr'])} | {_f(e['map'])} | {_f(b['mrr'])} | {_f(b['map'])} |")
+        lines += [f"\nchance: MRR {_f(res['chance']['mrr'])}, MAP {_f(res['chance']['map'])}.", ""]
     for task in ("qbe", "qbh"):
         if (res := _section(lines, r, task)) is None:
             continue

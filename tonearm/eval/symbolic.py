@@ -10,6 +10,7 @@ tunes are parsed and two runs pick the same tunes.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
@@ -165,3 +166,36 @@ def _bach(n: int, rng: random.Random) -> list[Tune]:
         title = (score.metadata.title if score.metadata and score.metadata.title else path.stem) or path.stem
         tunes.append(Tune(f"bach/{path.stem}", "bach_chorale", str(title), "bach", melody, lower))
     return tunes
+
+
+def melody_key(melody: tuple[Note, ...], n: int = 12) -> tuple[int, ...] | None:
+    """The first ``n`` pitch intervals (repeated notes merged): equal keys mean one melody family."""
+    pitches: list[int] = []
+    for _, _, p in melody:
+        if not pitches or pitches[-1] != p:
+            pitches.append(p)
+    if len(pitches) < n + 1:
+        return None
+    head = pitches[: n + 1]
+    return tuple(b - a for a, b in itertools.pairwise(head))
+
+
+def group_families(tunes: list[Tune], min_members: int = 2) -> list[list[Tune]]:
+    """Tunes sharing a melody key, largest families first, ties broken by id (deterministic)."""
+    groups: dict[tuple[int, ...], list[Tune]] = {}
+    for t in tunes:
+        key = melody_key(t.melody)
+        if key is not None:
+            groups.setdefault(key, []).append(t)
+    families = [sorted(g, key=lambda t: t.tune_id) for g in groups.values() if len(g) >= min_members]
+    return sorted(families, key=lambda g: (-len(g), g[0].tune_id))
+
+
+def bach_families(n_families: int, seed: int = 0, max_members: int = 4) -> list[list[Tune]]:
+    """Bach chorale melody families: different harmonisations of one hymn tune."""
+    if n_families <= 0:
+        return []
+    tunes = _bach(10_000, random.Random(f"families:{seed}"))
+    families = group_families(tunes)
+    random.Random(seed).shuffle(families)
+    return [f[:max_members] for f in families[:n_families]]
