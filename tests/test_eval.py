@@ -31,11 +31,11 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert "## versions" in md and "| re-rendered | 9 |" in md
     assert set(r["qbh"]["by"]) >= {"hummed", "sung", "all"} or set(r["qbh"]["by"]) >= {"hummed", "all"}
     # Fixed seeds: a second build of the corpus gives the same items and queries.
-    manifest = (tmp_path / "cache" / "tiny-v2" / "manifest.json").read_text()
+    manifest = (tmp_path / "cache" / "tiny-v3" / "manifest.json").read_text()
     res2 = run_cli("eval", "--size", "tiny", "--tasks", "versions", "--out", str(tmp_path / "o2"),
                    "--cache", str(tmp_path / "cache2"), "-j", "2")  # fmt: skip
     assert res2.returncode == 0, res2.stderr
-    assert (tmp_path / "cache2" / "tiny-v2" / "manifest.json").read_text() == manifest.replace(
+    assert (tmp_path / "cache2" / "tiny-v3" / "manifest.json").read_text() == manifest.replace(
         str(tmp_path / "cache"), str(tmp_path / "cache2")
     )
 

@@ -154,11 +154,16 @@ def _results_table(payload: dict[str, Any]) -> Table:
     q = payload["query"]
     label = q.get("title") or os.path.basename(q.get("path") or q.get("target") or "")
     table = Table(title=f"Similar to {label} ({q['view']} view)", title_justify="left")
-    for col in ("#", "score", "title", "artist", "album", "id"):
+    matched = any("match" in r for r in payload["results"])
+    for col in ("#", "score", "title", "artist", "album", "id") + (("matched at",) if matched else ()):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
     for r in payload["results"]:
         title = r.get("title") or os.path.basename(r.get("path") or "")
-        table.add_row(str(r["rank"]), f"{r['score']:.3f}", title, r.get("artist") or "", r.get("album") or "", r["id"])
+        cells = [str(r["rank"]), f"{r['score']:.3f}", title, r.get("artist") or "", r.get("album") or "", r["id"]]
+        if matched:
+            m = r.get("match")
+            cells.append(f"{m['start']:.1f}-{m['end']:.1f} s" if m else "")
+        table.add_row(*cells)
     return table
 
 
@@ -182,6 +187,26 @@ def similar(
         print(dumps(payload))
     else:
         console.print(_results_table(payload))
+
+
+@app.command()
+@_handle_errors
+def hum(
+    file: Annotated[str, typer.Argument(help="A recording of you humming, singing or whistling the tune.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find the track a hummed, sung or whistled tune comes from (any key, any tempo)."""
+    from tonearm.search.hum import hum_search
+    from tonearm.search.similar import dumps
+
+    payload = hum_search(_open(library), file, k=k, where=where)
+    if json_out:
+        print(dumps(payload))
+        return
+    console.print(_results_table(payload))
 
 
 @app.command()

@@ -12,15 +12,16 @@ import importlib
 from functools import cache
 from importlib.metadata import entry_points
 
-from tonearm.analyzers.base import Analyzer
+from tonearm.analyzers.base import Analysis, Analyzer
 from tonearm.errors import TonearmError
 
 _BUILTIN: dict[str, str] = {
     "dsp": "tonearm.analyzers.dsp:DspSoundAnalyzer",
+    "melody": "tonearm.analyzers.melody:MelodyAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.
-DEFAULT_VIEWS: dict[str, str] = {"sound": "dsp"}
+DEFAULT_VIEWS: dict[str, str] = {"sound": "dsp", "melody": "melody"}
 
 
 def available() -> dict[str, str]:
@@ -64,4 +65,4 @@ def parse_views(spec: str | None) -> dict[str, str]:
     return views
 
 
-__all__ = ["DEFAULT_VIEWS", "Analyzer", "available", "get_analyzer", "parse_views"]
+__all__ = ["DEFAULT_VIEWS", "Analysis", "Analyzer", "available", "get_analyzer", "parse_views"]

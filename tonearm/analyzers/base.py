@@ -10,13 +10,27 @@ vector column before the first row arrives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from tonearm.audio.segments import DecodedAudio
 
 Normalization = Literal["none", "standardize"]
+
+
+@dataclass
+class Analysis:
+    """An analyzer's output when it has more to store than the vector.
+
+    ``fields`` go into the row as text columns the analyzer declared in ``extra_fields``
+    (names start with ``ana_`` so they never collide with metadata and are not offered to
+    ``--where``): the melody view keeps its note list there for alignment at query time.
+    """
+
+    vector: np.ndarray
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class Analyzer(ABC):
@@ -30,6 +44,7 @@ class Analyzer(ABC):
     # "standardize": raw vectors are z-scored with statistics fitted over the whole library,
     # then L2-normalised. Hand-made features on different scales need it; embeddings do not.
     normalization: ClassVar[Normalization] = "none"
+    extra_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def key(self) -> str:
@@ -37,8 +52,8 @@ class Analyzer(ABC):
         return f"{self.name}@{self.version}"
 
     @abstractmethod
-    def analyze(self, audio: DecodedAudio) -> np.ndarray:
-        """Return a finite float32 vector of length ``dim`` for the decoded audio."""
+    def analyze(self, audio: DecodedAudio) -> np.ndarray | Analysis:
+        """Return a finite float32 vector of length ``dim`` (optionally with extra fields)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key} view={self.view} dim={self.dim}>"

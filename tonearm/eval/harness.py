@@ -70,18 +70,37 @@ class Evaluation:
         report = Indexer(self.store).run(paths, workers=self.workers)
         self.by_track = {track_id(os.path.realpath(i.path)): i.item_id for i in self.corpus.items}
         self.track_of = {v: k for k, v in self.by_track.items()}
-        self.vectors = {
-            self.by_track[r["id"]]: np.asarray(r[vector_column(self.view)])
-            for r in self.store.scan(columns=["id", vector_column(self.view)])
-            if r[vector_column(self.view)] is not None and r["id"] in self.by_track
-        }
+        self.view_vectors: dict[str, dict[str, np.ndarray]] = {}
+        for view in self.store.views():
+            self.view_vectors[view] = {
+                self.by_track[r["id"]]: np.asarray(r[vector_column(view)])
+                for r in self.store.scan(columns=["id", vector_column(view)])
+                if r[vector_column(view)] is not None and r["id"] in self.by_track
+            }
+        self.vectors = self.view_vectors[self.view]
         return report.to_json()
 
-    def engine_rank(self, item_id: str) -> list[str]:
-        hits = self.store.knn(
-            self.view, self.vectors[item_id], k=len(self.items), exclude_ids=[self.track_of[item_id]], columns=["id"]
-        )
+    def engine_rank(self, item_id: str, view: str | None = None) -> list[str]:
+        view = view or self.view
+        vec = self.vectors[item_id] if view == self.view else self.view_vectors[view].get(item_id)
+        if vec is None:  # nothing to compare in that view (e.g. no melody found): rank last
+            return []
+        hits = self.store.knn(view, vec, k=len(self.items), exclude_ids=[self.track_of[item_id]], columns=["id"])
         return [self.by_track[h.row["id"]] for h in hits if h.row["id"] in self.by_track]
+
+    def melody_rank(self, item_id: str) -> list[str]:
+        return self.engine_rank(item_id, "melody")
+
+    def hum_query(self, path: str) -> tuple[list[str], float]:
+        from tonearm.errors import TonearmError
+        from tonearm.search.hum import hum_search
+
+        t0 = time.perf_counter()
+        try:
+            res = hum_search(self.store, path, k=len(self.items))
+        except TonearmError:
+            return [], time.perf_counter() - t0
+        return [self.by_track[r["id"]] for r in res["results"] if r["id"] in self.by_track], time.perf_counter() - t0
 
     def engine_query(self, path: str) -> tuple[list[str], float]:
         t0 = time.perf_counter()
@@ -142,7 +161,10 @@ class Evaluation:
         queries = [i for ids in groups.values() if len(ids) > 1 for i in ids]
         subset = {q: ("chorale_families" if self.items[q].family else "re-rendered") for q in queries}
         out: dict[str, Any] = {"queries": len(queries), "by": {}}
-        for name, rank in (("engine", self.engine_rank), ("baseline", self.baseline_rank)):
+        rankers: list[tuple[str, Ranker]] = [("engine", self.engine_rank), ("baseline", self.baseline_rank)]
+        if "melody" in self.view_vectors:
+            rankers.insert(1, ("melody", self.melody_rank))
+        for name, rank in rankers:
             scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
             for q in queries:
                 item = self.items[q]
@@ -172,7 +194,12 @@ class Evaluation:
         out["chance"] = {f"p@{k}": M.mean((sum(i.group == q.group for i in real) - 1) / (len(real) - 1) for q in real)}
         return out
 
-    def _query_task(self, task: str, buckets: Callable[[dict], list[str]]) -> dict:
+    def _query_task(
+        self,
+        task: str,
+        buckets: Callable[[dict], list[str]],
+        engine: Callable[[str], tuple[list[str], float]] | None = None,
+    ) -> dict:
         queries = [q for q in self.corpus.queries if q.task == task]
         if not queries:
             return {"skipped": "no queries"}
@@ -180,13 +207,23 @@ class Evaluation:
         latencies = []
         for q in queries:
             rel = set(q.relevant)
-            eng, dt = self.engine_query(q.path)
+            eng, dt = (engine or self.engine_query)(q.path)
             latencies.append(dt)
-            for name, ranked in (("engine", eng), ("baseline", self.baseline_query(q.path))):
+            runs = [("engine", eng), ("baseline", self.baseline_query(q.path))]
+            if engine is not None:  # the dedicated mode replaces the sound view: show both
+                runs.insert(1, ("sound_view", self.engine_query(q.path)[0]))
+            for name, ranked in runs:
                 for b in (*buckets(q.meta), "all"):
                     rows[b][name]["r@1"].append(M.hit_at_k(ranked, rel, 1))
                     rows[b][name]["mrr"].append(M.reciprocal_rank(ranked, rel))
                     rows[b][name]["top10"].append(M.hit_at_k(ranked, rel, 10))
+                if task == "qbh":  # by catalogue type: only solo, or only accompanied, renderings count
+                    for label, acc in (("catalogue: solo melody", False), ("catalogue: with accompaniment", True)):
+                        sub = {r for r in rel if self.items[r].accompanied == acc}
+                        if sub:
+                            rows[label][name]["r@1"].append(M.hit_at_k(ranked, sub, 1))
+                            rows[label][name]["mrr"].append(M.reciprocal_rank(ranked, sub))
+                            rows[label][name]["top10"].append(M.hit_at_k(ranked, sub, 10))
         table = {
             b: {name: {m: M.mean(v) for m, v in d.items()} | {"n": len(d["mrr"])} for name, d in by.items()}
             for b, by in rows.items()
@@ -240,8 +277,12 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
         elif task == "qbe":
             results[task] = ev._query_task("qbe", lambda m: [m["distortion"]])
         elif task == "qbh":
-            results[task] = ev._query_task("qbh", _qbh_buckets)
-            results[task]["note"] = "no melody view yet: the sound view is scored as it stands"
+            if "melody" in ev.view_vectors:
+                results[task] = ev._query_task("qbh", _qbh_buckets, engine=ev.hum_query)
+                results[task]["note"] = "engine = `tonearm hum` (melody view + alignment rerank)"
+            else:
+                results[task] = ev._query_task("qbh", _qbh_buckets)
+                results[task]["note"] = "no melody view: the sound view is scored as it stands"
         elif task == "text":
             results[task] = {"skipped": "no words view in this version (caption search, transcripts, WER)"}
         elif task == "speed":

@@ -48,26 +48,25 @@ def write_markdown(report: dict, path: Path) -> None:
             lines.append(f"| {m} | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
         lines += [f"\n{res['queries']} queries.", ""]
     if (res := _section(lines, r, "versions")) is not None:
-        lines += ["| subset | n | engine MRR | engine MAP | baseline MRR | baseline MAP |", "|---|---|---|---|---|---|"]
+        who = [w for w in ("engine", "melody", "baseline") if w in res["by"]["all"]]
+        names = {"engine": "sound view", "melody": "melody view", "baseline": "MFCC baseline"}
+        head = " | ".join(f"{names[w]} MRR | {names[w]} MAP" for w in who)
+        lines += [f"| subset | n | {head} |", "|---|---|" + "---|---|" * len(who)]
         for subset, by in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
-            e, b = by["engine"], by["baseline"]
-            lines.append(f"| {subset} | {e['n']} | {_f(e['mrr'])} | {_f(e['map'])} | {_f(b['mrr'])} | {_f(b['map'])} |")
+            cells = " | ".join(f"{_f(by[w]['mrr'])} | {_f(by[w]['map'])}" for w in who)
+            lines.append(f"| {subset} | {by['engine']['n']} | {cells} |")
         lines += [f"\nchance: MRR {_f(res['chance']['mrr'])}, MAP {_f(res['chance']['map'])}.", ""]
     for task in ("qbe", "qbh"):
         if (res := _section(lines, r, task)) is None:
             continue
         if res.get("note"):
             lines += [res["note"], ""]
-        lines += [
-            "| bucket | n | engine R@1 | engine MRR | engine top-10 | baseline R@1 | baseline MRR | baseline top-10 |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        who = [w for w in ("engine", "sound_view", "baseline") if w in res["by"]["all"]]
+        head = " | ".join(f"{w} R@1 | {w} MRR | {w} top-10" for w in who)
+        lines += [f"| bucket | n | {head} |", "|---|---|" + "---|---|---|" * len(who)]
         for bucket, by in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
-            e, b = by["engine"], by["baseline"]
-            lines.append(
-                f"| {bucket} | {e['n']} | {_f(e['r@1'])} | {_f(e['mrr'])} | {_f(e['top10'])} | "
-                f"{_f(b['r@1'])} | {_f(b['mrr'])} | {_f(b['top10'])} |"
-            )
+            cells = " | ".join(f"{_f(by[w]['r@1'])} | {_f(by[w]['mrr'])} | {_f(by[w]['top10'])}" for w in who)
+            lines.append(f"| {bucket} | {by['engine']['n']} | {cells} |")
         ch = res["chance"]
         lines += [
             f"\nchance: MRR {_f(ch['mrr'])}, top-10 {_f(ch['hit@10'])}. "

@@ -253,11 +253,16 @@ class Indexer:
             for view in self.store.views():
                 row[vector_column(view)] = None
                 row[raw_column(view)] = None
+            for name in [k for k in row if k.startswith("ana_")]:
+                row[name] = None
             row["views_json"] = "{}"
         row.update(path=job.path, size=res.size, mtime_ns=res.mtime_ns, content_hash=res.content_hash)
         if res.duration is not None:
             row.update(duration=res.duration, sample_rate=res.sample_rate, channels=res.channels)
         self._apply_metadata(row, res.tags)
+        if res.extras:
+            self.store.ensure_fields({name: "string" for name in res.extras})
+            row.update(res.extras)
         views = json.loads(row.get("views_json") or "{}")
         for view, raw in res.raw.items():
             row[raw_column(view)] = raw
@@ -289,7 +294,7 @@ class Indexer:
         if new_fields:
             self.store.ensure_fields(new_fields)
         for name in [k for k in row if k not in ("id", "path") and k in self.store.fields()]:
-            if name not in columns and name not in _FILE_COLUMNS:
+            if name not in columns and name not in _FILE_COLUMNS and not name.startswith("ana_"):
                 row[name] = None  # a field removed from tags/sidecar must not linger
         row.update(columns)
         row["meta_json"] = json.dumps(merged, ensure_ascii=False, default=str)
@@ -304,7 +309,7 @@ class Indexer:
     def _normalise(self, view: str, raw: np.ndarray) -> np.ndarray | None:
         analyzer = self.analyzers[view]
         if analyzer.normalization == "none":
-            return l2(raw)
+            return l2(raw) if np.any(raw) else None  # an empty profile (no melody) is not searchable
         std = self._standardizers.get(view)
         if std is None or std.analyzer != analyzer.key:
             return None  # searchable once statistics exist (first refit)

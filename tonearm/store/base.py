@@ -74,7 +74,7 @@ def custom_field_name(key: str) -> str | None:
     name = re.sub(r"[^a-z0-9_]+", "_", key.strip().lower()).strip("_")
     if not name or not name[0].isalpha():
         name = f"x_{name}" if name else ""
-    if not _FIELD_NAME.match(name) or name in INTERNAL_FIELDS or name.startswith(("vec_", "raw_")):
+    if not _FIELD_NAME.match(name) or name in INTERNAL_FIELDS or name.startswith(("vec_", "raw_", "ana_")):
         return None
     return name
 

@@ -192,7 +192,7 @@ class LanceStore(Store):
     def fields(self) -> dict[str, FieldType]:
         out: dict[str, FieldType] = {}
         for f in self._schema():
-            if f.name in INTERNAL_FIELDS or f.name.startswith(("vec_", "raw_")):
+            if f.name in INTERNAL_FIELDS or f.name.startswith(("vec_", "raw_", "ana_")):
                 continue
             t = _field_type(f.type)
             if t:
@@ -200,6 +200,7 @@ class LanceStore(Store):
         return out
 
     def ensure_fields(self, fields: Mapping[str, FieldType]) -> None:
+        """Add columns for custom metadata, or for analyzers' ``ana_*`` extra fields."""
         names = set(self._schema().names)
         new = [pa.field(n, _arrow_type(n, t)) for n, t in fields.items() if n not in names]
         if new:
@@ -293,7 +294,11 @@ class LanceStore(Store):
         )
         if cond:
             q = q.where(cond, prefilter=True)
-        cols = list(columns) if columns else [c for c in self._schema().names if not c.startswith(("vec_", "raw_"))]
+        cols = (
+            list(columns)
+            if columns
+            else [c for c in self._schema().names if not c.startswith(("vec_", "raw_", "ana_"))]
+        )
         q = q.select([*cols, "_distance"])
         hits = []
         for row in q.to_arrow().to_pylist():
