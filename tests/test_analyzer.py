@@ -64,7 +64,8 @@ def test_standardizer_roundtrip_and_refit_rule():
 
 
 def test_parse_views():
-    assert parse_views("sound=dsp") == {"sound": "dsp"}
+    assert parse_views("sound=dsp") == {"sound": "dsp", "melody": "melody"}
+    assert parse_views("melody=melody")["melody"] == "melody"
     with pytest.raises(TonearmError, match="unknown analyzer"):
         parse_views("sound=nope")
     with pytest.raises(TonearmError, match="produces the 'sound' view"):

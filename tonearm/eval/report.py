@@ -82,7 +82,7 @@ def write_markdown(report: dict, path: Path) -> None:
             "",
             "| measure | value |",
             "|---|---|",
-            f"| sound view analysis, × realtime per core | {s['analysis_x_realtime_per_core']:.1f} |",
+            f"| analysis of all views, × realtime per core | {s['analysis_x_realtime_per_core']:.1f} |",
             f"| index wall time (s) | {s['index_wall_seconds']:.1f} |",
             f"| similar by id, p50 / p95 (ms) | {s['similar_by_id_ms']['p50']:.1f} / "
             f"{s['similar_by_id_ms']['p95']:.1f} |",

@@ -1,0 +1,1 @@
+"""Readers for framework weight files, so trained networks run without their frameworks."""
