@@ -26,6 +26,9 @@ $(BIN)/tonearm: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[test]"
+	# Model weights that ship in wheels; their declared dependencies (TensorFlow, torch, old numpy)
+	# are not needed: tonearm reads the checkpoints itself.
+	$(BIN)/pip install -q --no-deps musicnn==0.1.0 aisfx==0.1.2
 	@touch $@
 
 setup: system-deps $(BIN)/tonearm

@@ -22,7 +22,7 @@ def test_declares_identity_and_dimension():
     a = get_analyzer("dsp")
     assert (a.name, a.view, a.key) == ("dsp", "sound", "dsp@1")
     assert a.dim == DIM == sum(n for _, n in BLOCKS)
-    assert DEFAULT_VIEWS["sound"] == "dsp"
+    assert DEFAULT_VIEWS == {"sound": "fused", "melody": "melody"}
 
 
 @pytest.mark.parametrize("y", [np.zeros(SR * 3, np.float32), np.zeros(100, np.float32), synth("noise", 0.2)])

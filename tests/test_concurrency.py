@@ -14,6 +14,8 @@ from conftest import run_cli, synth, write_audio
 
 from tonearm.store import open_store
 
+DSP = ("--views", "sound=dsp")
+
 
 @pytest.fixture(scope="module")
 def many(tmp_path_factory):
@@ -26,7 +28,8 @@ def many(tmp_path_factory):
 
 def _start_index(music, lib):
     return subprocess.Popen(
-        [sys.executable, "-m", "tonearm.cli", "index", str(music), "--library", str(lib), "-j", "1"],
+        # The cheap DSP sound view keeps this test about crash safety, not analysis speed.
+        [sys.executable, "-m", "tonearm.cli", "index", str(music), "--library", str(lib), "-j", "1", *DSP],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # so the kill reaches the worker processes too
@@ -54,7 +57,7 @@ def test_kill_9_then_resume_has_no_duplicates_and_no_loss(many, tmp_path):
     proc.wait()
     partial = open_store(str(lib), create=False).count()
     assert 5 <= seen <= partial < 40
-    res = run_cli("index", str(many), "--library", str(lib), "-j", "2", "--json")
+    res = run_cli("index", str(many), "--library", str(lib), "-j", "2", "--json", *DSP)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["unchanged"] + report["added"] == 40
@@ -68,7 +71,7 @@ def test_kill_9_then_resume_has_no_duplicates_and_no_loss(many, tmp_path):
 def test_query_while_index_runs_and_second_writer_is_refused(many, tmp_path):
     lib = tmp_path / "lib"
     first = run_cli("index", str(many / "00.flac"), str(many / "01.flac"), str(many / "02.flac"),
-                    "--library", str(lib), "-j", "1")  # fmt: skip
+                    "--library", str(lib), "-j", "1", *DSP)  # fmt: skip
     assert first.returncode == 0, first.stderr
     proc = _start_index(many, lib)
     try:
@@ -79,7 +82,7 @@ def test_query_while_index_runs_and_second_writer_is_refused(many, tmp_path):
              "-k", "3", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        other = run_cli("index", str(many), "--library", str(lib))
+        other = run_cli("index", str(many), "--library", str(lib), *DSP)
         assert other.returncode == 2 and "being indexed by process" in other.stderr
         out, err = query.communicate(timeout=300)
         assert query.returncode == 0, err

@@ -34,7 +34,7 @@ def test_first_run_then_unchanged_rerun(music, library):
     rows = list(store.scan())
     assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
-    assert json.loads(rows[0]["views_json"]) == {"sound": "dsp@1", "melody": "melody@1"}
+    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@1", "melody": "melody@1"}
     second = _index(store, music)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
     assert store.count() == 12
@@ -115,7 +115,7 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
     from tonearm.library.scan import iter_audio_files
 
     jobs, refresh = indexer._plan(list(iter_audio_files([str(music)])), rows, {}, False, IndexReport())
-    assert [(j.path, j.views) for j in jobs] == [(stale_path, {"sound": "dsp"})]
+    assert [(j.path, j.views) for j in jobs] == [(stale_path, {"sound": "fused"})]
     assert jobs[0].known_hash == rows[stale_path]["content_hash"]
     assert refresh == []
 

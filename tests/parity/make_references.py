@@ -3,7 +3,7 @@
 Run ONCE in a throwaway environment that has the original frameworks (never in tonearm's):
 
     python3 -m venv /tmp/refenv
-    /tmp/refenv/bin/pip install tensorflow-cpu tf-keras librosa==0.11.0 soundfile torch==2.13.0
+    /tmp/refenv/bin/pip install tensorflow-cpu tf-keras librosa==0.11.0 soundfile tqdm torch==2.13.0
     /tmp/refenv/bin/pip install --no-deps musicnn==0.1.0 aisfx==0.1.2
     TF_USE_LEGACY_KERAS=1 /tmp/refenv/bin/python tests/parity/make_references.py
 
@@ -72,9 +72,11 @@ def musicnn_reference(model: str, batch: np.ndarray) -> dict[str, np.ndarray]:
 
 def aisfx_reference(batch: np.ndarray) -> np.ndarray:
     import torch
-    from aisfx.inference import load_bestModel, load_weights
+    from aisfx.inference import get_path_modelWeights, load_bestModel
 
-    weights, ds = load_weights("cpu")
+    # The wheel's own load_weights() fails on torch >= 2.6 (weights_only default); this is a
+    # one-off script in a throwaway environment, loading the authors' file, so allow pickle.
+    weights, ds = torch.load(get_path_modelWeights(), map_location="cpu", weights_only=False)
     model = load_bestModel(weights, ds, "cpu")
     with torch.no_grad():
         return model.get_embedding(torch.from_numpy(batch)).numpy()

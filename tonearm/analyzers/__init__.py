@@ -18,10 +18,13 @@ from tonearm.errors import TonearmError
 _BUILTIN: dict[str, str] = {
     "dsp": "tonearm.analyzers.dsp:DspSoundAnalyzer",
     "melody": "tonearm.analyzers.melody:MelodyAnalyzer",
+    "musicnn": "tonearm.analyzers.musicnn:MusicnnAnalyzer",
+    "aisfx": "tonearm.analyzers.aisfx:AisfxAnalyzer",
+    "fused": "tonearm.analyzers.fused:FusedSoundAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.
-DEFAULT_VIEWS: dict[str, str] = {"sound": "dsp", "melody": "melody"}
+DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody"}
 
 
 def available() -> dict[str, str]:

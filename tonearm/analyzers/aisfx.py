@@ -18,6 +18,8 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tonearm.analyzers.base import Analyzer
+from tonearm.audio.segments import DecodedAudio
 from tonearm.errors import TonearmError
 
 SR = 44100
@@ -101,3 +103,25 @@ class AisfxNet:
 @cache
 def load_net() -> AisfxNet:
     return AisfxNet()
+
+
+def embed(segments: list[np.ndarray], stride: int = 1) -> np.ndarray:
+    """(n, 512) embeddings of 44.1 kHz segments (every ``stride``-th non-overlapping block, batched)."""
+    return load_net().forward(np.concatenate([blocks(log_mel(y), hop=BLOCK) for y in segments])[::stride])
+
+
+class AisfxAnalyzer(Analyzer):
+    """aiSFX embedding, mean over ~2.3-s blocks (weights CC BY 4.0, see README credits)."""
+
+    name = "aisfx"
+    version = 1
+    view = "sound"
+    dim = 512
+    sample_rate = SR
+    normalization = "standardize"
+
+    def ensure_ready(self) -> None:
+        weights_path()
+
+    def analyze(self, audio: DecodedAudio) -> np.ndarray:
+        return embed(audio.at(SR)).mean(axis=0)

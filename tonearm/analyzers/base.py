@@ -51,6 +51,13 @@ class Analyzer(ABC):
         """Identity recorded per row: changing it invalidates this view's vectors only."""
         return f"{self.name}@{self.version}"
 
+    def ensure_ready(self) -> None:  # noqa: B027 - optional hook; most analyzers need nothing
+        """Raise TonearmError naming what to install when weights or tools are missing."""
+
+    def dim_weights(self) -> np.ndarray | None:
+        """Per-dimension weights applied after z-scoring (fusions weight their blocks); None: equal."""
+        return None
+
     @abstractmethod
     def analyze(self, audio: DecodedAudio) -> np.ndarray | Analysis:
         """Return a finite float32 vector of length ``dim`` (optionally with extra fields)."""

@@ -25,6 +25,8 @@ import librosa
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tonearm.analyzers.base import Analysis, Analyzer
+from tonearm.audio.segments import DecodedAudio
 from tonearm.errors import TonearmError
 
 SR = 16000
@@ -175,3 +177,42 @@ class MusicnnNet:
 @cache
 def load_net(model: str = "MSD_musicnn") -> MusicnnNet:
     return MusicnnNet(model)
+
+
+def tag_field(label: str) -> str:
+    """Column name of a tag probability: ``tag_female_vocalists``, ``tag_hip_hop``."""
+    return "tag_" + "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
+
+
+TAG_FIELDS = tuple(dict.fromkeys(tag_field(label) for label in MSD_LABELS))
+
+
+def embed(segments: list[np.ndarray], model: str = "MSD_musicnn", stride: int = 1) -> dict[str, np.ndarray]:
+    """Per-patch outputs for 16 kHz segments (every ``stride``-th 3-s patch), batched together."""
+    batch = np.concatenate([patches(log_mel(y)) for y in segments])
+    return load_net(model).forward(batch[::stride])
+
+
+class MusicnnAnalyzer(Analyzer):
+    """musicnn (MSD) embedding, mean over 3-s patches; its 50 tag probabilities become ``tag_*`` fields."""
+
+    name = "musicnn"
+    version = 1
+    view = "sound"
+    dim = 200
+    sample_rate = SR
+    normalization = "standardize"
+    extra_fields = TAG_FIELDS
+
+    def ensure_ready(self) -> None:
+        weights_dir("MSD_musicnn")
+
+    def analyze(self, audio: DecodedAudio) -> Analysis:
+        out = embed(audio.at(SR))
+        return Analysis(out["penultimate"].mean(axis=0), tag_fields(out["taggram"]))
+
+
+def tag_fields(taggram: np.ndarray) -> dict[str, float]:
+    """Mean tag probabilities over patches, rounded, keyed by column name."""
+    probs = taggram.mean(axis=0)
+    return {tag_field(label): round(float(p), 4) for label, p in zip(MSD_LABELS, probs, strict=True)}

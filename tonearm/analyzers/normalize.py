@@ -24,26 +24,33 @@ class Standardizer:
     mean: np.ndarray
     std: np.ndarray
     n: int
+    weights: np.ndarray | None = None  # per-dimension, after z-scoring (block weights of a fusion)
 
     @classmethod
-    def fit(cls, analyzer: str, raw: np.ndarray) -> Standardizer:
+    def fit(cls, analyzer: str, raw: np.ndarray, weights: np.ndarray | None = None) -> Standardizer:
         raw = np.asarray(raw, dtype=np.float64)
         if raw.shape[0] < 2:
-            return cls(analyzer, np.zeros(raw.shape[1]), np.ones(raw.shape[1]), int(raw.shape[0]))
-        return cls(analyzer, raw.mean(0), np.maximum(raw.std(0), _MIN_STD), int(raw.shape[0]))
+            return cls(analyzer, np.zeros(raw.shape[1]), np.ones(raw.shape[1]), int(raw.shape[0]), weights)
+        return cls(analyzer, raw.mean(0), np.maximum(raw.std(0), _MIN_STD), int(raw.shape[0]), weights)
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Standardise and L2-normalise rows (a single vector works too)."""
+        """Standardise, weight and L2-normalise rows (a single vector works too)."""
         z = (np.asarray(raw, dtype=np.float64) - self.mean) / self.std
+        if self.weights is not None:
+            z = z * self.weights
         norm = np.linalg.norm(z, axis=-1, keepdims=True)
         return (z / np.maximum(norm, 1e-12)).astype(np.float32)
 
     def to_json(self) -> dict:
-        return {"analyzer": self.analyzer, "mean": self.mean.tolist(), "std": self.std.tolist(), "n": self.n}
+        weights = None if self.weights is None else np.asarray(self.weights).tolist()
+        return {"analyzer": self.analyzer, "mean": self.mean.tolist(), "std": self.std.tolist(), "n": self.n,
+                "weights": weights}  # fmt: skip
 
     @classmethod
     def from_json(cls, d: dict) -> Standardizer:
-        return cls(d["analyzer"], np.asarray(d["mean"]), np.asarray(d["std"]), int(d["n"]))
+        w = d.get("weights")
+        return cls(d["analyzer"], np.asarray(d["mean"]), np.asarray(d["std"]), int(d["n"]),
+                   None if w is None else np.asarray(w))  # fmt: skip
 
     def needs_refit(self, analyzer: str, count: int) -> bool:
         """True when the statistics are for another analyzer or the row count drifted."""

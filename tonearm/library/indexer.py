@@ -94,6 +94,8 @@ class Indexer:
         self.store = store
         self.views = dict(views or DEFAULT_VIEWS)
         self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
+        for analyzer in self.analyzers.values():
+            analyzer.ensure_ready()  # fail before scanning, not once per file
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
         self._commits_since_refit = 0
@@ -253,7 +255,7 @@ class Indexer:
             for view in self.store.views():
                 row[vector_column(view)] = None
                 row[raw_column(view)] = None
-            for name in [k for k in row if k.startswith("ana_")]:
+            for name in {f for a in self.analyzers.values() for f in a.extra_fields}:
                 row[name] = None
             row["views_json"] = "{}"
         row.update(path=job.path, size=res.size, mtime_ns=res.mtime_ns, content_hash=res.content_hash)
@@ -261,7 +263,9 @@ class Indexer:
             row.update(duration=res.duration, sample_rate=res.sample_rate, channels=res.channels)
         self._apply_metadata(row, res.tags)
         if res.extras:
-            self.store.ensure_fields({name: "string" for name in res.extras})
+            self.store.ensure_fields(
+                {name: "string" if isinstance(v, str) else "number" for name, v in res.extras.items()}
+            )
             row.update(res.extras)
         views = json.loads(row.get("views_json") or "{}")
         for view, raw in res.raw.items():
@@ -293,8 +297,9 @@ class Indexer:
         columns, new_fields, merged = to_columns(tags, sidecar, self.store.fields())
         if new_fields:
             self.store.ensure_fields(new_fields)
+        owned = {f for a in self.analyzers.values() for f in a.extra_fields}  # analyzers' fields stay
         for name in [k for k in row if k not in ("id", "path") and k in self.store.fields()]:
-            if name not in columns and name not in _FILE_COLUMNS and not name.startswith("ana_"):
+            if name not in columns and name not in _FILE_COLUMNS and name not in owned:
                 row[name] = None  # a field removed from tags/sidecar must not linger
         row.update(columns)
         row["meta_json"] = json.dumps(merged, ensure_ascii=False, default=str)
@@ -335,7 +340,7 @@ class Indexer:
         if not rows:
             return
         if refit:
-            std = Standardizer.fit(analyzer.key, np.array([r[raw_column(view)] for r in rows]))
+            std = Standardizer.fit(analyzer.key, np.array([r[raw_column(view)] for r in rows]), analyzer.dim_weights())
             self.store.set_meta(f"normalizer:{view}", std.to_json())
             self._standardizers[view] = std
         else:
