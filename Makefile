@@ -28,7 +28,7 @@ $(BIN)/tonearm: pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	# Model weights that ship in wheels; their declared dependencies (TensorFlow, torch, old numpy)
 	# are not needed: tonearm reads the checkpoints itself.
-	$(BIN)/pip install -q --no-deps musicnn==0.1.0 aisfx==0.1.2
+	$(BIN)/pip install -q --no-deps musicnn==0.1.0 aisfx==0.1.2 basic-pitch==0.4.0
 	@touch $@
 
 setup: system-deps $(BIN)/tonearm

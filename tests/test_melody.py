@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 
@@ -129,3 +130,29 @@ def test_hopeless_queries_give_a_clear_error_in_bounded_time(tune_library, tmp_p
     res = run_cli("hum", str(path), "--library", str(lib))
     assert time.perf_counter() - t0 < 60
     assert res.returncode == 2 and "no tune found" in res.stderr and "Traceback" not in res.stderr
+
+
+@needs_renderer
+@pytest.mark.skipif(importlib.util.find_spec("basic_pitch") is None, reason="pip install --no-deps basic-pitch==0.4.0")
+def test_basic_pitch_melody_view_serves_hum_queries(tune_library, tmp_path):
+    tunes, music, _ = tune_library
+    lib = tmp_path / "bp-lib"
+    res = run_cli("index", str(music), "--library", str(lib), "--views", "sound=dsp,melody=basicpitch", "-j", "2")
+    assert res.returncode == 0, res.stderr
+    style = HumStyle(transpose=-5, tempo=1.0, intonation_sd=0.15, drift_sd=0.05, vibrato_hz=5.0,
+                     vibrato_depth=0.2, timing_jitter=0.05, vowel="a", snr_db=20)  # fmt: skip
+    query = tmp_path / "hum.wav"
+    sf.write(str(query), hum(list(tunes[4].melody[2:16]), 110, style, np.random.default_rng(9)), 16000)
+    payload = json.loads(run_cli("hum", str(query), "--library", str(lib), "-k", "3", "--json").stdout)
+    assert payload["results"][0]["path"].endswith("tune4.flac")
+    info = json.loads(run_cli("info", str(music / "tune4.flac"), "--library", str(lib), "--json").stdout)
+    assert info["views"]["melody"] == "basicpitch@1"
+
+
+def test_missing_basic_pitch_is_a_clear_error(monkeypatch):
+    import tonearm.analyzers.basicpitch as B
+    from tonearm.errors import TonearmError
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(TonearmError, match=r"pip install --no-deps basic-pitch==0\.4\.0"):
+        B.model_path()

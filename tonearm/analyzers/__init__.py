@@ -21,6 +21,7 @@ _BUILTIN: dict[str, str] = {
     "musicnn": "tonearm.analyzers.musicnn:MusicnnAnalyzer",
     "aisfx": "tonearm.analyzers.aisfx:AisfxAnalyzer",
     "fused": "tonearm.analyzers.fused:FusedSoundAnalyzer",
+    "basicpitch": "tonearm.analyzers.basicpitch:BasicPitchMelodyAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.

@@ -101,27 +101,7 @@ def hum_search(store: Store, path: str, k: int = 10, where: str | None = None) -
         raise TonearmError("the library has no melody view; re-run `tonearm index` to add it")
     flt = store.compile_where(where)
     notes = query_notes(path)
-    q_iv = intervals(notes)
-    q_vec = ngram_vector(q_iv)
-    cols = [*RESULT_FIELDS, "ana_melody_notes"]
-    hits = store.knn("melody", q_vec, max(PREFILTER, k), where=flt, columns=cols)
-    ranked = []
-    for hit in hits:
-        t_notes = decode_notes(hit.row.get("ana_melody_notes"))
-        aln = local_alignment(q_iv, intervals(t_notes))
-        score = 0.85 * aln.score + 0.15 * max(hit.score, 0.0)
-        ranked.append((score, aln, hit, t_notes))
-    ranked.sort(key=lambda x: -x[0])
-    results = []
-    for score, aln, hit, t_notes in ranked[:k]:
-        item = {key: hit.row.get(key) for key in RESULT_FIELDS}
-        item["score"] = round(float(score), 6)
-        item["rank"] = len(results) + 1
-        if t_notes:
-            first, last = t_notes[aln.start], t_notes[min(aln.end + 1, len(t_notes) - 1)]
-            end = round(last.onset + last.duration, 2)
-            item["match"] = {"start": round(first.onset, 2), "end": end, "alignment": round(aln.score, 4)}
-        results.append(item)
+    results = search_notes(store, notes, k, flt)
     query = {
         "target": path,
         "kind": "file",
@@ -133,3 +113,27 @@ def hum_search(store: Store, path: str, k: int = 10, where: str | None = None) -
         "duration": round(notes[-1].onset + notes[-1].duration, 2),
     }
     return {"query": query, "results": results}
+
+
+def search_notes(store: Store, notes: list[NoteEvent], k: int, flt=None) -> list[dict[str, Any]]:
+    """Prefilter by interval n-gram profile, rerank by local alignment; results in the `similar` shape."""
+    q_iv = intervals(notes)
+    cols = [*RESULT_FIELDS, "ana_melody_notes"]
+    hits = store.knn("melody", ngram_vector(q_iv), max(PREFILTER, k), where=flt, columns=cols)
+    ranked = []
+    for hit in hits:
+        t_notes = decode_notes(hit.row.get("ana_melody_notes"))
+        aln = local_alignment(q_iv, intervals(t_notes))
+        ranked.append((0.85 * aln.score + 0.15 * max(hit.score, 0.0), aln, hit, t_notes))
+    ranked.sort(key=lambda x: -x[0])
+    results = []
+    for score, aln, hit, t_notes in ranked[:k]:
+        item = {key: hit.row.get(key) for key in RESULT_FIELDS}
+        item["score"] = round(float(score), 6)
+        item["rank"] = len(results) + 1
+        if t_notes:
+            first, last = t_notes[aln.start], t_notes[min(aln.end + 1, len(t_notes) - 1)]
+            end = round(last.onset + last.duration, 2)
+            item["match"] = {"start": round(first.onset, 2), "end": end, "alignment": round(aln.score, 4)}
+        results.append(item)
+    return results
