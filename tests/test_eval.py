@@ -29,6 +29,7 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert "skipped" in r["text"] and "skipped" in r["grouping"]
     assert r["speed"]["analysis_x_realtime_per_core"] > 0
     assert "## versions" in md and "| re-rendered | 9 |" in md
+    assert (out / "qbe_mrr.png").stat().st_size > 1000 and "![qbe MRR per bucket](qbe_mrr.png)" in md
     assert set(r["qbh"]["by"]) >= {"hummed", "sung", "all"} or set(r["qbh"]["by"]) >= {"hummed", "all"}
     # Fixed seeds: a second build of the corpus gives the same items and queries.
     manifest = (tmp_path / "cache" / "tiny-v3" / "manifest.json").read_text()

@@ -26,6 +26,32 @@ def _section(lines: list[str], results: dict, task: str) -> dict | None:
     return res
 
 
+def plot_by_bucket(res: dict, title: str, path: Path) -> bool:
+    """Bar chart of MRR per bucket (engine vs baseline); False when matplotlib is unavailable."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    buckets = [b for b in res["by"] if b != "all"] + ["all"]
+    who = [w for w in ("engine", "sound_view", "baseline") if w in res["by"]["all"]]
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(buckets)), 3.6), dpi=110)
+    width = 0.8 / len(who)
+    for i, w in enumerate(who):
+        ax.bar([x + i * width for x in range(len(buckets))], [res["by"][b][w]["mrr"] for b in buckets], width, label=w)
+    ax.set_xticks([x + width * (len(who) - 1) / 2 for x in range(len(buckets))], buckets, rotation=30, ha="right")
+    ax.set_ylabel("MRR")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
 def write_markdown(report: dict, path: Path) -> None:
     r = report["results"]
     lines = [
@@ -67,6 +93,8 @@ def write_markdown(report: dict, path: Path) -> None:
         for bucket, by in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
             cells = " | ".join(f"{_f(by[w]['r@1'])} | {_f(by[w]['mrr'])} | {_f(by[w]['top10'])}" for w in who)
             lines.append(f"| {bucket} | {by['engine']['n']} | {cells} |")
+        if plot_by_bucket(res, f"{task}: MRR per bucket", path.with_name(f"{task}_mrr.png")):
+            lines += ["", f"![{task} MRR per bucket]({task}_mrr.png)"]
         ch = res["chance"]
         lines += [
             f"\nchance: MRR {_f(ch['mrr'])}, top-10 {_f(ch['hit@10'])}. "
