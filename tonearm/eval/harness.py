@@ -220,10 +220,11 @@ class Evaluation:
                 if task == "qbh":  # by catalogue type: only solo, or only accompanied, renderings count
                     for label, acc in (("catalogue: solo melody", False), ("catalogue: with accompaniment", True)):
                         sub = {r for r in rel if self.items[r].accompanied == acc}
-                        if sub:
-                            rows[label][name]["r@1"].append(M.hit_at_k(ranked, sub, 1))
-                            rows[label][name]["mrr"].append(M.reciprocal_rank(ranked, sub))
-                            rows[label][name]["top10"].append(M.hit_at_k(ranked, sub, 10))
+                        if sub:  # the tune's other renderings are taken out, not counted as misses
+                            only = [r for r in ranked if r in sub or r not in rel]
+                            rows[label][name]["r@1"].append(M.hit_at_k(only, sub, 1))
+                            rows[label][name]["mrr"].append(M.reciprocal_rank(only, sub))
+                            rows[label][name]["top10"].append(M.hit_at_k(only, sub, 10))
         table = {
             b: {name: {m: M.mean(v) for m, v in d.items()} | {"n": len(d["mrr"])} for name, d in by.items()}
             for b, by in rows.items()
