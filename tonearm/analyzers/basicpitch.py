@@ -17,16 +17,14 @@ from pathlib import Path
 import librosa
 import numpy as np
 
-from tonearm.analyzers.base import Analysis, Analyzer
+from tonearm.analyzers.base import Analysis
 from tonearm.analyzers.melody import (
     CATALOGUE_FMIN,
-    DIM,
     HOP,
     SR,
+    MelodyAnalyzer,
     NoteEvent,
-    encode_notes,
-    intervals,
-    ngram_vector,
+    melody_analysis,
     notes_from_contour,
 )
 from tonearm.audio.segments import DecodedAudio
@@ -76,16 +74,11 @@ def contour_pitch(y: np.ndarray, fmin: float = CATALOGUE_FMIN) -> tuple[np.ndarr
     return np.pad(pitch, (0, pad))[:n], np.pad(voiced, (0, pad))[:n]
 
 
-class BasicPitchMelodyAnalyzer(Analyzer):
+class BasicPitchMelodyAnalyzer(MelodyAnalyzer):
     """Melody view whose catalogue notes come from Basic Pitch (better with accompaniment)."""
 
     name = "basicpitch"
     version = 1
-    view = "melody"
-    dim = DIM
-    sample_rate = SR
-    normalization = "none"
-    extra_fields = ("ana_melody_notes",)
 
     def ensure_ready(self) -> None:
         model_path()
@@ -96,4 +89,4 @@ class BasicPitchMelodyAnalyzer(Analyzer):
         for y, offset in zip(audio.at(SR), audio.offsets, strict=True):
             pitch, voiced = contour_pitch(y)
             notes += notes_from_contour(pitch, voiced, offset)
-        return Analysis(ngram_vector(intervals(notes)), {"ana_melody_notes": encode_notes(notes)})
+        return melody_analysis(notes)

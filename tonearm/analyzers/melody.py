@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import librosa
 import numpy as np
@@ -189,11 +188,9 @@ class MelodyAnalyzer(Analyzer):
     extra_fields = ("ana_melody_notes",)
 
     def analyze(self, audio: DecodedAudio) -> Analysis:
-        notes = extract_notes(audio.at(SR), audio.offsets, CATALOGUE_FMIN)
-        return Analysis(ngram_vector(intervals(notes)), {"ana_melody_notes": encode_notes(notes)})
+        return melody_analysis(extract_notes(audio.at(SR), audio.offsets, CATALOGUE_FMIN))
 
 
-def describe(notes: list[NoteEvent]) -> dict[str, Any]:
-    """Small summary for debugging and reports."""
-    pitches = [n.pitch for n in notes]
-    return {"notes": len(notes), "range": [min(pitches), max(pitches)] if pitches else []}
+def melody_analysis(notes: list[NoteEvent]) -> Analysis:
+    """The melody view's row content for a note list: n-gram vector plus the stored notes."""
+    return Analysis(ngram_vector(intervals(notes)), {"ana_melody_notes": encode_notes(notes)})
