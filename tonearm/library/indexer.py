@@ -211,6 +211,10 @@ class Indexer:
             return
         pending = list(reversed(jobs))
         max_in_flight = max(1, workers) * 2  # back-pressure: little work is lost to a crash
+        # One process per core: each worker's BLAS/OpenMP must use one thread, or N workers x N
+        # threads fight over N cores. Spawned workers read these at start; the user's values win.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
         while pending:
             ctx = mp.get_context("spawn")  # never fork a process that holds database threads
             with ProcessPoolExecutor(
