@@ -111,8 +111,8 @@ def render(
     if tail > 0:
         chunks.append(synth.get_samples(tail))
     for chan in range(len(voices)):
-        synth.all_notes_off(chan) if hasattr(synth, "all_notes_off") else None
-    synth.get_samples(sr // 2)  # let voices die out before the next render
+        synth.cc(chan, 123, 0)  # MIDI "all notes off": nothing rings into the next render
+    synth.get_samples(sr // 2)  # let released voices die out
     stereo = np.concatenate(chunks).astype(np.float32).reshape(-1, 2)
     mono = stereo.mean(axis=1) / 32768.0
     peak = float(np.max(np.abs(mono))) if mono.size else 0.0
