@@ -36,7 +36,7 @@ from tonearm.analyzers.melody import (
 )
 from tonearm.audio.decode import load
 from tonearm.eval import metrics as M
-from tonearm.eval.corpus import build_corpus
+from tonearm.eval.corpus import SIZES, build_corpus
 from tonearm.eval.symbolic import STYLE_BPM, bach_families, select_tunes
 from tonearm.library.scan import track_id
 from tonearm.search.hum import local_alignment, search_notes
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--out", default="bench-out")
     args = ap.parse_args()
     corpus = build_corpus(args.size, Path(args.cache).resolve())
-    size_cfg = __import__("tonearm.eval.corpus", fromlist=["SIZES"]).SIZES[args.size]
+    size_cfg = SIZES[args.size]
     tunes = {t.tune_id: t for s in size_cfg.styles for t in select_tunes(s, size_cfg.tunes_per_style, seed=7)}
     for fam in bach_families(size_cfg.chorale_families, seed=7):
         tunes.update({t.tune_id: t for t in fam})

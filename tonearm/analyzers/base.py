@@ -24,9 +24,10 @@ Normalization = Literal["none", "standardize"]
 class Analysis:
     """An analyzer's output when it has more to store than the vector.
 
-    ``fields`` go into the row as text columns the analyzer declared in ``extra_fields``
-    (names start with ``ana_`` so they never collide with metadata and are not offered to
-    ``--where``): the melody view keeps its note list there for alignment at query time.
+    ``fields`` go into the row as columns the analyzer declares in ``extra_fields``: text or
+    numbers. Names starting with ``ana_`` are internal (the melody view's note list, used for
+    alignment at query time) and not offered to ``--where``; others, like musicnn's
+    ``tag_*`` probabilities, are filterable.
     """
 
     vector: np.ndarray
@@ -61,6 +62,11 @@ class Analyzer(ABC):
     @abstractmethod
     def analyze(self, audio: DecodedAudio) -> np.ndarray | Analysis:
         """Return a finite float32 vector of length ``dim`` (optionally with extra fields)."""
+
+    def run(self, audio: DecodedAudio) -> Analysis:
+        """``analyze`` with its result always wrapped as an Analysis (callers need not check)."""
+        out = self.analyze(audio)
+        return out if isinstance(out, Analysis) else Analysis(out)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key} view={self.view} dim={self.dim}>"

@@ -96,6 +96,8 @@ class Indexer:
         self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
         for analyzer in self.analyzers.values():
             analyzer.ensure_ready()  # fail before scanning, not once per file
+        # Row fields the analyzers own (tags, note lists): cleared with new bytes, kept by metadata refresh.
+        self._owned_fields = frozenset(f for a in self.analyzers.values() for f in a.extra_fields)
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
         self._commits_since_refit = 0
@@ -259,7 +261,7 @@ class Indexer:
             for view in self.store.views():
                 row[vector_column(view)] = None
                 row[raw_column(view)] = None
-            for name in {f for a in self.analyzers.values() for f in a.extra_fields}:
+            for name in self._owned_fields:
                 row[name] = None
             row["views_json"] = "{}"
         row.update(path=job.path, size=res.size, mtime_ns=res.mtime_ns, content_hash=res.content_hash)
@@ -301,9 +303,9 @@ class Indexer:
         columns, new_fields, merged = to_columns(tags, sidecar, self.store.fields())
         if new_fields:
             self.store.ensure_fields(new_fields)
-        owned = {f for a in self.analyzers.values() for f in a.extra_fields}  # analyzers' fields stay
-        for name in [k for k in row if k not in ("id", "path") and k in self.store.fields()]:
-            if name not in columns and name not in _FILE_COLUMNS and name not in owned:
+        known = self.store.fields()
+        for name in [k for k in row if k not in ("id", "path") and k in known]:
+            if name not in columns and name not in _FILE_COLUMNS and name not in self._owned_fields:
                 row[name] = None  # a field removed from tags/sidecar must not linger
         row.update(columns)
         row["meta_json"] = json.dumps(merged, ensure_ascii=False, default=str)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import Analysis, get_analyzer
+from tonearm.analyzers import get_analyzer
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
 from tonearm.library.metadata import read_tags
@@ -91,11 +91,9 @@ def run_job(job: Job) -> Result:
             res.channels = audio.info.channels
             res.analysed_seconds = audio.analysed_seconds
             for view, analyzer in analyzers.items():
-                out = analyzer.analyze(audio)
-                if isinstance(out, Analysis):
-                    res.extras.update(out.fields)
-                    out = out.vector
-                vec = np.asarray(out, dtype=np.float32)
+                out = analyzer.run(audio)
+                res.extras.update(out.fields)
+                vec = np.asarray(out.vector, dtype=np.float32)
                 if vec.shape != (analyzer.dim,) or not np.all(np.isfinite(vec)):
                     raise TonearmError(f"analyzer {analyzer.key} returned an invalid vector {vec.shape}")
                 res.raw[view] = vec

@@ -85,7 +85,7 @@ def query_notes(path: str) -> list[NoteEvent]:
     """Notes of a hummed/sung query (first ``MAX_QUERY_S`` seconds)."""
     audio = load_for_analysis(path, SR, _QUERY_POLICY)
     notes = extract_notes(audio.at(SR), audio.offsets, QUERY_FMIN)
-    if len(intervals(notes)[intervals(notes) != 0]) < MIN_INTERVALS:
+    if np.count_nonzero(intervals(notes)) < MIN_INTERVALS:
         raise TonearmError(
             f"no tune found in {os.path.basename(path)}: fewer than {MIN_INTERVALS + 1} distinct notes "
             "(hum or sing at least 5 seconds of melody, away from noise)"

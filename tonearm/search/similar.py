@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import DEFAULT_VIEWS, Analysis, get_analyzer
+from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
@@ -40,8 +40,7 @@ def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
     if name is None:
         raise TonearmError(f"the library has no {view!r} view")
     analyzer = get_analyzer(name)
-    out = analyzer.analyze(load_for_analysis(path, analyzer.sample_rate))
-    raw = out.vector if isinstance(out, Analysis) else out
+    raw = analyzer.run(load_for_analysis(path, analyzer.sample_rate)).vector
     if analyzer.normalization == "none":
         if not np.any(raw):
             raise TonearmError(f"nothing to compare in the {view!r} view of this file (e.g. no melody found)")
