@@ -108,3 +108,14 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
         env=full_env,
         timeout=timeout,
     )
+
+
+ESPEAK = shutil.which("espeak-ng")
+
+
+def speak(path: Path, text: str, voice: str = "en-us", wpm: int = 160) -> Path:
+    """Synthetic speech with espeak-ng (Debian package; installed by ``make test``)."""
+    assert ESPEAK, "espeak-ng is needed for speech fixtures (make system-deps installs it)"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ESPEAK, "-v", voice, "-s", str(wpm), "-w", str(path), text], check=True, capture_output=True)
+    return path

@@ -22,8 +22,11 @@ def music(tmp_path, music_dir):
     return dst
 
 
-def _index(store, root, **kw):
-    return Indexer(store).run([str(root)], workers=kw.pop("workers", 2), **kw)
+SOUND_ONLY = {"sound": "fused", "melody": "melody"}
+
+
+def _index(store, root, views=None, **kw):
+    return Indexer(store, views).run([str(root)], workers=kw.pop("workers", 2), **kw)
 
 
 def test_first_run_then_unchanged_rerun(music, library):
@@ -34,7 +37,7 @@ def test_first_run_then_unchanged_rerun(music, library):
     rows = list(store.scan())
     assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
-    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@1", "melody": "melody@1"}
+    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@1", "melody": "melody@1", "words": "words@1"}
     second = _index(store, music)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
     assert store.count() == 12
@@ -63,12 +66,13 @@ def test_changed_touched_removed_and_kept_missing(music, library):
 
 
 def test_sidecar_edit_refreshes_metadata_without_reanalysis(music, library):
+    # Views that read metadata (words) follow sidecar edits: see test_words for that case.
     store = open_store(str(library))
-    _index(store, music)
+    _index(store, music, views=SOUND_ONLY)
     track = music / "tonal" / "tonal_1.flac"
     (music / "tonal" / "tonal_1.flac.json").write_text(json.dumps({"mood": "calm", "popularity": 80}))
     before = store.find_by_path(str(track))
-    report = _index(store, music)
+    report = _index(store, music, views=SOUND_ONLY)
     assert report.metadata_refreshed == 1 and report.updated == 0
     row = store.find_by_path(str(track))
     assert row["mood"] == "calm" and row["popularity"] == 80
@@ -110,7 +114,7 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
     rows = {r["path"]: r for r in store.scan(columns=["id", "path", "size", "mtime_ns", "content_hash",
                                                        "views_json", "sidecar_sig"])}  # fmt: skip
     stale_path = next(iter(rows))
-    rows[stale_path]["views_json"] = json.dumps({"sound": "dsp@0", "melody": "melody@1"})
+    rows[stale_path]["views_json"] = json.dumps({"sound": "dsp@0", "melody": "melody@1", "words": "words@1"})
     from tonearm.library.indexer import IndexReport
     from tonearm.library.scan import iter_audio_files
 

@@ -50,6 +50,14 @@ WhereOpt = Annotated[
     str | None, typer.Option("--where", "-w", help="SQL-like filter, e.g. \"genre = 'Jazz' AND year >= 1990\".")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LlmUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm-url", help="OpenAI-compatible endpoint for emotions (key from $TONEARM_LLM_API_KEY); default offline."
+    ),
+]
+LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name for --llm-url.")]
+LlmTimeoutOpt = Annotated[float, typer.Option("--llm-timeout", help="Seconds to wait for the LLM per request.")]
 
 
 def _handle_errors(fn: F) -> F:
@@ -103,14 +111,30 @@ def index(
     keep_missing: Annotated[bool, typer.Option(help="Keep tracks whose files are gone from disk.")] = False,
     retry_failed: Annotated[bool, typer.Option(help="Retry files that failed before, even if unchanged.")] = False,
     views: Annotated[str | None, typer.Option(help="View analyzers, e.g. sound=dsp.")] = None,
+    transcribe: Annotated[
+        str, typer.Option(help="Transcribe speech: auto (tracks that are mostly speech), always, never.")
+    ] = "auto",
+    asr_model: Annotated[
+        str | None, typer.Option("--asr-model", help="CTranslate2 Whisper folder, or base / tiny.en (installed).")
+    ] = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_timeout: LlmTimeoutOpt = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
     from tonearm.analyzers import parse_views
     from tonearm.library.indexer import Indexer
+    from tonearm.words.emotions import backend_from_settings
 
+    if transcribe not in ("auto", "always", "never"):
+        raise TonearmError("--transcribe must be auto, always or never")
+    # Analysis workers are separate processes: they read these settings from the environment.
+    os.environ["TONEARM_TRANSCRIBE"] = transcribe
+    if asr_model:
+        os.environ["TONEARM_ASR_MODEL"] = asr_model
     store = _open(library, create=True)
-    indexer = Indexer(store, parse_views(views))
+    indexer = Indexer(store, parse_views(views), backend_from_settings(llm_url, llm_model, llm_timeout))
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}", style="cyan"),
@@ -143,6 +167,10 @@ def index(
             f"analysed {report.analysed_seconds:.0f} s of audio at "
             f"{report.analysed_seconds / report.analysis_cpu_seconds:.1f} s/s per worker"
         )
+    if report.emotions_tagged or report.emotions_failed:
+        console.print(f"emotions: {report.emotions_tagged} tracks tagged, {report.emotions_failed} not tagged")
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if report.failed:
         table = Table("failed file", "reason", title="Files that could not be indexed", title_justify="left")
         for path, reason in report.failed:
@@ -174,7 +202,9 @@ def similar(
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
     where: WhereOpt = None,
     min_score: Annotated[float | None, typer.Option(help="Drop results scoring below this (cosine, -1..1).")] = None,
-    view: Annotated[str, typer.Option(help="Which view to compare (sound, ...).")] = "sound",
+    view: Annotated[
+        str, typer.Option(help="Which view to compare: sound, melody, words (talks like this), mood.")
+    ] = "sound",
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -207,6 +237,66 @@ def hum(
         print(dumps(payload))
         return
     console.print(_results_table(payload))
+
+
+def _search_table(payload: dict[str, Any]) -> Table:
+    q = payload["query"]
+    title = f"{q['mode']} search: {q['text']}"
+    table = Table(title=title, title_justify="left", caption=q.get("explain"), caption_justify="left")
+    for col in ("#", "score", "title", "artist", "why", "id"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left", overflow="fold")
+    for r in payload["results"]:
+        why = []
+        if r.get("modes"):
+            why.append("found by " + ", ".join(f"{m} #{rank}" for m, rank in r["modes"].items()))
+        if r.get("passage"):
+            at = f"[{_clock(r['start'])}] " if r.get("start") is not None else ""
+            why.append(f"{at}{r['passage'][:140]}")
+        if r.get("emotions"):
+            why.append(
+                f"emotions: {r['emotions']}" + (f"; popularity {r['popularity']:g}" if r.get("popularity") else "")
+            )
+        if r.get("tags"):
+            why.append("tags: " + ", ".join(f"{t} {p:.2f}" for t, p in r["tags"].items()))
+        title_ = r.get("title") or os.path.basename(r.get("path") or "")
+        table.add_row(str(r["rank"]), f"{r['score']:.3f}", title_, r.get("artist") or "", "\n".join(why), r["id"])
+    return table
+
+
+def _clock(seconds: float) -> str:
+    m, s_ = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s_:02d}" if h else f"{m}:{s_:02d}"
+
+
+@app.command()
+@_handle_errors
+def search(
+    text: Annotated[str, typer.Argument(help="What you are looking for, in words (any language).")],
+    mode: Annotated[
+        str, typer.Option(help="auto (fuse all), words (lyrics/transcripts), mood (emotions), tags (sound tags).")
+    ] = "auto",
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood default: 0.9).")] = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_timeout: LlmTimeoutOpt = 60.0,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search by meaning: spoken words and lyrics, mood ("rainy Sunday, heartbroken but hopeful"), or sound tags."""
+    from tonearm.search.similar import dumps
+    from tonearm.search.text import TextQuery
+    from tonearm.search.text import search as run_search
+    from tonearm.words.emotions import backend_from_settings
+
+    backend = backend_from_settings(llm_url, llm_model, llm_timeout) if llm_url else None
+    payload = run_search(_open(library), TextQuery(text, k, where, min_score), mode, backend)
+    if json_out:
+        print(dumps(payload))
+    else:
+        console.print(_search_table(payload))
 
 
 @app.command()
@@ -251,6 +341,14 @@ def info(
         raise NotFoundError(f"no indexed track with id or path {track!r}")
     out = {k: v for k, v in row.items() if not k.startswith(("vec_", "raw_")) and k != "meta_json"}
     out["views"] = json.loads(out.pop("views_json") or "{}")
+    chunks = out.pop("ana_words_chunks", None)
+    if chunks:  # passages without their vectors (those are for search, not for reading)
+        out["passages"] = [
+            {k: c[k] for k in ("t", "s", "e", "k") if c.get(k) is not None} for c in json.loads(chunks)["chunks"]
+        ]
+    for key in ("ana_transcript", "ana_emotions"):
+        if out.get(key):
+            out[key] = json.loads(out[key])
     out.pop("sidecar_sig", None)
     out["metadata"] = json.loads(row.get("meta_json") or "{}")
     if json_out:

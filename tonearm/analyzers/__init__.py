@@ -12,7 +12,7 @@ import importlib
 from functools import cache
 from importlib.metadata import entry_points
 
-from tonearm.analyzers.base import Analysis, Analyzer
+from tonearm.analyzers.base import Analysis, Analyzer, TrackContext
 from tonearm.errors import TonearmError
 
 _BUILTIN: dict[str, str] = {
@@ -22,10 +22,11 @@ _BUILTIN: dict[str, str] = {
     "aisfx": "tonearm.analyzers.aisfx:AisfxAnalyzer",
     "fused": "tonearm.analyzers.fused:FusedSoundAnalyzer",
     "basicpitch": "tonearm.analyzers.basicpitch:BasicPitchMelodyAnalyzer",
+    "words": "tonearm.analyzers.words:WordsAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.
-DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody"}
+DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody", "words": "words"}
 
 
 def available() -> dict[str, str]:
@@ -69,4 +70,4 @@ def parse_views(spec: str | None) -> dict[str, str]:
     return views
 
 
-__all__ = ["DEFAULT_VIEWS", "Analysis", "Analyzer", "available", "get_analyzer", "parse_views"]
+__all__ = ["DEFAULT_VIEWS", "Analysis", "Analyzer", "TrackContext", "available", "get_analyzer", "parse_views"]

@@ -34,6 +34,21 @@ class Analysis:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class TrackContext:
+    """What an analyzer may know about the file besides its audio.
+
+    Most analyzers look at sound only. Those that declare ``reads_metadata`` (the words view
+    reads lyrics and titles) get the file's path and its merged tag + sidecar metadata, and are
+    re-run when a sidecar changes. ``previous`` holds this view's own fields from the last
+    analysis of the same bytes, so expensive steps (a transcript) can be reused.
+    """
+
+    path: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, Any] = field(default_factory=dict)
+
+
 class Analyzer(ABC):
     """Base class: subclass it and register it (built-in table or ``tonearm.analyzers`` entry point)."""
 
@@ -46,6 +61,9 @@ class Analyzer(ABC):
     # then L2-normalised. Hand-made features on different scales need it; embeddings do not.
     normalization: ClassVar[Normalization] = "none"
     extra_fields: ClassVar[tuple[str, ...]] = ()
+    reads_metadata: ClassVar[bool] = False
+    # Types of extra fields that may be None (so their column can be created before a value arrives).
+    field_types: ClassVar[dict[str, Literal["string", "number"]]] = {}
 
     @property
     def key(self) -> str:
@@ -63,9 +81,13 @@ class Analyzer(ABC):
     def analyze(self, audio: DecodedAudio) -> np.ndarray | Analysis:
         """Return a finite float32 vector of length ``dim`` (optionally with extra fields)."""
 
-    def run(self, audio: DecodedAudio) -> Analysis:
-        """``analyze`` with its result always wrapped as an Analysis (callers need not check)."""
-        out = self.analyze(audio)
+    def analyze_track(self, audio: DecodedAudio, context: TrackContext) -> np.ndarray | Analysis:
+        """Analyse with the file's context; analyzers that declare ``reads_metadata`` override this."""
+        return self.analyze(audio)
+
+    def run(self, audio: DecodedAudio, context: TrackContext | None = None) -> Analysis:
+        """``analyze_track`` with its result always wrapped as an Analysis (callers need not check)."""
+        out = self.analyze_track(audio, context or TrackContext())
         return out if isinstance(out, Analysis) else Analysis(out)
 
     def __repr__(self) -> str:

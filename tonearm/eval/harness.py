@@ -285,7 +285,9 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
                 results[task] = ev._query_task("qbh", _qbh_buckets)
                 results[task]["note"] = "no melody view: the sound view is scored as it stands"
         elif task == "text":
-            results[task] = {"skipped": "no words view in this version (caption search, transcripts, WER)"}
+            from tonearm.eval.text import run_text_task
+
+            results[task] = run_text_task(corpus, ev.store, ev.by_track, cache, out, workers)
         elif task == "speed":
             results[task] = ev.task_speed(index_report)
         log(f"task {task}: {time.perf_counter() - t:.0f} s")

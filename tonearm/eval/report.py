@@ -26,6 +26,60 @@ def _section(lines: list[str], results: dict, task: str) -> dict | None:
     return res
 
 
+def _text_section(lines: list[str], t: dict) -> None:
+    mood = t["mood_set"]
+    voc = mood["vocabulary"]
+    lines += [
+        f"Emotion vocabulary: {voc['surface_forms']} surface forms merge into {voc['terms']} terms.",
+        "",
+        f"Mood sanity set ({mood['texts']} texts), offline backend:",
+        "",
+        "| language | hit@1 | hit@3 | chance hit@1 |",
+        "|---|---|---|---|",
+    ]
+    for lang, m in mood["offline"].items():
+        lines.append(f"| {lang} | {_f(m['hit@1'])} | {_f(m['hit@3'])} | {_f(m['chance@1'])} |")
+    cap = t["captions"]
+    lines.append("")
+    if "skipped" in cap:
+        lines += [f"Caption search: skipped ({cap['skipped']})", ""]
+    else:
+        lines += [
+            f'Caption search ({cap["queries"]} captions like "a reel played on the flute"): R@10 '
+            f"{_f(cap['engine_r@10'])} vs chance {_f(cap['chance_r@10'])} "
+            f"({_ratio(cap['engine_r@10'], cap['chance_r@10'])}); "
+            f"{cap['note']}. Latency p50 {cap['auto_query_ms']['p50']:.0f} ms.",
+            "",
+        ]
+    sw = t["spoken_word"]
+    if "skipped" in sw:
+        lines += [f"Spoken word: skipped ({sw['skipped']})", ""]
+        return
+    wer = ", ".join(f"{lang} {_f(v)}" for lang, v in sw["wer"].items())
+    lines += [
+        f"Spoken word ({sw['episodes']} espeak-ng episodes): WER {wer}; language identified "
+        f"{_f(sw['language_id_accuracy'])}; words view with transcription "
+        f"{sw['words_view_x_realtime_per_core_with_asr']:.1f}× realtime per core.",
+        "",
+        "| queries | n | engine R@1 | engine MRR | BM25 on transcripts R@1 | BM25 MRR | chance R@1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, d in sw["retrieval"].items():
+        e, b = d["engine"], d["bm25_on_transcripts"]
+        lines.append(
+            f"| {name} | {d['queries']} | {_f(e['r@1'])} | {_f(e['mrr'])} | {_f(b['r@1'])} | {_f(b['mrr'])} | "
+            f"{_f(d['chance_r@1'])} |"
+        )
+    tl = sw["talks_like_this_p@1"]
+    lines += [
+        "",
+        f"Talks like this one (`similar --view words`), same topic first: {_f(tl['engine'])} "
+        f"(chance {_f(tl['chance'])}). Words query p50 {sw['words_query_ms']['p50']:.0f} ms, "
+        f"p95 {sw['words_query_ms']['p95']:.0f} ms.",
+        "",
+    ]
+
+
 def plot_by_bucket(res: dict, title: str, path: Path) -> bool:
     """Bar chart of MRR per bucket (engine vs baseline); False when matplotlib is unavailable."""
     try:
@@ -102,7 +156,9 @@ def write_markdown(report: dict, path: Path) -> None:
             f"p95 {res['latency_ms']['p95']:.0f} ms.",
             "",
         ]
-    _section(lines, r, "text")
+    text = _section(lines, r, "text")
+    if text:
+        _text_section(lines, text)
     if "speed" in r:
         s = r["speed"]
         lines += [

@@ -34,10 +34,12 @@ import numpy as np
 from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
+from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.scan import FileStat, iter_audio_files, track_id
 from tonearm.library.worker import Job, Result, quiet_native_stderr, run_job
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
+from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,9 @@ class IndexReport:
     audio_seconds: float = 0.0
     analysed_seconds: float = 0.0
     analysis_cpu_seconds: float = 0.0
+    emotions_tagged: int = 0
+    emotions_failed: int = 0
+    warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -90,14 +95,18 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 class Indexer:
     """Runs index jobs against one store with one view→analyzer configuration."""
 
-    def __init__(self, store: Store, views: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, store: Store, views: Mapping[str, str] | None = None, emotions: EmotionBackend | None = None
+    ) -> None:
         self.store = store
+        self.emotions = emotions or OfflineEmotions()
         self.views = dict(views or DEFAULT_VIEWS)
         self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
         for analyzer in self.analyzers.values():
             analyzer.ensure_ready()  # fail before scanning, not once per file
         # Row fields the analyzers own (tags, note lists): cleared with new bytes, kept by metadata refresh.
         self._owned_fields = frozenset(f for a in self.analyzers.values() for f in a.extra_fields)
+        self._field_types = {n: t for a in self.analyzers.values() for n, t in a.field_types.items()}
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
         self._commits_since_refit = 0
@@ -141,6 +150,10 @@ class Indexer:
             self.store.clear_failures(stale_failures)
             for view in self.views:
                 self._maybe_refit(view)
+            if "words" in self.views:
+                moods = tag_library(self.store, self.emotions)
+                report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
+                report.warnings += [f"emotions: {r}" for r in moods.reasons]
             self.store.optimize()
         report.elapsed = time.perf_counter() - t0
         return report
@@ -190,15 +203,28 @@ class Indexer:
             fresh = self._fresh_views(row)
             if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
                 stale = {v: n for v, n in self.views.items() if v not in fresh}
+                sidecar_changed = (row.get("sidecar_sig") or "") != sidecar_signature(f.path)
+                if sidecar_changed:
+                    # Views that read metadata (words: lyrics, titles) follow their sidecars.
+                    stale.update({v: n for v, n in self.views.items() if self.analyzers[v].reads_metadata})
                 if stale:
-                    jobs.append(Job(f.path, stale, known_hash=row.get("content_hash")))
-                elif (row.get("sidecar_sig") or "") != sidecar_signature(f.path):
+                    previous = self._previous_fields(row["id"]) if sidecar_changed else {}
+                    jobs.append(Job(f.path, stale, known_hash=row.get("content_hash"), previous=previous))
+                elif sidecar_changed:
                     meta_refresh.append(f.path)
                 else:
                     report.unchanged += 1
             else:
                 jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=fresh))
         return jobs, meta_refresh
+
+    def _previous_fields(self, track: str) -> dict[str, Any]:
+        """Reusable analyzer outputs of a row (its transcript), for a metadata-only re-analysis."""
+        try:
+            rows = self.store.get([track], columns=["ana_transcript"])
+        except Exception:  # the column does not exist yet in this library
+            return {}
+        return {k: v for k, v in (rows[0] if rows else {}).items() if k == "ana_transcript" and v}
 
     # ---- execution ----------------------------------------------------------------------
     def _execute(
@@ -269,11 +295,15 @@ class Indexer:
             row.update(duration=res.duration, sample_rate=res.sample_rate, channels=res.channels)
         self._apply_metadata(row, res.tags)
         if res.extras:
-            self.store.ensure_fields(
-                {name: "string" if isinstance(v, str) else "number" for name, v in res.extras.items()}
-            )
-            row.update(res.extras)
+            types = {
+                name: "string" if isinstance(v, str) else "number" for name, v in res.extras.items() if v is not None
+            }
+            types.update({n: t for n, t in self._field_types.items() if n in res.extras})
+            self.store.ensure_fields({n: t for n, t in types.items() if n in res.extras})
+            row.update({n: v for n, v in res.extras.items() if n in types})
         views = json.loads(row.get("views_json") or "{}")
+        if "words" in res.raw:
+            clear_emotions(row)  # the words changed: their emotions are re-tagged after this run
         for view, raw in res.raw.items():
             row[raw_column(view)] = raw
             row[vector_column(view)] = self._normalise(view, raw)

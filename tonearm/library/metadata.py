@@ -20,6 +20,7 @@ from typing import Any
 
 from tonearm.store.base import CORE_FIELDS, INTEGER_FIELDS, custom_field_name
 from tonearm.store.filters import FieldType
+from tonearm.words.lyrics import LYRICS_SUFFIXES, lyrics_files, read_lyrics_file
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ SIDECAR_CORE = set(TAG_FIELDS) | {"popularity", "release_date", "urls"}
 _ALIASES = {"tracknumber": "track_no", "track": "track_no", "discnumber": "disc_no", "date": "year"}
 _SIDECAR_TABLES = ("tracks.csv", "tracks.jsonl")
 _FILE_KEYS = ("file", "path", "filename")
+_META_ONLY = frozenset({"lyrics_lrc"})  # kept in the row's metadata JSON, not as a column
 
 
 def _first(value: Any) -> Any:
@@ -96,10 +98,10 @@ def _read_lyrics(path: str) -> str | None:
 
 # ---- sidecars -----------------------------------------------------------------------------
 def sidecar_paths(path: str) -> list[Path]:
-    """Sidecar files that may describe ``path`` (existing ones only)."""
+    """Sidecar files that may describe ``path`` (existing ones only), lyrics files included."""
     p = Path(path)
     candidates = [Path(f"{p}.json"), p.with_suffix(".json")] + [p.parent / n for n in _SIDECAR_TABLES]
-    return [c for c in dict.fromkeys(candidates) if c.is_file()]
+    return [c for c in dict.fromkeys(candidates) if c.is_file()] + lyrics_files(path)
 
 
 def sidecar_signature(path: str) -> str:
@@ -143,9 +145,11 @@ class SidecarReader:
 
     def read(self, path: str) -> dict[str, Any]:
         """Merged sidecar fields for ``path`` (per-file JSON wins over folder tables)."""
-        merged: dict[str, Any] = {}
+        merged: dict[str, Any] = dict(read_lyrics_file(path) or {})  # a sidecar's "lyrics" key wins
         p = Path(path)
         for c in reversed(sidecar_paths(path)):
+            if c.suffix in LYRICS_SUFFIXES:
+                continue
             if c.name in _SIDECAR_TABLES:
                 merged.update(self._table(c).get(p.name, {}))
             else:
@@ -212,6 +216,8 @@ def to_columns(
     columns: dict[str, Any] = {}
     new_fields: dict[str, FieldType] = {}
     for key, value in merged.items():
+        if key in _META_ONLY:
+            continue
         if key in SIDECAR_CORE:
             columns[key] = _coerce_core(key, value)
             continue

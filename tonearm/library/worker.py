@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import get_analyzer
+from tonearm.analyzers import TrackContext, get_analyzer
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
-from tonearm.library.metadata import read_tags
+from tonearm.library.metadata import SidecarReader, read_tags, to_columns
 from tonearm.library.scan import content_hash
 
 
@@ -30,6 +30,8 @@ class Job:
     known_hash: str | None = None
     # Views already stored for ``known_hash``: skipped when the bytes turn out unchanged.
     fresh_views: frozenset[str] = frozenset()
+    # Analyzer-owned fields of the stored row, reusable when the bytes are unchanged (a transcript).
+    previous: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +85,12 @@ def run_job(job: Job) -> Result:
             res.content_unchanged = True
             views = {v: n for v, n in views.items() if v not in job.fresh_views}
         analyzers = {view: get_analyzer(name) for view, name in views.items()}
+        res.tags = read_tags(job.path)
+        context = TrackContext(job.path)
+        if any(a.reads_metadata for a in analyzers.values()):
+            context.metadata = to_columns(res.tags, SidecarReader().read(job.path), {})[2]
+            if res.content_unchanged:
+                context.previous = dict(job.previous)
         if analyzers:
             sr = max(a.sample_rate for a in analyzers.values())
             audio = load_for_analysis(job.path, sr)
@@ -91,13 +99,12 @@ def run_job(job: Job) -> Result:
             res.channels = audio.info.channels
             res.analysed_seconds = audio.analysed_seconds
             for view, analyzer in analyzers.items():
-                out = analyzer.run(audio)
+                out = analyzer.run(audio, context)
                 res.extras.update(out.fields)
                 vec = np.asarray(out.vector, dtype=np.float32)
                 if vec.shape != (analyzer.dim,) or not np.all(np.isfinite(vec)):
                     raise TonearmError(f"analyzer {analyzer.key} returned an invalid vector {vec.shape}")
                 res.raw[view] = vec
-        res.tags = read_tags(job.path)
     except MemoryError:
         res.error = "out of memory while analysing"
     except Exception as exc:

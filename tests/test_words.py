@@ -1,0 +1,334 @@
+"""The words view: lyrics, transcripts (faster-whisper), text embeddings, emotions and text search."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from conftest import run_cli, speak, synth, write_audio
+
+from tonearm.errors import TonearmError
+from tonearm.library.indexer import Indexer
+from tonearm.search.text import TextQuery, parse_tag_query, search
+from tonearm.store import open_store
+from tonearm.words import asr
+from tonearm.words.emotions import LLMEmotions, LLMError, OfflineEmotions, merge_term
+from tonearm.words.lyrics import parse_lrc, timed_lines
+from tonearm.words.vocabulary import Vocabulary, merge_report
+
+FAST_VIEWS = {"sound": "dsp", "melody": "melody", "words": "words"}
+
+GARDEN_EN = (
+    "Welcome back to the garden show. Today we talk about growing tomatoes in small pots on a sunny balcony, "
+    "how often to water them in a heat wave, and which compost keeps the soil healthy."
+)
+GARDEN_EN_2 = (
+    "In this episode of the garden show we plant tomato seedlings in containers, water the pots every morning, "
+    "and mix compost into the soil so the plants grow strong."
+)
+SPACE_EN = (
+    "This is the astronomy hour. Tonight we look at the planets through a small telescope, find Jupiter and its "
+    "moons, and talk about how far away the stars really are."
+)
+COOKING_ES = (
+    "Bienvenidos al programa de cocina. Hoy preparamos una tortilla de patatas con cebolla y huevos, "
+    "y hablamos de los mercados de Madrid."
+)
+
+
+# ---- vocabulary and lyrics -------------------------------------------------------------
+def test_derivative_forms_merge_into_one_term() -> None:
+    vocab = Vocabulary()
+    assert {vocab.canonical(w) for w in ("betrayal", "betrayed", "betray", "Betraying")} == {"betrayal"}
+    assert vocab.canonical("hopeful") == vocab.canonical("hoping") == "hope"
+    assert vocab.canonical("heartbroken") == "heartbreak"
+    assert vocab.canonical("proud") == "pride"  # irregular form from the table
+    assert vocab.canonical("saudade") is None
+    assert vocab.add("saudade") == "saudade" and vocab.add("Saudade!") == "saudade"
+    report = merge_report()
+    assert report["surface_forms"] > 3 * report["terms"] and report["terms"] == 40
+    assert merge_report(["anger", "angry", "angrily", "calm", "calmly"]) == {"surface_forms": 5, "terms": 2}
+
+
+def test_lrc_lyrics_are_parsed_with_times() -> None:
+    lines = parse_lrc("[ar:Someone]\n[00:01.50]first line\n[00:03.00][00:10.00]chorus\n\n[00:05.25]third\n")
+    assert lines == [(1.5, "first line"), (3.0, "chorus"), (5.25, "third"), (10.0, "chorus")]
+    timed = timed_lines({"lyrics_lrc": "[00:01.00]a\n[00:02.00]b\n"})
+    assert timed == [(1.0, 2.0, "a"), (2.0, None, "b")]
+    assert timed_lines({"lyrics": "one\n\ntwo"}) == [(None, None, "one"), (None, None, "two")]
+
+
+# ---- speech recognition ---------------------------------------------------------------
+def test_whisper_base_is_joined_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TONEARM_CACHE", str(tmp_path / "cache"))
+    path = asr.resolve_model("base")
+    assert (path / "model.bin").stat().st_size > 140_000_000 and (path / "tokenizer.json").is_file()
+    mtime = (path / "model.bin").stat().st_mtime_ns
+    assert asr.resolve_model("base") == path and (path / "model.bin").stat().st_mtime_ns == mtime
+    assert not list(path.parent.glob(".*.tmp"))
+    assert asr.resolve_model("tiny.en").name == "model"
+
+
+def test_missing_asr_model_or_runtime_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(TonearmError, match=r"model\.bin missing"):
+        asr.resolve_model(str(tmp_path))
+    real = asr.importlib.util.find_spec
+    monkeypatch.setattr(asr.importlib.util, "find_spec", lambda n: None if n == "faster_whisper" else real(n))
+    with pytest.raises(TonearmError, match=r"tonearm\[asr\]"):
+        asr.resolve_model()
+
+
+def test_english_and_spanish_speech_are_transcribed(tmp_path: Path) -> None:
+    from tonearm.audio.decode import load
+
+    en = load(speak(tmp_path / "en.wav", GARDEN_EN), asr.ASR_SR)
+    es = load(speak(tmp_path / "es.wav", COOKING_ES, voice="es"), asr.ASR_SR)
+    t_en, t_es = asr.transcribe(en), asr.transcribe(es)
+    assert t_en.language == "en" and t_es.language == "es"
+    assert {"garden", "tomatoes", "balcony"} <= set(t_en.text.lower().replace(",", " ").replace(".", " ").split())
+    heard = set(t_es.text.lower().replace(",", " ").replace(".", " ").split())
+    assert {"bienvenidos", "programa", "cebolla", "huevos"} <= heard  # espeak's Spanish is hard: key words
+    assert all(a.start < a.end <= b.start + 1e-6 for a, b in zip(t_en.segments, t_en.segments[1:], strict=False))
+    assert asr.speech_seconds(en) > 0.8 * en.size / asr.ASR_SR
+    assert asr.speech_seconds(synth("tonal", 8.0, sr=asr.ASR_SR)) < 0.5
+
+
+# ---- indexing ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def words_library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("words")
+    media = root / "media"
+    speak(media / "garden1.wav", GARDEN_EN)
+    speak(media / "garden2.wav", GARDEN_EN_2, voice="en-gb")
+    speak(media / "space.wav", SPACE_EN)
+    speak(media / "cocina.wav", COOKING_ES, voice="es")
+    # A song with lyrics in its tags (ID3 USLT), one with an .lrc beside it, one instrumental.
+    song = write_audio(media / "tagged.mp3", synth("tonal", 6.0), tags={"title": "Letters"})
+    from mutagen.id3 import ID3, USLT
+
+    tags = ID3(str(song))
+    tags.add(USLT(encoding=3, lang="eng", desc="", text="You swore you would never lie to me\nNow I know you did"))
+    tags.save()
+    write_audio(media / "rain.flac", synth("chirp", 6.0, seed=2))
+    (media / "rain.lrc").write_text("[00:00.50]The house is empty since you went away\n[00:03.00]I cry alone\n")
+    (media / "rain.json").write_text(json.dumps({"popularity": 10}))
+    write_audio(media / "inst.flac", synth("percussive", 6.0, seed=3))
+    lib = root / "lib"
+    store = open_store(str(lib))
+    Indexer(store, FAST_VIEWS).run([str(media)], workers=2)
+    return media, lib
+
+
+def _row(lib: Path, name: str) -> dict:
+    store = open_store(str(lib))
+    return next(r for r in store.scan() if r["path"].endswith(name))
+
+
+def test_sources_of_words(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    tagged, rain, inst = _row(lib, "tagged.mp3"), _row(lib, "rain.flac"), _row(lib, "inst.flac")
+    assert tagged["words_source"] == "lyrics" and "never lie" in tagged["lyrics"]
+    assert rain["words_source"] == "lyrics" and rain["lyrics"].startswith("The house is empty")
+    assert json.loads(rain["ana_words_chunks"])["chunks"][0]["s"] == 0.5  # LRC time kept
+    assert inst["words_source"] in ("none", "metadata") and inst["transcript"] is None
+    assert inst["speech_ratio"] is not None and inst["speech_ratio"] < 0.4  # VAD said: no speech, no ASR
+    cocina = _row(lib, "cocina.wav")
+    assert cocina["words_source"] == "transcript" and cocina["language"] == "es"
+    assert "cebolla" in cocina["transcript"].lower()
+    assert _row(lib, "garden1.wav")["language"] == "en"
+
+
+def test_emotions_are_tagged_from_lyrics(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    tagged, rain = _row(lib, "tagged.mp3"), _row(lib, "rain.flac")
+    assert "betrayal" in tagged["emotions"]
+    assert {"loneliness", "sadness", "longing", "grief"} & set(rain["emotions"].split(", "))
+    assert len(tagged["emotions"].split(", ")) <= 8 and tagged["vec_mood"] is not None
+    assert _row(lib, "inst.flac")["emotions"] is None
+
+
+def test_words_search_returns_the_passage(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    store = open_store(str(lib))
+    out = search(store, TextQuery("how to look at Jupiter with a telescope", k=3), "words")
+    top = out["results"][0]
+    assert top["path"].endswith("space.wav") and "jupiter" in top["passage"].lower() and top["start"] == 0.0
+    es = search(store, TextQuery("recetas de cocina española", k=1), "words")["results"][0]
+    assert es["path"].endswith("cocina.wav")
+    # Cross-lingual: an English query finds the Spanish talk about cooking.
+    assert search(store, TextQuery("a cooking show about potato omelette", k=1), "words")["results"][0][
+        "path"
+    ].endswith("cocina.wav")
+
+
+def test_talks_like_this_one(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    proc = run_cli("similar", str(lib.parent / "media" / "garden1.wav"), "--view", "words", "--json", "-l", str(lib))
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    assert results[0]["path"].endswith("garden2.wav")
+
+
+def test_mood_search_min_score_and_popularity(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    store = open_store(str(lib))
+    out = search(store, TextQuery("lonely and sad since you left me", k=5, min_score=0.0), "mood")
+    assert "popularity" in out["query"]["explain"]
+    paths = [r["path"] for r in out["results"]]
+    assert paths[0].endswith("rain.flac")  # the only track with a popularity value comes first
+    strict = search(store, TextQuery("lonely and sad since you left me", k=5, min_score=0.999), "mood")
+    assert len(strict["results"]) < len(out["results"])
+    assert all(r["score"] >= 0.999 for r in strict["results"])
+
+
+def test_tags_and_auto_modes(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    assert ("sad", -1.0) in [(t, w) for t, w, _ in parse_tag_query("not sad")]
+    assert [t for t, _, _ in parse_tag_query("sin voz")] == ["instrumental"]
+    assert parse_tag_query("blah qwerty") == []
+    assert {t: w for t, w, _ in parse_tag_query("not sad, instrumental")} == {"sad": -1.0, "instrumental": 1.0}
+    store = open_store(str(lib))
+    tags = search(store, TextQuery("not sad, instrumental", k=3), "tags")  # this library's sound view is dsp
+    assert tags["results"] == [] and "no tag" in tags["query"]["explain"]
+    auto = search(store, TextQuery("the garden show tomatoes", k=3), "auto")
+    assert auto["results"][0]["path"].startswith(str(lib.parent / "media" / "garden"))
+    assert "words" in auto["results"][0]["modes"]
+
+
+def test_tags_mode_ranks_by_tag_and_negation_reverses(tmp_path: Path) -> None:
+    media = tmp_path / "m"
+    for i, kind in enumerate(("tonal", "percussive", "noise", "chirp")):
+        write_audio(media / f"{kind}.flac", synth(kind, 6.0, seed=i))
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "musicnn"}).run([str(media)], workers=2)
+    up = search(store, TextQuery("electronic", k=4), "tags")
+    down = search(store, TextQuery("not electronic", k=4), "tags")
+    assert up["query"]["tags"] == {"electronic": 1.0} and down["query"]["tags"] == {"electronic": -1.0}
+    probs = [r["tags"]["electronic"] for r in up["results"]]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 4
+    assert [r["id"] for r in down["results"]] == [r["id"] for r in reversed(up["results"])]
+
+
+def test_search_cli_errors_and_json(words_library: tuple[Path, Path]) -> None:
+    _, lib = words_library
+    bad = run_cli("search", "   ", "-l", str(lib))
+    assert bad.returncode == 2 and "empty" in bad.stderr
+    bad_mode = run_cli("search", "x", "--mode", "vibes", "-l", str(lib))
+    assert bad_mode.returncode == 2 and "unknown search mode" in bad_mode.stderr
+    ok = run_cli("search", "telescope planets", "--mode", "words", "-k", "2", "--json", "-l", str(lib))
+    assert ok.returncode == 0, ok.stderr
+    payload = json.loads(ok.stdout)
+    assert payload["query"]["mode"] == "words" and len(payload["results"]) == 2
+
+
+def test_sidecar_lyrics_edit_reanalyses_words_only(tmp_path: Path) -> None:
+    media = tmp_path / "m"
+    write_audio(media / "a.flac", synth("tonal", 5.0))
+    (media / "a.txt").write_text("Dancing all night at the party, hands in the air\n")
+    lib = tmp_path / "lib"
+    store = open_store(str(lib))
+    Indexer(store, FAST_VIEWS).run([str(media)])
+    before = next(store.scan())
+    (media / "a.txt").write_text("We buried him on a cold grey morning\nand the bells rang for hours\n")
+    report = Indexer(store, FAST_VIEWS).run([str(media)])
+    after = next(store.scan())
+    assert report.updated == 1 and after["lyrics"].startswith("We buried him")
+    assert np.allclose(after["vec_sound"], before["vec_sound"])  # sound untouched
+    assert not np.allclose(after["vec_words"], before["vec_words"])
+    assert after["emotions"] != before["emotions"]
+
+
+# ---- LLM backend -------------------------------------------------------------------------
+class _FakeLLM(BaseHTTPRequestHandler):
+    mode = "ok"
+    prompts: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).prompts.append(body["messages"][0]["content"])
+        if self.mode == "slow":
+            time.sleep(3)
+        if self.mode == "garbage":
+            content = "I think it is quite sad, honestly."
+        else:
+            content = json.dumps(
+                {"emotions": [{"term": "betrayed", "weight": 0.9}, {"term": "Saudade", "weight": 0.4}]}
+            )
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def llm_server() -> tuple[str, type[_FakeLLM]]:
+    handler = type("Handler", (_FakeLLM,), {"mode": "ok", "prompts": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", handler
+    server.shutdown()
+
+
+def test_llm_backend_merges_terms_and_passes_vocabulary(llm_server) -> None:
+    url, handler = llm_server
+    vocab = Vocabulary()
+    out = LLMEmotions(url, "test-model", timeout=5).tag(["You lied to me"], vocab)
+    assert list(out.weights) == ["betrayal", "saudade"] and abs(sum(out.weights.values()) - 1) < 1e-6
+    assert "saudade" in vocab.added
+    assert "betrayal" in handler.prompts[0] and "heartbreak" in handler.prompts[0]
+    LLMEmotions(url, "test-model", timeout=5).tag(["again"], vocab)
+    assert "saudade" in handler.prompts[1]  # terms in use are offered back to the model
+    assert merge_term("heartbroken", vocab) == "heartbreak"
+
+
+def test_llm_garbage_timeout_and_unreachable_are_clear_errors(llm_server) -> None:
+    url, handler = llm_server
+    handler.mode = "garbage"
+    with pytest.raises(LLMError, match="not the requested JSON"):
+        LLMEmotions(url, "m", timeout=5).tag(["x"], Vocabulary())
+    handler.mode = "slow"
+    with pytest.raises(LLMError, match="timed out"):
+        LLMEmotions(url, "m", timeout=0.5).tag(["x"], Vocabulary())
+    with pytest.raises(LLMError, match="unreachable"):
+        LLMEmotions("http://127.0.0.1:9/v1", "m", timeout=2).tag(["x"], Vocabulary())
+
+
+def test_index_run_continues_when_the_llm_fails(tmp_path: Path, llm_server) -> None:
+    url, handler = llm_server
+    handler.mode = "garbage"
+    media = tmp_path / "m"
+    for i, text in enumerate(("You lied to me and I believed you", "I am alone tonight")):
+        write_audio(media / f"s{i}.flac", synth("tonal", 4.0, seed=i))
+        (media / f"s{i}.txt").write_text(text)
+    lib = tmp_path / "lib"
+    proc = run_cli("index", str(media), "-l", str(lib), "--views", "sound=dsp", "--llm-url", url, "--llm-model", "m")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 added" in proc.stdout and "not the requested JSON" in proc.stderr
+    store = open_store(str(lib))
+    assert store.count() == 2 and all(r["emotions"] is None for r in store.scan())
+    handler.mode = "ok"  # the next run retries the untagged tracks
+    proc = run_cli("index", str(media), "-l", str(lib), "--views", "sound=dsp", "--llm-url", url, "--llm-model", "m")
+    assert proc.returncode == 0 and "2 tracks tagged" in proc.stdout
+    assert all(r["emotions"].startswith("betrayal") for r in open_store(str(lib)).scan())
+    assert open_store(str(lib)).get_meta("emotion_vocabulary") == ["saudade"]
+
+
+def test_offline_backend_reads_english_and_spanish() -> None:
+    backend, vocab = OfflineEmotions(), Vocabulary()
+    assert "betrayal" in backend.tag(["You swore you would never lie, then I found the messages"], vocab).terms[:3]
+    assert "betrayal" in backend.tag(["Juraste que nunca me mentirías y encontré los mensajes"], vocab).terms[:3]
+    assert backend.tag(["The train to the airport leaves every twenty minutes."], vocab).weights == {}

