@@ -26,7 +26,15 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert set(r["qbe"]["by"]) >= {"clean", "noise_0db", "mp3_32k", "all"}
     assert r["qbe"]["by"]["all"]["engine"]["n"] == 8
     assert r["qbh"]["by"]["all"]["engine"]["n"] == 4
-    assert "skipped" in r["text"] and "skipped" in r["grouping"]
+    assert "skipped" in r["grouping"]
+    text = r["text"]
+    assert text["mood_set"]["vocabulary"] == {"surface_forms": 173, "terms": 40}
+    assert all(0.0 <= v <= 1.0 for d in text["mood_set"]["offline"].values() for v in d.values())
+    sw = text["spoken_word"]
+    assert set(sw["wer"]) == {"en", "es"} and sw["wer"]["en"] < 0.5
+    assert sw["retrieval"]["same_language"]["engine"]["r@1"] > sw["retrieval"]["same_language"]["chance_r@1"]
+    assert 0.0 <= text["captions"]["engine_r@10"] <= 1.0
+    assert "Spoken word (16 espeak-ng episodes)" in md and "| same_language | 16 |" in md
     assert r["speed"]["analysis_x_realtime_per_core"] > 0
     assert "## versions" in md and "| re-rendered | 9 |" in md
     assert (out / "qbe_mrr.png").stat().st_size > 1000 and "![qbe MRR per bucket](qbe_mrr.png)" in md

@@ -37,7 +37,7 @@ def test_first_run_then_unchanged_rerun(music, library):
     rows = list(store.scan())
     assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
-    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@1", "melody": "melody@1", "words": "words@1"}
+    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@2", "melody": "melody@1", "words": "words@1"}
     second = _index(store, music)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
     assert store.count() == 12

@@ -50,7 +50,7 @@ def test_index_with_learned_view_stores_tags_and_answers_queries(tmp_path, music
     target = str(music / "percussive" / "percussive_0.flac")
     info = json.loads(run_cli("info", target, "--library", lib, "--json").stdout)
     tags = {k: v for k, v in info.items() if k.startswith("tag_")}
-    assert len(tags) == 50 and all(0.0 <= v <= 1.0 for v in tags.values())
+    assert len(tags) == (92 if analyzer == "fused" else 50) and all(0.0 <= v <= 1.0 for v in tags.values())
     res = run_cli("tracks", "--library", lib, "--where", "tag_rock >= 0 AND tag_jazz >= 0", "--json")
     assert res.returncode == 0 and len(json.loads(res.stdout)) == 12
     payload = json.loads(run_cli("similar", target, "--library", lib, "-k", "2", "--json").stdout)

@@ -32,24 +32,27 @@ BLOCKS: tuple[tuple[str, int, float], ...] = (
 # The networks see every other patch/block of each analysed window: half the cost, and on the
 # benchmark a small loss (query-by-example MRR 0.570 -> 0.553; grouping P@5 0.876 -> 0.867).
 PATCH_STRIDE = 2
+# MTT_musicnn runs on every 4th patch, for its tags only (instruments, tempo, voice: text search).
+MTT_STRIDE = 4
 
 
 class FusedSoundAnalyzer(Analyzer):
     """DSP + musicnn embedding + musicnn tags + aiSFX embedding, block-weighted."""
 
     name = "fused"
-    version = 1
+    version = 2  # 2: MTT-only tags added as fields (the vector is unchanged)
     view = "sound"
     dim = sum(size for _, size, _ in BLOCKS)
     sample_rate = aisfx.SR
     normalization = "standardize"
-    extra_fields = musicnn.TAG_FIELDS
+    extra_fields = musicnn.TAG_FIELDS + musicnn.MTT_TAG_FIELDS
 
     def __init__(self) -> None:
         self._dsp = DspSoundAnalyzer()
 
     def ensure_ready(self) -> None:
         musicnn.weights_dir("MSD_musicnn")
+        musicnn.weights_dir("MTT_musicnn")
         aisfx.weights_path()
 
     def dim_weights(self) -> np.ndarray:
@@ -57,9 +60,11 @@ class FusedSoundAnalyzer(Analyzer):
 
     def analyze(self, audio: DecodedAudio) -> Analysis:
         parts: dict[str, np.ndarray] = {"dsp": self._dsp.analyze(audio)}
-        out = musicnn.embed(audio.at(musicnn.SR), stride=PATCH_STRIDE)
+        patches = musicnn.mel_patches(audio.at(musicnn.SR))
+        out = musicnn.load_net("MSD_musicnn").forward(patches[::PATCH_STRIDE])
+        mtt = musicnn.load_net("MTT_musicnn").forward(patches[::MTT_STRIDE])
         parts["musicnn"] = out["penultimate"].mean(axis=0)
         parts["tags"] = out["taggram"].mean(axis=0)
         parts["aisfx"] = aisfx.embed(audio.at(aisfx.SR), stride=PATCH_STRIDE).mean(axis=0)
         vector = np.concatenate([parts[name] for name, _, _ in BLOCKS]).astype(np.float32)
-        return Analysis(vector, musicnn.tag_fields(out["taggram"]))
+        return Analysis(vector, musicnn.tag_fields(out["taggram"], mtt["taggram"]))

@@ -185,12 +185,21 @@ def tag_field(label: str) -> str:
 
 
 TAG_FIELDS = tuple(dict.fromkeys(tag_field(label) for label in MSD_LABELS))
+# MagnaTagATune tags the MSD model lacks: instruments (flute, violin, piano, harpsichord, choir,
+# strings...), tempo and loudness (fast, slow, quiet, loud), voice (no vocals, male voice...).
+MTT_ONLY = tuple(label for label in MTT_LABELS if tag_field(label) not in TAG_FIELDS)
+MTT_TAG_FIELDS = tuple(dict.fromkeys(tag_field(label) for label in MTT_ONLY))
+ALL_TAG_LABELS = MSD_LABELS + MTT_ONLY
+
+
+def mel_patches(segments: list[np.ndarray]) -> np.ndarray:
+    """The 3-s log-mel patches of 16 kHz segments, batched (shared by the MSD and MTT models)."""
+    return np.concatenate([patches(log_mel(y)) for y in segments])
 
 
 def embed(segments: list[np.ndarray], model: str = "MSD_musicnn", stride: int = 1) -> dict[str, np.ndarray]:
     """Per-patch outputs for 16 kHz segments (every ``stride``-th 3-s patch), batched together."""
-    batch = np.concatenate([patches(log_mel(y)) for y in segments])
-    return load_net(model).forward(batch[::stride])
+    return load_net(model).forward(mel_patches(segments)[::stride])
 
 
 class MusicnnAnalyzer(Analyzer):
@@ -212,7 +221,11 @@ class MusicnnAnalyzer(Analyzer):
         return Analysis(out["penultimate"].mean(axis=0), tag_fields(out["taggram"]))
 
 
-def tag_fields(taggram: np.ndarray) -> dict[str, float]:
-    """Mean tag probabilities over patches, rounded, keyed by column name."""
+def tag_fields(taggram: np.ndarray, mtt_taggram: np.ndarray | None = None) -> dict[str, float]:
+    """Mean tag probabilities over patches, rounded, keyed by column name (MSD, plus MTT-only tags if given)."""
     probs = taggram.mean(axis=0)
-    return {tag_field(label): round(float(p), 4) for label, p in zip(MSD_LABELS, probs, strict=True)}
+    out = {tag_field(label): round(float(p), 4) for label, p in zip(MSD_LABELS, probs, strict=True)}
+    if mtt_taggram is not None:
+        mtt = dict(zip(MTT_LABELS, mtt_taggram.mean(axis=0), strict=True))
+        out.update({tag_field(label): round(float(mtt[label]), 4) for label in MTT_ONLY})
+    return out

@@ -10,7 +10,7 @@ Modes (the CLI and the HTTP API share these functions):
   by ``popularity`` when the library has it (the most-loved matching songs first, as users
   of emotion-based song finders expect), else by score.
 * ``tags``: the sentence's phrases are matched to the sound view's tag vocabulary (musicnn's
-  50 tags, e.g. "calm piano" -> chill, mellow, ...), with negations ("not sad", "sin voz")
+  MSD and MagnaTagATune tags, e.g. "calm piano" -> chill, piano), with negations ("not sad", "sin voz")
   subtracting; so instrumental tracks are findable by text.
 * ``auto``: the three fused by reciprocal-rank fusion; each result says which modes found it.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers.musicnn import MSD_LABELS, tag_field
+from tonearm.analyzers.musicnn import ALL_TAG_LABELS, tag_field
 from tonearm.analyzers.words import decode_chunks
 from tonearm.errors import TonearmError
 from tonearm.library.moods import MOOD_VIEW, load_vocabulary
@@ -62,7 +62,13 @@ _PHRASE_RULES = (
 )  # fmt: skip
 _NEGATION = re.compile(r"^(not|no|non|without|never|nothing|sin|nada|nunca|ni)\b\s*", re.I)
 _SPLIT = re.compile(r"[,;/]|\band\b|\bbut\b|\bwith\b|\by\b|\bpero\b|\bcon\b|\be\b", re.I)
+_STOPWORDS = frozenset((
+    "the", "and", "with", "for", "from", "that", "this", "some", "very", "bit", "played", "playing", "plays",
+    "song", "songs", "music", "track", "tracks", "una", "uno", "unos", "unas", "los", "las", "del", "con", "para",
+    "por", "que", "muy", "canción", "canciones", "música",
+))  # fmt: skip
 _TAG_MIN_SIM = 0.87  # below this a phrase names no tag ("blah qwerty", "rainy sunday")
+_WORD_MIN_SIM = 0.89  # a single word needs stronger evidence than a phrase ("reel", "blah" match noise)
 _TAG_MARGIN = 0.005
 
 
@@ -165,7 +171,7 @@ def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
 # ---- tags --------------------------------------------------------------------------------
 @cache
 def _tag_vectors() -> np.ndarray:
-    return embed.queries([_TAG_TEXT.get(label, label) + " music" for label in MSD_LABELS])
+    return embed.queries([_TAG_TEXT.get(label, label) + " music" for label in ALL_TAG_LABELS])
 
 
 def parse_tag_query(text: str) -> list[tuple[str, float, float]]:
@@ -184,14 +190,17 @@ def parse_tag_query(text: str) -> list[tuple[str, float, float]]:
             sign, phrase = -1.0, _NEGATION.sub("", phrase).strip()
             if not phrase:
                 continue
-        sims = _tag_vectors() @ embed.query(phrase + " music")
-        best = float(sims.max())
-        if best < _TAG_MIN_SIM:
-            continue
-        for i in np.flatnonzero(sims >= best - _TAG_MARGIN):
-            label = MSD_LABELS[int(i)]
-            if label not in out or abs(out[label][0]) < 1:
-                out[label] = (sign, float(sims[i]))
+        # The phrase as a whole ("easy listening"), and its content words ("calm", "piano").
+        words = [w for w in re.findall(r"\w+", phrase.lower()) if len(w) >= 3 and w not in _STOPWORDS]
+        units = [phrase] + (words if len(words) > 1 else [])
+        for n, sims in enumerate(embed.queries([u + " music" for u in units]) @ _tag_vectors().T):
+            best = float(sims.max())
+            if best < (_TAG_MIN_SIM if n == 0 else _WORD_MIN_SIM):
+                continue
+            for i in np.flatnonzero(sims >= best - _TAG_MARGIN):
+                label = ALL_TAG_LABELS[int(i)]
+                if label not in out or out[label][1] < sims[i]:
+                    out[label] = (sign, float(sims[i]))
     return [(label, w, s) for label, (w, s) in out.items()]
 
 
