@@ -14,7 +14,7 @@ def test_demo_end_to_end(tmp_path):
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
     assert "rendered 12 demo tunes" in out and "12 added" in out
-    assert "Similar to" in out and "Filtered" in out
+    assert "Similar to" in out and "Filtered" in out and "auto search: a calm piano piece" in out
     audio = sorted((tmp_path / "demo" / "audio").rglob("*.flac"))
     assert len(audio) == 12
     lib = str(tmp_path / "demo" / "library")

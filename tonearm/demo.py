@@ -92,7 +92,7 @@ def build_demo_audio(folder: Path, tunes: int = 100, console: Console | None = N
 
 def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: Console) -> None:
     """Render, index and query the demo library."""
-    from tonearm.cli import _results_table, _RichProgress
+    from tonearm.cli import _results_table, _RichProgress, _search_table
     from tonearm.library.indexer import Indexer
     from tonearm.search.similar import similar
     from tonearm.store import open_store
@@ -126,4 +126,9 @@ def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: 
     same_inst = sum(by_id[h["id"]].get("instrument") == seed.get("instrument") for h in hits)
     table.add_row(f"{same_style}/10", f"{same_inst}/10")
     console.print(table)
+    from tonearm.search.text import TextQuery, search
+
+    text = "a calm piano piece"
+    console.print(f'\n[bold]Text search:[/] tonearm search "{text}" --library {library}')
+    console.print(_search_table(search(store, TextQuery(text, k=5), "auto")))
     console.print(f"\nTry: [bold]TONEARM_LIBRARY={library} tonearm tracks --where \"style = 'jig'\"[/]")

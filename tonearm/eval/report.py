@@ -57,7 +57,7 @@ def _text_section(lines: list[str], t: dict) -> None:
         return
     wer = ", ".join(f"{lang} {_f(v)}" for lang, v in sw["wer"].items())
     lines += [
-        f"Spoken word ({sw['episodes']} espeak-ng episodes): WER {wer}; language identified "
+        f"Spoken word ({sw['episodes']} episodes read by espeak-ng and Festival): WER {wer}; language identified "
         f"{_f(sw['language_id_accuracy'])}; words view with transcription "
         f"{sw['words_view_x_realtime_per_core_with_asr']:.1f}× realtime per core.",
         "",

@@ -1,6 +1,7 @@
 """The spoken-word set: short synthetic "podcast episodes" in English and Spanish, with queries.
 
-Scripts are written for tonearm; espeak-ng reads them (several voices, two speeds), so the
+Scripts are written for tonearm; espeak-ng (several voices, two speeds) and Festival
+(``text2wave``, kal_diphone) read them, so the
 exact transcript is known (word error rate) and each episode has a query that paraphrases
 its content without copying its wording (spoken-word retrieval R@1). Two episodes share each
 topic, so "talks like this one" has a right answer too. Deterministic: no randomness.
@@ -13,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-SPEECH_VERSION = 1
+SPEECH_VERSION = 2  # 2: two Festival-voiced episodes
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ EPISODES: tuple[Episode, ...] = (
     Episode("health-2", "health", "en", "en-gb", "Tonight we discuss sleep. Keep the bedroom dark and cool, stop looking at screens an hour before bed, and get up at the same time every day.", "tips for resting better at night"),
     Episode("history-1", "history", "en", "en-us", "In this episode we visit ancient Rome. We walk along the aqueducts that carried fresh water into the city from the hills, many miles away.", "how the Romans brought water to their capital"),
     Episode("history-2", "history", "en", "en-gb+m3", "Today we tell the story of the printing press. Movable type made books cheap, and within fifty years printers worked in every large city of Europe.", "the invention that made books affordable"),
+    Episode("cycling-1", "cycling", "en", "festival", "Welcome to the cycling show. This week we fix a flat tyre at the roadside: take the wheel off, find the hole, and patch the inner tube.", "repairing a puncture on a bike"),
+    Episode("cycling-2", "cycling", "en", "festival", "Today we plan a long bike tour. Carry two bottles of water, pack a rain jacket, and ride no more than sixty miles a day.", "getting ready for a multi day ride"),
     Episode("cocina-1", "cooking", "es", "es", "Bienvenidos al programa de cocina. Hoy preparamos una tortilla de patatas con cebolla y huevos, y la cocinamos a fuego lento.", "receta de tortilla española con papas"),
     Episode("cocina-2", "cooking", "es", "es+f2", "En el programa de hoy hacemos pan en casa. Mezclamos harina, agua, sal y levadura, y dejamos reposar la masa toda la noche.", "cómo hornear pan casero con levadura"),
     Episode("futbol-1", "football", "es", "es", "Buenas noches y bienvenidos al programa de fútbol. El equipo ganó el partido dos a uno con un gol en el último minuto.", "victoria con un gol al final del partido"),
@@ -55,10 +58,10 @@ CROSS_LINGUAL: tuple[tuple[str, str], ...] = (
 
 
 def build_speech(root: Path) -> list[tuple[Episode, Path]]:
-    """Render every episode with espeak-ng (cached); returns (episode, wav path) pairs."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    """Render every episode with espeak-ng or Festival (cached); returns (episode, wav path) pairs."""
+    espeak, festival = shutil.which("espeak-ng"), shutil.which("text2wave")
+    if espeak is None or festival is None:
+        raise RuntimeError("espeak-ng and festival are needed (apt-get install espeak-ng festival festvox-kallpc16k)")
     out_dir = root / f"speech-v{SPEECH_VERSION}"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = []
@@ -66,9 +69,15 @@ def build_speech(root: Path) -> list[tuple[Episode, Path]]:
         path = out_dir / f"{ep.episode_id}.wav"
         if not path.exists():
             tmp = path.with_suffix(".tmp.wav")
-            wpm = ("150", "170")[n % 2]
-            subprocess.run([espeak, "-v", ep.voice, "-s", wpm, "-w", str(tmp), ep.script], check=True,
-                           capture_output=True)  # fmt: skip
+            if ep.voice == "festival":
+                text = path.with_suffix(".txt")
+                text.write_text(ep.script)
+                subprocess.run([festival, "-o", str(tmp), str(text)], check=True, capture_output=True)
+                text.unlink()
+            else:
+                wpm = ("150", "170")[n % 2]
+                subprocess.run([espeak, "-v", ep.voice, "-s", wpm, "-w", str(tmp), ep.script], check=True,
+                               capture_output=True)  # fmt: skip
             tmp.replace(path)
         out.append((ep, path))
     return out
