@@ -33,8 +33,8 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     sw = text["spoken_word"]
     assert set(sw["wer"]) == {"en", "es"} and sw["wer"]["en"] < 0.5
     assert sw["retrieval"]["same_language"]["engine"]["r@1"] > sw["retrieval"]["same_language"]["chance_r@1"]
-    assert 0.0 <= text["captions"]["engine_r@10"] <= 1.0
-    assert "Spoken word (18 episodes" in md and "| same_language | 18 |" in md
+    assert all(0.0 <= text["captions"][m]["r@10"] <= 1.0 for m in ("tags", "auto"))
+    assert "Spoken word (18 episodes" in md and "| same_language | 18 |" in md and "auto R@1" in md
     assert r["speed"]["analysis_x_realtime_per_core"] > 0
     assert "## versions" in md and "| re-rendered | 9 |" in md
     assert (out / "qbe_mrr.png").stat().st_size > 1000 and "![qbe MRR per bucket](qbe_mrr.png)" in md

@@ -45,10 +45,18 @@ def _text_section(lines: list[str], t: dict) -> None:
         lines += [f"Caption search: skipped ({cap['skipped']})", ""]
     else:
         lines += [
-            f'Caption search ({cap["queries"]} captions like "a reel played on the flute"): R@10 '
-            f"{_f(cap['engine_r@10'])} vs chance {_f(cap['chance_r@10'])} "
-            f"({_ratio(cap['engine_r@10'], cap['chance_r@10'])}); "
-            f"{cap['note']}. Latency p50 {cap['auto_query_ms']['p50']:.0f} ms.",
+            f'Caption search ({cap["queries"]} captions like "a reel played on the flute"; relevant = that style on '
+            f'that instrument) and instrument queries ({cap["instrument_queries"]}, "played on the flute"); '
+            f"{cap['note']}:",
+            "",
+            "| mode | caption R@10 | instrument P@10 | query p50 (ms) |",
+            "|---|---|---|---|",
+        ]
+        for mode in ("tags", "auto"):
+            m = cap[mode]
+            lines.append(f"| {mode} | {_f(m['r@10'])} | {_f(m['instrument_p@10'])} | {m['query_ms']['p50']:.0f} |")
+        lines += [
+            f"| chance | {_f(cap['chance_r@10'])} | {_f(cap['instrument_chance_p@10'])} | |",
             "",
         ]
     sw = t["spoken_word"]
@@ -61,13 +69,14 @@ def _text_section(lines: list[str], t: dict) -> None:
         f"{_f(sw['language_id_accuracy'])}; words view with transcription "
         f"{sw['words_view_x_realtime_per_core_with_asr']:.1f}× realtime per core.",
         "",
-        "| queries | n | engine R@1 | engine MRR | BM25 on transcripts R@1 | BM25 MRR | chance R@1 |",
-        "|---|---|---|---|---|---|---|",
+        "| queries | n | words R@1 | words MRR | auto R@1 | BM25 on transcripts R@1 | BM25 MRR | chance R@1 |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, d in sw["retrieval"].items():
         e, b = d["engine"], d["bm25_on_transcripts"]
         lines.append(
-            f"| {name} | {d['queries']} | {_f(e['r@1'])} | {_f(e['mrr'])} | {_f(b['r@1'])} | {_f(b['mrr'])} | "
+            f"| {name} | {d['queries']} | {_f(e['r@1'])} | {_f(e['mrr'])} | {_f(d['auto']['r@1'])} | {_f(b['r@1'])} | "
+            f"{_f(b['mrr'])} | "
             f"{_f(d['chance_r@1'])} |"
         )
     tl = sw["talks_like_this_p@1"]

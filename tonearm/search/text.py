@@ -39,6 +39,16 @@ PREFILTER = 200  # track-level candidates re-scored by their passages
 MOOD_MIN_SCORE = 0.9  # default cut for mood: emotion profiles this close share their main feelings
 MOOD_POOL = 500
 RRF_K = 60
+# auto: a words hit must beat the median score of the words candidates by this much to be fused
+# (on the eval: right spoken-word matches stand 0.03-0.12 above it, title noise for "played on
+# the flute" 0.017-0.03).
+WORDS_STAND_OUT = 0.035
+# auto: the offline emotion evidence a query needs before mood is fused (listeners' mood phrases
+# score 0.066-0.12 on their best term).
+AUTO_MOOD_EVIDENCE = 0.05
+# auto: RRF weight per mode. Short neutral questions still read as weakly emotional (up to 0.08
+# evidence), so mood counts half: it reorders and fills in, it does not outvote a matching passage.
+MODE_WEIGHTS = {"words": 1.0, "tags": 1.0, "mood": 0.5}
 MAX_QUERY_CHARS = 2000
 
 # How each musicnn tag reads as a description (E5 matches descriptions better than bare labels).
@@ -247,12 +257,24 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     skipped: dict[str, str] = {}
     views = store.views()
     if "words" in views:
-        runs["words"] = search_words(store, pool)
+        # E5 scores every text ~0.8, so the words mode always returns *something*; only passages
+        # that stand out from the library (best minus median score) are fused.
+        wide = search_words(store, TextQuery(text, max(PREFILTER, pool.k), q.where, q.min_score))
+        scores = [r["score"] for r in wide["results"]]
+        floor = float(np.median(scores)) + WORDS_STAND_OUT if scores else 0.0
+        kept = [r for r in wide["results"] if r["score"] >= floor][: pool.k]
+        runs["words"] = {"query": wide["query"], "results": kept}
+        if not kept:
+            skipped["words"] = "no passage stands out from the rest of the library"
     else:
         skipped["words"] = "no words view"
     if MOOD_VIEW in views:
         # Fuse mood only when the text expresses a feeling: a forced guess would add noise to every query.
-        gate = backend if backend is not None and not isinstance(backend, OfflineEmotions) else OfflineEmotions()
+        gate = (
+            backend
+            if backend is not None and not isinstance(backend, OfflineEmotions)
+            else OfflineEmotions(min_evidence=AUTO_MOOD_EVIDENCE)
+        )
         try:
             runs["mood"] = search_mood(store, pool, gate)
         except TonearmError:
@@ -264,7 +286,7 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     for mode, payload in runs.items():
         for r in payload["results"]:
             entry = fused.setdefault(r["id"], {**{k: r.get(k) for k in RESULT_FIELDS}, "score": 0.0, "modes": {}})
-            entry["score"] += 1.0 / (RRF_K + r["rank"])
+            entry["score"] += MODE_WEIGHTS[mode] / (RRF_K + r["rank"])
             entry["modes"][mode] = r["rank"]
             for extra in ("passage", "start", "end", "emotions", "tags"):
                 if extra in r and extra not in entry:
@@ -274,7 +296,7 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
         r["score"] = round(r["score"], 6)
     info = {
         "text": text, "mode": "auto", "k": q.k, "where": q.where, "skipped": skipped,
-        "explain": f"reciprocal-rank fusion (k={RRF_K}) of: {', '.join(runs)}",
+        "explain": f"reciprocal-rank fusion (k={RRF_K}, weights {MODE_WEIGHTS}) of: {', '.join(runs)}",
         "modes": {m: p["query"].get("emotions") or p["query"].get("tags") for m, p in runs.items()},
     }  # fmt: skip
     return {"query": info, "results": _ranked(items, q.k)}
