@@ -1,13 +1,15 @@
 # tonearm: two entry points that work on a fresh Debian machine.
-#   make demo  -> set up, render the demo library, index it, run an example query
+#   make demo  -> set up, render the demo library, index it, run example queries, serve the web app
 #   make test  -> set up, lint, run the test suite
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-data
+PORT ?= 8000
+DEMO_SERVE ?= 1
 
-.PHONY: demo test setup system-deps lint bench clean
+.PHONY: demo test setup system-deps test-deps lint bench clean
 
 system-deps:
 	@missing=""; \
@@ -23,6 +25,13 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used).
+test-deps: system-deps
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian packages: chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
 $(BIN)/tonearm: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -36,11 +45,13 @@ setup: system-deps $(BIN)/tonearm
 
 demo: setup
 	$(BIN)/tonearm demo --dir $(DEMO_DIR)
+	@if [ "$(DEMO_SERVE)" = 1 ]; then \
+	  $(BIN)/tonearm serve $(DEMO_DIR)/audio --library $(DEMO_DIR)/library --port $(PORT); fi
 
 lint: setup
 	$(BIN)/ruff check tonearm tests bench
 
-test: setup lint
+test: test-deps setup lint
 	$(BIN)/pytest -q
 
 bench: setup

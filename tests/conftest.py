@@ -119,3 +119,37 @@ def speak(path: Path, text: str, voice: str = "en-us", wpm: int = 160) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([ESPEAK, "-v", voice, "-s", str(wpm), "-w", str(path), text], check=True, capture_output=True)
     return path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_library(lib: Path, media: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """Start ``tonearm serve`` (real uvicorn) on a free port; return the process and its base URL."""
+    import time
+
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tonearm.cli", "serve", str(media), "--library", str(lib), "--port", str(port),
+         "-j", "1", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ, COLUMNS="200"),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/api/config", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read() if proc.stdout else "server exited")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not start")

@@ -7,8 +7,9 @@ import os
 import shutil
 
 import pytest
-from conftest import synth, write_audio, write_sparse_wav
+from conftest import run_cli, synth, write_audio, write_sparse_wav
 
+from tonearm.analyzers import get_analyzer
 from tonearm.library.indexer import Indexer
 from tonearm.library.scan import track_id
 from tonearm.store import open_store
@@ -129,3 +130,15 @@ def test_track_ids_are_stable_per_path(music, library):
     _index(store, music)
     p = str(music / "tonal" / "tonal_0.flac")
     assert store.find_by_path(p)["id"] == track_id(p)
+
+
+def test_a_library_keeps_its_views_when_run_without_views(tmp_path):
+    music = tmp_path / "m"
+    write_audio(music / "a.flac", synth("tonal", 4.0))
+    lib = str(tmp_path / "lib")
+    assert run_cli("index", str(music), "--library", lib, "--views", "sound=dsp").returncode == 0
+    write_audio(music / "b.flac", synth("chirp", 4.0))
+    res = run_cli("index", str(music), "--library", lib, "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["added"] == 1 and json.loads(res.stdout)["updated"] == 0
+    store = open_store(lib)
+    assert store.get_meta("views")["sound"] == "dsp" and store.views()["sound"] == get_analyzer("dsp").dim

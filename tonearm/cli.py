@@ -134,7 +134,8 @@ def index(
     if asr_model:
         os.environ["TONEARM_ASR_MODEL"] = asr_model
     store = _open(library, create=True)
-    indexer = Indexer(store, parse_views(views), backend_from_settings(llm_url, llm_model, llm_timeout))
+    configured = parse_views(views, store.get_meta("views"))
+    indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout))
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}", style="cyan"),
@@ -363,6 +364,47 @@ def info(
     for key, value in extra.items():
         table.add_row(f"meta.{key}", str(value))
     console.print(table)
+
+
+@app.command()
+@_handle_errors
+def serve(
+    folders: Annotated[
+        list[str] | None, typer.Argument(help="Folders that index jobs started from the web app may scan.")
+    ] = None,
+    library: LibraryOpt = None,
+    host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback requires a token.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    token: Annotated[
+        str | None, typer.Option(help="Token for uploads and writes when not on loopback (default: generated).")
+    ] = None,
+    cors: Annotated[list[str] | None, typer.Option(help="Allowed CORS origin (repeatable); default: none.")] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest accepted upload, MiB.")] = 50,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Analysis processes for index jobs.")] = max(
+        1, (os.cpu_count() or 2)
+    ),
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) and the web app for a library."""
+    import secrets
+
+    import uvicorn
+
+    from tonearm.api.app import ServerConfig, create_app
+
+    lib = resolve_library(library)
+    _open(lib, create=True).close()
+    missing = [f for f in folders or [] if not os.path.isdir(f)]
+    if missing:
+        raise TonearmError(f"no such folder: {', '.join(missing)}")
+    config = ServerConfig(lib, list(folders or []), host, token, list(cors or []), max_upload_mb, workers)
+    if config.requires_token and not config.token:
+        config.token = secrets.token_urlsafe(18)
+        console.print(f"token for uploads and writes: [bold]{config.token}[/]")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"tonearm serving {lib} at [bold]http://{shown}:{port}/[/] (API docs: /docs)")
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 @app.command()

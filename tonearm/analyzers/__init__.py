@@ -54,9 +54,14 @@ def get_analyzer(name: str) -> Analyzer:
     return analyzer
 
 
-def parse_views(spec: str | None) -> dict[str, str]:
-    """Parse ``"sound=dsp,melody=pitch"`` into a view→analyzer map layered over the defaults."""
+def parse_views(spec: str | None, configured: dict[str, str] | None = None) -> dict[str, str]:
+    """Parse ``"sound=dsp,melody=pitch"`` into a view→analyzer map.
+
+    Layers, last wins: the defaults, the views the library was configured with (so a plain
+    ``tonearm index`` keeps a library's choices), then ``spec``.
+    """
     views = dict(DEFAULT_VIEWS)
+    views.update({v: n for v, n in (configured or {}).items() if n in available()})
     if not spec:
         return views
     for part in spec.split(","):

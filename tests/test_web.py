@@ -1,0 +1,157 @@
+"""The web app in Debian's chromium (headless, driven by Playwright): search, play, upload, hum, map.
+
+Screenshots of the main pages go to ``test-artifacts/`` (kept by CI as artefacts).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import serve_library
+
+from tonearm.eval.hum import HumStyle, hum
+from tonearm.eval.render import INSTRUMENTS, Voice, have_renderer, render
+from tonearm.eval.symbolic import select_tunes
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+pytestmark = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make system-deps)"),
+    pytest.mark.skipif(not have_renderer(), reason="fluidsynth / GM soundfonts not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    from tonearm.library.indexer import Indexer
+    from tonearm.store import open_store
+
+    root = tmp_path_factory.mktemp("web")
+    media = root / "media"
+    media.mkdir()
+    tunes = select_tunes("german_folk", 3, seed=3) + select_tunes("reel", 3, seed=3)
+    for i, t in enumerate(tunes):
+        inst = ("flute", "piano", "violin")[i % 3]
+        y = render([Voice(t.melody, INSTRUMENTS[inst])], 110, loop_to=20, max_seconds=20)
+        path = media / f"tune{i}.flac"
+        sf.write(str(path), y, 22050)
+        (media / f"tune{i}.json").write_text(f'{{"title": "Tune {i}", "genre": "{inst}"}}')
+    (media / "tune2.txt").write_text("Out on the green hills the shepherd sings of the sea\n")
+    # The "microphone": someone humming tune 1 (chromium plays this file as the fake capture device).
+    style = HumStyle(transpose=-5, tempo=0.9, intonation_sd=0.15, drift_sd=0.1, vibrato_hz=5.5,
+                     vibrato_depth=0.2, timing_jitter=0.08, vowel="u", snr_db=20)  # fmt: skip
+    mic = root / "mic.wav"
+    y = hum(list(tunes[1].melody[2:18]), 110, style, np.random.default_rng(2), sr=48000)
+    sf.write(str(mic), np.concatenate([y, np.zeros(48000, np.float32)]), 48000, subtype="PCM_16")
+    lib = root / "lib"
+    Indexer(open_store(str(lib))).run([str(media)], workers=2)
+    proc, base = serve_library(lib, media)
+    yield base, media, mic
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    from playwright.sync_api import sync_playwright
+
+    _, _, mic = site
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}",
+            ],
+        )  # fmt: skip
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, site):
+    base, _, _ = site
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, permissions=["microphone"])
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(base + "/")
+    pg.wait_for_function("document.querySelector('#stats').textContent.includes('tracks')")
+    yield pg
+    assert errors == [], errors
+    context.close()
+
+
+def _shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_search_then_play_and_track_page(page) -> None:
+    page.fill("#q", "shepherd singing about the sea")
+    page.select_option("#mode", "words")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li")
+    assert page.inner_text("#results li .title") == "Tune 2"
+    assert "shepherd" in page.inner_text("#results li .why")
+    _shot(page, "search")
+    page.click("#results li .play")
+    page.wait_for_function(
+        "!document.querySelector('#player').paused && document.querySelector('#player').readyState >= 2"
+    )
+    assert page.eval_on_selector("#player", "p => p.currentSrc").endswith("/audio")
+    page.click("#results li .title")
+    page.wait_for_selector("#view-track h2")
+    assert page.inner_text("#view-track h2") == "Tune 2" and "Lyrics" in page.inner_text("#view-track")
+    _shot(page, "track")
+    page.click("#t-more")
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('sound like Tune 2')")
+    assert page.locator("#results li").count() == 5
+
+
+def test_upload_a_file_for_similar_tracks(page, site) -> None:
+    _, media, _ = site
+    page.set_input_files("#file", str(media / "tune4.flac"))
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('sound like tune4.flac')")
+    page.wait_for_selector("#results li")
+    titles = page.locator("#results li .title").all_inner_texts()
+    assert "Tune 4" not in titles and len(titles) == 5  # the same bytes never come back
+
+
+def test_hum_search_from_the_microphone(page) -> None:
+    page.click("#hum")
+    page.wait_for_function("document.querySelector('#hum').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_timeout(7000)
+    page.click("#hum")  # stop and search
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('tune you hummed')", timeout=60000)
+    page.wait_for_selector("#results li")
+    assert page.inner_text("#results li .title") == "Tune 1", page.inner_text("#results")
+    _shot(page, "hum")
+
+
+def test_map_click_plays_a_track(page) -> None:
+    page.fill("#q", "flute")
+    page.select_option("#mode", "tags")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li")
+    page.click("a[href='#/map']")
+    page.wait_for_function("state.map && state.map.points.length === 6")
+    assert page.locator("#legend li").count() == 3
+    target = page.evaluate(
+        """() => { const c = document.querySelector('#map'); const p = state.map.points[3];
+                   const [x, y] = toScreen(p, c); const r = c.getBoundingClientRect();
+                   return {id: p.id, x: r.left + x * r.width / c.width, y: r.top + y * r.height / c.height}; }"""
+    )
+    _shot(page, "map")
+    page.mouse.click(target["x"], target["y"])
+    page.wait_for_function(f"document.querySelector('#player').dataset.track === '{target['id']}'")
+    page.focus("#map")
+    page.keyboard.press("+")
+    assert page.evaluate("state.view.scale") > 1

@@ -1,0 +1,267 @@
+"""The REST API and web app, one FastAPI process (``tonearm serve``).
+
+Every endpoint calls the same functions as the CLI, so both rank identically. Safe by default:
+bound to 127.0.0.1; bound anywhere else, the endpoints that write or take uploads need the
+server's token (``Authorization: Bearer T`` or ``X-Tonearm-Token: T``). Clients never pass file
+paths: tracks are addressed by id, audio is streamed from the path the index recorded, and
+index jobs only run on the folders the server was started with. CORS is off unless origins
+are configured. OpenAPI docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from tonearm.api.jobs import JobManager
+from tonearm.api.uploads import saved_upload
+from tonearm.errors import DecodeError, LibraryLockedError, NotFoundError, TonearmError
+from tonearm.store import open_store
+from tonearm.store.base import Store
+
+STATIC = Path(__file__).parent / "static"
+_HIDDEN_PREFIXES = ("vec_", "raw_")
+_MIME = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
+         ".wav": "audio/wav", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".webm": "audio/webm",
+         ".mkv": "video/x-matroska", ".aac": "audio/aac"}  # fmt: skip
+
+
+@dataclass
+class ServerConfig:
+    library: str
+    roots: list[str] = field(default_factory=list)  # folders index jobs may scan
+    host: str = "127.0.0.1"
+    token: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    max_upload_mb: int = 50
+    workers: int = 1
+
+    @property
+    def requires_token(self) -> bool:
+        try:
+            return not ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return self.host != "localhost"
+
+
+def get_store(request: Request) -> Store:
+    """The library's store, opened per request (cheap; safe alongside a running index job)."""
+    try:
+        return open_store(request.app.state.config.library, create=False)
+    except TonearmError as exc:
+        raise HTTPException(503, f"library unavailable: {exc}") from None
+
+
+def require_token(request: Request) -> None:
+    """Uploads and writes need the server's token when it is bound off loopback."""
+    config: ServerConfig = request.app.state.config
+    if not config.requires_token:
+        return
+    given = request.headers.get("x-tonearm-token") or ""
+    auth = request.headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not config.token or not hmac.compare_digest(given.encode(), config.token.encode()):
+        raise HTTPException(401, "this server needs its token for uploads and writes")
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+Token = Depends(require_token)
+
+
+def create_app(config: ServerConfig) -> FastAPI:
+    """Build the application for one library."""
+    app = FastAPI(
+        title="tonearm",
+        description="Find music and audio by sound, tune, words and mood. Same engine as the `tonearm` CLI.",
+        version="0.1.0",
+    )
+    app.state.config = config
+    jobs = JobManager(config.library, config.workers)
+    roots = [os.path.realpath(r) for r in config.roots]
+    if config.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=config.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])  # fmt: skip
+
+    @app.exception_handler(TonearmError)
+    async def _tonearm_error(request: Request, exc: TonearmError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, LibraryLockedError) else 400
+        if isinstance(exc, DecodeError):
+            status = 415
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    max_bytes = config.max_upload_mb << 20
+
+    # ---- library ----------------------------------------------------------------------
+    @app.get("/api/stats", summary="Library size, views, analyzers, failures")
+    def stats(s: StoreDep) -> dict[str, Any]:
+        info = s.info()
+        info.update(analyzers=s.get_meta("views") or {}, failed=len(s.failures()), roots=roots)
+        return info
+
+    @app.get("/api/tracks", summary="List tracks, optionally filtered")
+    def tracks(
+        s: StoreDep,
+        where: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        flt = s.compile_where(where)
+        cols = ["id", "path", "title", "artist", "album", "genre", "year", "duration", "emotions"]
+        cols = [c for c in cols if c in s.fields() or c in ("id", "path")]
+        rows = sorted(s.scan(flt, columns=cols), key=lambda r: r["path"])
+        return {"total": len(rows), "offset": offset, "tracks": rows[offset : offset + limit]}
+
+    @app.get("/api/tracks/{track_id}", summary="Everything the library knows about one track")
+    def track(track_id: str, s: StoreDep) -> dict[str, Any]:
+        return track_detail(s, track_id)
+
+    @app.get("/api/tracks/{track_id}/audio", summary="Stream the track's audio (HTTP range requests)")
+    def audio(track_id: str, s: StoreDep) -> FileResponse:
+        rows = s.get([track_id], columns=["id", "path"])
+        if not rows:
+            raise HTTPException(404, f"no track {track_id}")
+        path = rows[0]["path"]
+        if not os.path.isfile(path):
+            raise HTTPException(410, "the track's file is gone from disk")
+        return FileResponse(path, media_type=_MIME.get(Path(path).suffix.lower(), "application/octet-stream"))
+
+    # ---- search -----------------------------------------------------------------------
+    @app.get("/api/tracks/{track_id}/similar", summary="Tracks similar to an indexed track, in one view")
+    def similar_to(
+        track_id: str,
+        s: StoreDep,
+        view: str = "sound",
+        k: Annotated[int, Query(ge=1, le=500)] = 10,
+        where: str | None = None,
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        from tonearm.search.similar import similar
+
+        if not s.get([track_id], columns=["id"]):
+            raise HTTPException(404, f"no track {track_id}")
+        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view)
+
+    @app.post("/api/similar", summary="Tracks similar to an uploaded audio file", dependencies=[Token])
+    def similar_upload(
+        s: StoreDep,
+        file: Annotated[UploadFile, File(description="Any audio file")],
+        view: Annotated[str, Form()] = "sound",
+        k: Annotated[int, Form(ge=1, le=500)] = 10,
+        where: Annotated[str | None, Form()] = None,
+    ) -> dict[str, Any]:
+        from tonearm.search.similar import similar
+
+        with saved_upload(file, max_bytes) as path:
+            out = similar(s, path, k=k, where=where, view=view)
+        out["query"].update(target=file.filename, path=None)
+        return out
+
+    @app.post("/api/hum", summary="Find the track a hummed or sung recording comes from", dependencies=[Token])
+    def hum(
+        s: StoreDep,
+        file: Annotated[UploadFile, File(description="A recording of humming, singing or whistling")],
+        k: Annotated[int, Form(ge=1, le=500)] = 10,
+        where: Annotated[str | None, Form()] = None,
+    ) -> dict[str, Any]:
+        from tonearm.search.hum import hum_search
+
+        with saved_upload(file, max_bytes) as path:
+            out = hum_search(s, path, k=k, where=where)
+        out["query"].update(target=file.filename, path=None)
+        return out
+
+    @app.get("/api/search", summary="Text search: words, mood, sound tags, or all fused")
+    def text_search(
+        s: StoreDep,
+        q: Annotated[str, Query(min_length=1, max_length=2000)],
+        mode: str = "auto",
+        k: Annotated[int, Query(ge=1, le=500)] = 10,
+        where: str | None = None,
+        min_score: float | None = None,
+    ) -> dict[str, Any]:
+        from tonearm.search.text import TextQuery, search
+
+        return search(s, TextQuery(q, k, where, min_score), mode)
+
+    @app.get("/api/map", summary="2-D map of the library's sound view (PCA), for plotting")
+    def library_map(s: StoreDep, view: str = "sound", color_by: str | None = None) -> dict[str, Any]:
+        from tonearm.search.projection import library_map as project
+
+        return project(s, view, color_by)
+
+    # ---- index jobs -------------------------------------------------------------------
+    @app.post("/api/jobs", summary="Start an index job on the server's folders", dependencies=[Token])
+    def start_job(body: dict[str, Any] | None = None) -> dict[str, Any]:
+        wanted = (body or {}).get("roots") or roots
+        if not roots:
+            raise HTTPException(400, "this server was started without folders to index (tonearm serve FOLDER...)")
+        chosen = [os.path.realpath(str(r)) for r in wanted]
+        outside = [r for r in chosen if not any(r == root or r.startswith(root + os.sep) for root in roots)]
+        if outside:
+            raise HTTPException(403, "index jobs may only scan the folders the server was started with")
+        return jobs.start(chosen).to_json()
+
+    @app.get("/api/jobs", summary="All index jobs of this server process")
+    def list_jobs() -> list[dict[str, Any]]:
+        return [j.to_json() for j in jobs.jobs.values()]
+
+    @app.get("/api/jobs/{job_id}", summary="An index job's progress")
+    def job(job_id: str) -> dict[str, Any]:
+        if job_id not in jobs.jobs:
+            raise HTTPException(404, f"no job {job_id}")
+        return jobs.jobs[job_id].to_json()
+
+    @app.post("/api/jobs/{job_id}/cancel", summary="Stop an index job at the next finished file",
+              dependencies=[Token])  # fmt: skip
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        if job_id not in jobs.jobs:
+            raise HTTPException(404, f"no job {job_id}")
+        return jobs.cancel(job_id).to_json()
+
+    @app.get("/api/config", summary="What the web app needs to know about this server")
+    def server_config() -> dict[str, Any]:
+        return {"requires_token": config.requires_token, "max_upload_mb": config.max_upload_mb,
+                "can_index": bool(roots)}  # fmt: skip
+
+    if STATIC.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")
+    return app
+
+
+def track_detail(s: Store, track_id: str) -> dict[str, Any]:
+    """A track's row for display: metadata, tags, emotions, transcript, passages (no vectors)."""
+    import json
+
+    rows = s.get([track_id])
+    if not rows:
+        raise NotFoundError(f"no track {track_id}")
+    row = rows[0]
+    out = {k: v for k, v in row.items() if not k.startswith(_HIDDEN_PREFIXES) and v is not None}
+    out["views"] = json.loads(out.pop("views_json", None) or "{}")
+    out["metadata"] = json.loads(out.pop("meta_json", None) or "{}")
+    out.pop("sidecar_sig", None)
+    out["tags"] = {k[4:]: v for k, v in list(out.items()) if k.startswith("tag_")}
+    for k in list(out):
+        if k.startswith("tag_"):
+            del out[k]
+    chunks = out.pop("ana_words_chunks", None)
+    if chunks:
+        out["passages"] = [{"text": c["t"], "start": c.get("s"), "end": c.get("e"), "source": c.get("k")}
+                           for c in json.loads(chunks)["chunks"]]  # fmt: skip
+    for key, name in (("ana_transcript", "transcript_segments"), ("ana_emotions", "emotion_weights")):
+        if key in out:
+            out[name] = json.loads(out.pop(key))
+    out.pop("ana_melody_notes", None)
+    out.pop("ana_emotions_key", None)
+    return out
