@@ -153,3 +153,32 @@ def test_token_required_off_loopback(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_cancel_an_index_job_then_resume(server) -> None:
+    base, media, _ = server
+    before = httpx.get(f"{base}/api/stats").json()["tracks"]
+    for j in range(10):
+        write_audio(media / "batch" / f"b{j}.flac", synth("chirp", 6.0, seed=200 + j))
+    job = httpx.post(f"{base}/api/jobs", json={}).json()
+    for _ in range(200):
+        if httpx.get(f"{base}/api/jobs/{job['id']}").json()["done"] >= 1:
+            break
+        time.sleep(0.05)
+    assert httpx.post(f"{base}/api/jobs/{job['id']}/cancel").status_code == 200
+    for _ in range(300):
+        state = httpx.get(f"{base}/api/jobs/{job['id']}").json()
+        if state["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    assert state["state"] == "cancelled", state
+    partial = httpx.get(f"{base}/api/stats").json()["tracks"]
+    assert before < partial < before + 10  # committed tracks stay
+    resumed = httpx.post(f"{base}/api/jobs", json={}).json()
+    for _ in range(300):
+        state = httpx.get(f"{base}/api/jobs/{resumed['id']}").json()
+        if state["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.2)
+    assert state["state"] == "done" and state["report"]["added"] == before + 10 - partial
+    shutil.rmtree(media / "batch")

@@ -75,7 +75,7 @@ _SPLIT = re.compile(r"[,;/]|\band\b|\bbut\b|\bwith\b|\by\b|\bpero\b|\bcon\b|\be\
 _STOPWORDS = frozenset((
     "the", "and", "with", "for", "from", "that", "this", "some", "very", "bit", "played", "playing", "plays",
     "song", "songs", "music", "track", "tracks", "una", "uno", "unos", "unas", "los", "las", "del", "con", "para",
-    "por", "que", "muy", "canción", "canciones", "música",
+    "por", "que", "muy", "canción", "canciones", "música", "piece", "pieces", "tune", "tunes", "something",
 ))  # fmt: skip
 _TAG_MIN_SIM = 0.87  # below this a phrase names no tag ("blah qwerty", "rainy sunday")
 _WORD_MIN_SIM = 0.89  # a single word needs stronger evidence than a phrase ("reel", "blah" match noise)
