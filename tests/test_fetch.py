@@ -195,3 +195,43 @@ def test_feed_of_spoken_episodes_end_to_end(site, tmp_path: Path) -> None:
     for name, other in (("garden-1", "garden-2"), ("space-1", "space-2")):
         sim = run_cli("similar", rows[name]["id"], "--view", "words", "-l", str(lib), "--json")
         assert json.loads(sim.stdout)["results"][0]["id"] == rows[other]["id"]
+
+
+def test_add_urls_and_feeds_through_the_api(site, tmp_path: Path) -> None:
+    import time
+
+    import httpx
+    from conftest import serve_library
+
+    base, root, _ = site
+    _mp3(root / "song.mp3")
+    _mp3(root / "e1.mp3", synth("chirp", 5.0))
+    _feed(root, base, [("g1", "First", "e1.mp3", "audio/mpeg")])
+    lib = tmp_path / "lib"
+    open_store(str(lib)).close()
+    proc, api = serve_library(lib, tmp_path)
+
+    def wait(job: dict) -> dict:
+        for _ in range(300):
+            state = httpx.get(f"{api}/api/jobs/{job['id']}").json()
+            if state["state"] not in ("queued", "running"):
+                return state
+            time.sleep(0.2)
+        raise AssertionError(state)
+
+    try:
+        assert httpx.post(f"{api}/api/add", json={"urls": ["file:///etc/passwd"]}).status_code == 400
+        assert httpx.post(f"{api}/api/add", json={"nope": 1}).status_code == 400
+        job = httpx.post(f"{api}/api/add", json={"urls": [f"{base}/song.mp3", f"{base}/gone.mp3"]}).json()
+        assert job["kind"] == "add"
+        done = wait(job)
+        assert done["state"] == "done" and done["report"]["added"] == 1
+        assert len(done["messages"]) == 1 and "404" in done["messages"][0]
+        feed = wait(httpx.post(f"{api}/api/feeds", json={"url": f"{base}/feed.xml", "latest": 5}).json())
+        assert feed["state"] == "done" and feed["report"]["added"] == 1
+        feeds = httpx.get(f"{api}/api/feeds").json()
+        assert feeds[0]["title"] == "Test Show" and feeds[0]["episodes"] == 1
+        assert httpx.get(f"{api}/api/stats").json()["tracks"] == 2
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

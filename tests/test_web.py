@@ -155,3 +155,18 @@ def test_map_click_plays_a_track(page) -> None:
     page.focus("#map")
     page.keyboard.press("+")
     assert page.evaluate("state.view.scale") > 1
+
+
+def test_add_url_form_shows_job_progress(page, site) -> None:
+    # Runs last: it adds a track. The URL is the server's own audio stream of a track (a direct media link).
+    base, _, _ = site
+    import httpx
+
+    tid = httpx.get(f"{base}/api/tracks", params={"where": "title = 'Tune 5'"}).json()["tracks"][0]["id"]
+    page.click("#add-box summary")
+    page.fill("#add-urls", f"{base}/api/tracks/{tid}/audio")
+    page.click("#add-form button")
+    page.wait_for_function("document.querySelector('#job-status').textContent.includes('add job done')", timeout=90000)
+    assert "1 added" in page.inner_text("#job-status")
+    _shot(page, "add-url")
+    assert httpx.get(f"{base}/api/stats").json()["tracks"] == 7

@@ -43,6 +43,8 @@ class ServerConfig:
     cors_origins: list[str] = field(default_factory=list)
     max_upload_mb: int = 50
     workers: int = 1
+    media_dir: str | None = None  # where URL and feed downloads go (default: <library>/media)
+    max_disk_mb: int | None = None
 
     @property
     def requires_token(self) -> bool:
@@ -211,6 +213,43 @@ def create_app(config: ServerConfig) -> FastAPI:
         if outside:
             raise HTTPException(403, "index jobs may only scan the folders the server was started with")
         return jobs.start(chosen).to_json()
+
+    def fetch_settings() -> Any:
+        from tonearm.library.fetch import FetchSettings
+
+        return FetchSettings(Path(config.media_dir or Path(config.library) / "media"))
+
+    max_disk = None if config.max_disk_mb is None else config.max_disk_mb << 20
+
+    @app.post("/api/add", summary="Download the audio of URLs (yt-dlp) and index it", dependencies=[Token])
+    def add_urls(body: dict[str, Any]) -> dict[str, Any]:
+        urls = body.get("urls") if isinstance(body, dict) else None
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls) or len(urls) > 1000:
+            raise HTTPException(400, 'send {"urls": ["https://...", ...]} (1 to 1000 URLs)')
+        bad = [u for u in urls if not u.strip().lower().startswith(("http://", "https://"))]
+        if bad:
+            raise HTTPException(400, f"only http(s) URLs can be added: {bad[0][:80]}")
+        return jobs.start_add([u.strip() for u in urls], fetch_settings(), max_disk).to_json()
+
+    @app.post("/api/feeds", summary="Subscribe to a podcast feed and fetch its episodes", dependencies=[Token])
+    def add_feed(body: dict[str, Any]) -> dict[str, Any]:
+        url = body.get("url") if isinstance(body, dict) else None
+        latest = body.get("latest") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url.strip().lower().startswith(("http://", "https://")):
+            raise HTTPException(400, 'send {"url": "https://.../feed.xml", "latest": N}')
+        if latest is not None and (not isinstance(latest, int) or isinstance(latest, bool) or latest < 1):
+            raise HTTPException(400, "latest must be a positive integer")
+        return jobs.start_feed(url.strip(), latest, fetch_settings(), max_disk).to_json()
+
+    @app.get("/api/feeds", summary="Subscribed feeds")
+    def list_feeds(s: StoreDep) -> list[dict[str, Any]]:
+        from tonearm.library.feeds import FEEDS_META
+
+        feeds = s.get_meta(FEEDS_META) or {}
+        return [{"url": u, "title": f.get("title"), "latest": f.get("latest"), "checked_at": f.get("checked_at"),
+                 "episodes": sum(e.get("state") == "ok" for e in f.get("episodes", {}).values()),
+                 "failed": sum(e.get("state") == "failed" for e in f.get("episodes", {}).values())}
+                for u, f in feeds.items()]  # fmt: skip
 
     @app.get("/api/jobs", summary="All index jobs of this server process")
     def list_jobs() -> list[dict[str, Any]]:

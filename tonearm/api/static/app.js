@@ -202,12 +202,28 @@ async function pollJob(id) {
     const j = await api(`/api/jobs/${id}`);
     const bar = $("#job-progress");
     bar.hidden = false; bar.max = j.total || 1; bar.value = j.done;
-    $("#job-status").textContent = `${j.state}: ${j.done}/${j.total ?? "?"}` + (j.error ? ` — ${j.error}` : "") + (j.report ? ` — ${j.report.added} added, ${j.report.updated} updated, ${j.report.failed.length} failed` : "");
+    $("#job-status").textContent = `${j.kind} job ${j.state} (${j.phase}): ${j.done}/${j.total ?? "?"}` + (j.error ? ` — ${j.error}` : "") + (j.report ? ` — ${j.report.added} added, ${j.report.updated} updated, ${j.report.failed.length} failed` : "") + (j.messages && j.messages.length ? ` — ${j.messages.length} problem(s): ${j.messages.slice(0, 3).join("; ")}` : "");
     $("#cancel").hidden = !(j.state === "running" || j.state === "queued");
     if (j.state === "running" || j.state === "queued") setTimeout(() => pollJob(id), 1000);
     else { state.map = null; loadStats(); }
   } catch (e) { $("#job-status").textContent = e.message; }
 }
+async function startJob(path, body) {
+  try {
+    const j = await api(path, { method: "POST", headers: { "Content-Type": "application/json", ...authHeaders() }, body: JSON.stringify(body) });
+    state.job = j.id; pollJob(j.id);
+  } catch (e) { $("#job-status").textContent = e.message; }
+}
+$("#add-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const urls = $("#add-urls").value.split(/\s+/).map((u) => u.trim()).filter(Boolean);
+  if (urls.length) startJob("/api/add", { urls });
+});
+$("#feed-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const url = $("#feed-url").value.trim(); const latest = parseInt($("#feed-latest").value, 10);
+  if (url) startJob("/api/feeds", latest > 0 ? { url, latest } : { url });
+});
 $("#index").addEventListener("click", async () => {
   try { const j = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json", ...authHeaders() }, body: "{}" }); state.job = j.id; pollJob(j.id); }
   catch (e) { $("#job-status").textContent = e.message; }
@@ -228,6 +244,6 @@ $("#search-form").addEventListener("submit", (e) => { e.preventDefault(); const 
 async function loadStats() { try { const s = await api("/api/stats"); $("#stats").textContent = `${s.tracks} tracks · views: ${Object.keys(s.views).join(", ")}`; } catch (e) { $("#stats").textContent = e.message; } }
 (async function init() {
   try { state.config = await api("/api/config"); } catch (e) { state.config = {}; }
-  $("#job-box").hidden = !state.config.can_index;
+  $("#index").hidden = !state.config.can_index;
   loadStats(); route();
 })();
