@@ -182,3 +182,19 @@ def test_cancel_an_index_job_then_resume(server) -> None:
         time.sleep(0.2)
     assert state["state"] == "done" and state["report"]["added"] == before + 10 - partial
     shutil.rmtree(media / "batch")
+
+
+def test_radio_and_path_endpoints(server) -> None:
+    base, _, _ = server
+    rows = httpx.get(f"{base}/api/tracks", params={"limit": 50}).json()["tracks"]
+    a, b = rows[0]["id"], rows[-1]["id"]
+    r = httpx.get(f"{base}/api/radio", params={"seed": a, "length": 4, "rng_seed": 1, "where": "genre != 'Noise'"})
+    assert r.status_code == 200, r.text
+    items = r.json()["results"]
+    assert 0 < len(items) <= 4 and a not in [i["id"] for i in items] and all(i["genre"] != "Noise" for i in items)
+    again = httpx.get(f"{base}/api/radio", params={"seed": a, "length": 4, "rng_seed": 1, "where": "genre != 'Noise'"})
+    assert [i["id"] for i in again.json()["results"]] == [i["id"] for i in items]
+    p = httpx.get(f"{base}/api/path", params={"from": a, "to": b, "steps": 3})
+    assert p.status_code == 200 and len(p.json()["results"]) == 3
+    assert httpx.get(f"{base}/api/radio", params={"seed": "0123456789abcdef"}).status_code == 404
+    assert httpx.get(f"{base}/api/radio", params={"seed": a, "weights": "sound=x"}).status_code == 400

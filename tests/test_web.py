@@ -170,3 +170,21 @@ def test_add_url_form_shows_job_progress(page, site) -> None:
     assert "1 added" in page.inner_text("#job-status")
     _shot(page, "add-url")
     assert httpx.get(f"{base}/api/stats").json()["tracks"] == 7
+
+
+def test_radio_and_path_from_the_track_page(page, site) -> None:
+    base, _, _ = site
+    import httpx
+
+    ids = {t["title"]: t["id"] for t in httpx.get(f"{base}/api/tracks").json()["tracks"]}
+    page.goto(f"{base}/#/track/{ids['Tune 0']}")
+    page.wait_for_selector("#t-radio")
+    page.click("#t-path-from")
+    page.click("#t-radio")
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('Radio from Tune 0')")
+    assert "Tune 0" not in page.locator("#results li .title").all_inner_texts()
+    page.goto(f"{base}/#/track/{ids['Tune 3']}")
+    page.wait_for_selector("#t-path-to:not([hidden])")
+    page.click("#t-path-to")
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('Path from Tune 0 to Tune 3')")
+    assert page.locator("#results li").count() >= 1

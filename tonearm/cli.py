@@ -301,6 +301,100 @@ def search(
         console.print(_search_table(payload))
 
 
+def _playlist_out(payload: dict[str, Any], export: str | None, json_out: bool, title: str) -> None:
+    from tonearm.search.radio import export_playlist
+    from tonearm.search.similar import dumps
+
+    if export:
+        fmt = export_playlist(payload, export)
+        err_console.print(f"wrote {len(payload['results'])} tracks to {export} ({fmt})")
+    if json_out:
+        print(dumps(payload))
+        return
+    table = Table("#", "title", "artist", "album", "score", "id", title=title, title_justify="left")
+    for r in payload["results"]:
+        table.add_row(str(r["rank"]), r.get("title") or os.path.basename(r.get("path") or ""), r.get("artist") or "",
+                      r.get("album") or "", f"{r['score']:.3f}", r["id"])  # fmt: skip
+    console.print(table)
+
+
+ExportOpt = Annotated[str | None, typer.Option("--export", help="Also write the list as .m3u8, .xspf or .json.")]
+
+
+@app.command()
+@_handle_errors
+def radio(
+    seeds: Annotated[list[str], typer.Argument(help="Seed tracks (ids or indexed paths).")],
+    avoid: Annotated[list[str] | None, typer.Option("--avoid", help="Steer away from this track (repeatable).")] = None,
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    weights: Annotated[
+        str | None, typer.Option(help="View weights, e.g. sound=1,melody=0.5,words=0.5,mood=0.2.")
+    ] = None,
+    where: WhereOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Same number, same list (default: varied).")] = None,
+    artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
+    diversity: Annotated[float, typer.Option(help="0 = closest tracks only, 1 = as varied as possible.")] = 0.3,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Endless-radio style list from seed tracks: no seeds, no repeats, artists spaced out, filters kept."""
+    from tonearm.search.radio import RadioSettings, parse_weights
+    from tonearm.search.radio import radio as run_radio
+
+    if not 0.0 <= diversity <= 1.0:
+        raise TonearmError("--diversity must be between 0 and 1")
+    settings = RadioSettings(length, parse_weights(weights) if weights else None, where, seed, diversity,
+                             artist_window)  # fmt: skip
+    payload = run_radio(_open(library), seeds, avoid or [], settings)
+    _playlist_out(
+        payload, export, json_out, f"Radio from {', '.join(s['title'] or s['id'] for s in payload['query']['seeds'])}"
+    )
+
+
+@app.command("path")
+@_handle_errors
+def path_(
+    start: Annotated[str, typer.Argument(help="First track (id or indexed path).")],
+    end: Annotated[str, typer.Argument(help="Last track.")],
+    steps: Annotated[int, typer.Option(help="Tracks between the two.")] = 10,
+    view: Annotated[str, typer.Option(help="View to travel through.")] = "sound",
+    where: WhereOpt = None,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A smooth sequence of tracks leading from START to END."""
+    from tonearm.search.radio import song_path
+
+    payload = song_path(_open(library), start, end, steps, view, where)
+    q = payload["query"]
+    _playlist_out(payload, export, json_out, f"Path from {q['from']['title'] or q['from']['id']} to "
+                                             f"{q['to']['title'] or q['to']['id']}")  # fmt: skip
+
+
+@app.command()
+@_handle_errors
+def playlist(
+    mood: Annotated[str | None, typer.Option("--mood", help="How it should feel, in a sentence.")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="What it should be about or sound like.")] = None,
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    where: WhereOpt = None,
+    artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A playlist from a mood or a description (the search modes), artists spaced out."""
+    from tonearm.search.radio import text_playlist
+
+    if bool(mood) == bool(text):
+        raise TonearmError("give exactly one of --mood or --text")
+    payload = text_playlist(_open(library), mood or text or "", "mood" if mood else "auto", length, where,
+                            artist_window)  # fmt: skip
+    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}")
+
+
 @app.command()
 @_handle_errors
 def tracks(

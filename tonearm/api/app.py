@@ -196,6 +196,36 @@ def create_app(config: ServerConfig) -> FastAPI:
 
         return search(s, TextQuery(q, k, where, min_score), mode)
 
+    @app.get("/api/radio", summary="Radio from seed tracks: no seeds, no repeats, artists spaced, filters kept")
+    def radio_list(
+        s: StoreDep,
+        seed: Annotated[list[str], Query(description="Seed track id (repeatable)")],
+        avoid: Annotated[list[str] | None, Query(description="Track id to steer away from (repeatable)")] = None,
+        length: Annotated[int, Query(ge=1, le=500)] = 20,
+        weights: str | None = None,
+        where: str | None = None,
+        rng_seed: Annotated[int | None, Query(description="Same number, same list")] = None,
+        artist_window: Annotated[int, Query(ge=1, le=50)] = 5,
+    ) -> dict[str, Any]:
+        from tonearm.search.radio import RadioSettings, parse_weights, radio
+
+        settings = RadioSettings(length, parse_weights(weights) if weights else None, where, rng_seed,
+                                 artist_window=artist_window)  # fmt: skip
+        return radio(s, seed, avoid or [], settings)
+
+    @app.get("/api/path", summary="A smooth sequence of tracks from one track to another")
+    def path_list(
+        s: StoreDep,
+        start: Annotated[str, Query(alias="from")],
+        end: Annotated[str, Query(alias="to")],
+        steps: Annotated[int, Query(ge=1, le=200)] = 10,
+        view: str = "sound",
+        where: str | None = None,
+    ) -> dict[str, Any]:
+        from tonearm.search.radio import song_path
+
+        return song_path(s, start, end, steps, view, where)
+
     @app.get("/api/map", summary="2-D map of the library's sound view (PCA), for plotting")
     def library_map(s: StoreDep, view: str = "sound", color_by: str | None = None) -> dict[str, Any]:
         from tonearm.search.projection import library_map as project

@@ -131,7 +131,10 @@ async function showTrack(id) {
     const tags = Object.entries(t.tags || {}).sort((a, b) => b[1] - a[1]).slice(0, 10);
     el.innerHTML = `<h2>${esc(title)}</h2>
       <p><button id="t-play">▶ Play</button> <button id="t-more">More like this</button>
-      <button id="t-words" ${t.views && t.views.words ? "" : "hidden"}>Similar words</button></p>
+      <button id="t-words" ${t.views && t.views.words ? "" : "hidden"}>Similar words</button>
+      <button id="t-radio">Start radio</button>
+      <button id="t-path-from">Path from here</button>
+      <button id="t-path-to" ${state.pathStart && state.pathStart.id !== id ? "" : "hidden"}>Path here from ${esc(state.pathStart ? state.pathStart.title : "")}</button></p>
       <dl>${fields.filter((f) => t[f] != null).map((f) => `<dt>${f}</dt><dd>${esc(f === "duration" ? clock(t[f]) : t[f])}</dd>`).join("")}</dl>
       ${tags.length ? `<h3>Sound tags</h3><ul>${tags.map(([k, v]) => `<li>${esc(k)} <span class="tagbar" style="width:${Math.round(v * 200)}px"></span> ${v.toFixed(2)}</li>`).join("")}</ul>` : ""}
       ${t.lyrics ? `<h3>Lyrics</h3><pre>${esc(t.lyrics)}</pre>` : ""}
@@ -139,6 +142,9 @@ async function showTrack(id) {
     el.querySelector("#t-play").onclick = () => play(id, title, null);
     el.querySelector("#t-more").onclick = () => moreLike(id, title);
     el.querySelector("#t-words").onclick = async () => { location.hash = "#/"; try { render(await api(`/api/tracks/${id}/similar?view=words&k=20`), `Talks/lyrics like ${title}`); } catch (e) { showError(e); } };
+    el.querySelector("#t-radio").onclick = async () => { location.hash = "#/"; try { render(await api(`/api/radio?seed=${id}&length=25`), `Radio from ${title}`); } catch (e) { showError(e); } };
+    el.querySelector("#t-path-from").onclick = () => { state.pathStart = { id, title }; $("#explain").textContent = `Path starts at ${title}: open another track and choose "Path here"`; el.querySelector("#t-path-from").textContent = "Path starts here ✓"; };
+    el.querySelector("#t-path-to").onclick = async () => { const a = state.pathStart; location.hash = "#/"; try { render(await api(`/api/path?from=${a.id}&to=${id}&steps=10`), `Path from ${a.title} to ${title}`); } catch (e) { showError(e); } };
     el.querySelectorAll(".passage").forEach((p) => {
       const go = () => play(id, title, p.dataset.at === "" ? null : Number(p.dataset.at));
       p.onclick = go; p.onkeydown = (e) => { if (e.key === "Enter") go(); };
