@@ -40,7 +40,8 @@ def test_no_server_errors(api_schema) -> None:
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)  # fmt: skip
         def check(case) -> None:
             case.call_and_validate(checks=[not_a_server_error], timeout=60)
 
