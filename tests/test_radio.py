@@ -133,3 +133,52 @@ def test_cli_radio_path_playlist(lib: Path, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "not a track id" in bad.stderr
     both = run_cli("playlist", "--mood", "x", "--text", "y", "-l", str(lib))
     assert both.returncode == 2 and "exactly one" in both.stderr
+
+
+def test_history_import_partial_matches_and_for_you(lib: Path, tmp_path: Path) -> None:
+    import time
+
+    from tonearm.library.history import HISTORY_META, normalise, read_plays
+
+    assert normalise("Ünder Pressure (Remastered 2011) feat. Bowie") == "under pressure"
+    now = int(time.time())
+    lb = [
+        {"listened_at": now - 86400 * 200, "track_metadata": {"artist_name": "Artist0", "track_name": "Tonal 0"}},
+        {"listened_at": now - 86400 * 200, "track_metadata": {"artist_name": "artist0", "track_name": "tonal 0"}},
+        {"listened_at": now - 3600, "track_metadata": {"artist_name": "artist1", "track_name": "Tonal 1 (Live)"}},
+        {"listened_at": now, "track_metadata": {"artist_name": "Nobody", "track_name": "Not Here"}},
+    ]
+    (tmp_path / "lb.json").write_text(json.dumps(lb))
+    (tmp_path / "lastfm.csv").write_text("artist2,Some Album,tonal 2,01 Jan 2020 10:00\nGhost,X,Unknown Song,\n")
+    (tmp_path / "log.tsv").write_text("played_at\tartist\ttitle\n1700000000\tartist3\ttonal 3\n")
+    assert [p.title for p in read_plays(str(tmp_path / "lastfm.csv"))] == ["tonal 2", "Unknown Song"]
+    res = run_cli("history", "import", str(tmp_path / "lb.json"), "--json", "-l", str(lib))
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(res.stdout)
+    assert (rep["plays"], rep["matched"], rep["matched_name"], rep["unmatched"]) == (4, 3, 3, 1)
+    for f in ("lastfm.csv", "log.tsv"):
+        assert run_cli("history", "import", str(tmp_path / f), "-l", str(lib)).returncode == 0
+    store = open_store(str(lib))
+    hist = store.get_meta(HISTORY_META)
+    assert hist["unmatched"] == 2 and len(hist["tracks"]) == 4
+    res = run_cli("for-you", "--length", "10", "--seed", "1", "--json", "-l", str(lib))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    recent = _ids(store, "tonal 1")[0]  # played an hour ago: left out
+    assert recent not in [r["id"] for r in out["results"]] and out["query"]["excluded_recent"] == 1
+    assert len(out["results"]) == 10 and len({r["id"] for r in out["results"]}) == 10
+    bad = run_cli("history", "import", str(tmp_path / "nope.json"), "-l", str(lib))
+    assert bad.returncode == 2 and "cannot read" in bad.stderr
+    (tmp_path / "broken.json").write_text("[{")
+    bad = run_cli("history", "import", str(tmp_path / "broken.json"), "-l", str(lib))
+    assert bad.returncode == 2 and "not valid JSON" in bad.stderr
+    store.set_meta(HISTORY_META, {})  # leave the shared library as it was
+
+
+def test_for_you_without_history_is_a_clear_error(tmp_path: Path) -> None:
+    music = tmp_path / "m"
+    write_audio(music / "a.flac", synth("tonal", 3.0))
+    lib = tmp_path / "lib"
+    assert run_cli("index", str(music), "-l", str(lib), "--views", "sound=dsp").returncode == 0
+    res = run_cli("for-you", "-l", str(lib))
+    assert res.returncode == 2 and "history import" in res.stderr

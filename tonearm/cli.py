@@ -352,6 +352,58 @@ def radio(
     )
 
 
+history_app = typer.Typer(help="Listening history: import plays from ListenBrainz, Last.fm or a log.",
+                          no_args_is_help=True)  # fmt: skip
+app.add_typer(history_app, name="history")
+
+
+@history_app.command("import")
+@_handle_errors
+def history_import(
+    file: Annotated[str, typer.Argument(help="ListenBrainz JSON/JSONL, Last.fm CSV, or a CSV/TSV play log.")],
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Match plays to library tracks (MusicBrainz id, then artist + title) and add them to the history."""
+    from dataclasses import asdict
+
+    from tonearm.library.history import import_history
+
+    rep = import_history(_open(library), file)
+    if json_out:
+        print(json.dumps(asdict(rep) | {"matched": rep.matched}, indent=2))
+        return
+    console.print(f"{rep.plays} plays: {rep.matched} matched ({rep.matched_mbid} by MusicBrainz id, "
+                  f"{rep.matched_name} by artist + title, {rep.matched_path} by path), {rep.unmatched} not in the "
+                  "library")  # fmt: skip
+    for example in rep.unmatched_examples:
+        console.print(f"  not found: {escape(example)}", highlight=False)
+
+
+@app.command("for-you")
+@_handle_errors
+def for_you(
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    recent_days: Annotated[float, typer.Option(help="Leave out tracks played in the last N days.")] = 30.0,
+    where: WhereOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Same number, same list (default: varied).")] = None,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recommendations from your listening history, without what you played recently."""
+    from tonearm.search.radio import RadioSettings
+    from tonearm.search.radio import for_you as run_for_you
+
+    payload = run_for_you(_open(library), RadioSettings(length, None, where, seed), recent_days)
+    q = payload["query"]
+    if not json_out:
+        err_console.print(f"from {q['history_tracks']} tracks in your history ({q['unmatched_plays']} plays did not "
+                          f"match the library); {q['excluded_recent']} played in the last {recent_days:g} days "
+                          "left out")  # fmt: skip
+    _playlist_out(payload, export, json_out, "For you")
+
+
 @app.command("path")
 @_handle_errors
 def path_(

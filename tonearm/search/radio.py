@@ -103,9 +103,17 @@ def _spaced(order: list[dict[str, Any]], cand: Mapping[str, Any], window: int) -
 
 
 def radio(
-    store: Store, seeds: Sequence[str], avoid: Sequence[str] = (), settings: RadioSettings | None = None
+    store: Store,
+    seeds: Sequence[str],
+    avoid: Sequence[str] = (),
+    settings: RadioSettings | None = None,
+    exclude: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A list of ``settings.length`` tracks that follow the seeds (see the module docstring)."""
+    """A list of ``settings.length`` tracks that follow the seeds (see the module docstring).
+
+    ``avoid`` tracks steer the list away from their sound and never appear; ``exclude`` ids
+    (e.g. recently played) only never appear.
+    """
     st = settings or RadioSettings()
     if not seeds:
         raise TonearmError("give at least one seed track")
@@ -124,7 +132,7 @@ def radio(
         raise TonearmError("the seed tracks have no vectors in the chosen views yet")
     away = {v: _centroid(avoid_rows, v) for v in targets} if avoid_rows else {}
     flt = store.compile_where(st.where)
-    banned_ids = [r["id"] for r in seed_rows + avoid_rows]
+    banned_ids = [r["id"] for r in seed_rows + avoid_rows] + list(exclude)
     banned_hashes = [r["content_hash"] for r in seed_rows + avoid_rows if r.get("content_hash")]
     cols = [*_ROW_FIELDS, *(vector_column(v) for v in targets)]
     pool: dict[str, dict[str, Any]] = {}
@@ -181,6 +189,25 @@ def radio(
             hashes.add(cands[chosen]["content_hash"])
     items = [_item(c, float(rel[i])) for c, i in zip(order, picked, strict=True)]
     return _payload("radio", seed_rows, items, st, {"avoid": [r["id"] for r in avoid_rows], "weights": weights})
+
+
+def for_you(
+    store: Store, settings: RadioSettings | None = None, recent_days: float = 30.0, seeds: int = 10
+) -> dict[str, Any]:
+    """Recommendations from the listening history: radio from the most-loved tracks (plays, decayed by
+    age), never anything played in the last ``recent_days``."""
+    from tonearm.library.history import HISTORY_META, recently_played, taste
+
+    loved = [t for t, _ in taste(store)]
+    if not loved:
+        raise TonearmError("no listening history yet: run `tonearm history import FILE` first")
+    recent = recently_played(store, recent_days)
+    out = radio(store, loved[:seeds], (), settings, exclude=recent)
+    history = store.get_meta(HISTORY_META) or {}
+    out["query"].update(kind="for-you", recent_days=recent_days, excluded_recent=len(recent),
+                        history_tracks=len(history.get("tracks") or {}),
+                        unmatched_plays=history.get("unmatched", 0))  # fmt: skip
+    return out
 
 
 def song_path(store: Store, start: str, end: str, steps: int = 10, view: str = "sound",
