@@ -153,3 +153,17 @@ def serve_library(lib: Path, media: Path, *extra: str) -> tuple[subprocess.Popen
         time.sleep(0.2)
     proc.kill()
     raise AssertionError("server did not start")
+
+
+def wait_for_job(base: str, job_id: str, timeout: float = 120.0) -> dict:
+    """Poll ``GET /api/jobs/{id}`` until the job leaves queued/running; return its final state."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = httpx.get(f"{base}/api/jobs/{job_id}").json()
+        if state["state"] not in ("queued", "running") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
-from conftest import SR, serve_library, synth, write_audio
+from conftest import SR, serve_library, synth, wait_for_job, write_audio
 
 from tonearm.library.indexer import Indexer
 from tonearm.store import open_store
@@ -119,11 +119,7 @@ def test_index_job_with_concurrent_requests_and_safety(server, tmp_path: Path) -
     with ThreadPoolExecutor(4) as pool:
         codes = list(pool.map(hit, range(16)))
     assert codes == [200] * 16
-    for _ in range(300):
-        state = httpx.get(f"{base}/api/jobs/{job['id']}").json()
-        if state["state"] not in ("queued", "running"):
-            break
-        time.sleep(0.5)
+    state = wait_for_job(base, job["id"])
     assert state["state"] == "done", state
     assert state["report"]["added"] == 4 and state["done"] == state["total"] == 4
     assert httpx.get(f"{base}/api/stats").json()["tracks"] == 12
@@ -166,20 +162,12 @@ def test_cancel_an_index_job_then_resume(server) -> None:
             break
         time.sleep(0.05)
     assert httpx.post(f"{base}/api/jobs/{job['id']}/cancel").status_code == 200
-    for _ in range(300):
-        state = httpx.get(f"{base}/api/jobs/{job['id']}").json()
-        if state["state"] not in ("queued", "running"):
-            break
-        time.sleep(0.2)
+    state = wait_for_job(base, job["id"])
     assert state["state"] == "cancelled", state
     partial = httpx.get(f"{base}/api/stats").json()["tracks"]
     assert before < partial < before + 10  # committed tracks stay
     resumed = httpx.post(f"{base}/api/jobs", json={}).json()
-    for _ in range(300):
-        state = httpx.get(f"{base}/api/jobs/{resumed['id']}").json()
-        if state["state"] not in ("queued", "running"):
-            break
-        time.sleep(0.2)
+    state = wait_for_job(base, resumed["id"])
     assert state["state"] == "done" and state["report"]["added"] == before + 10 - partial
     shutil.rmtree(media / "batch")
 

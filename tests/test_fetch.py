@@ -198,10 +198,8 @@ def test_feed_of_spoken_episodes_end_to_end(site, tmp_path: Path) -> None:
 
 
 def test_add_urls_and_feeds_through_the_api(site, tmp_path: Path) -> None:
-    import time
-
     import httpx
-    from conftest import serve_library
+    from conftest import serve_library, wait_for_job
 
     base, root, _ = site
     _mp3(root / "song.mp3")
@@ -212,12 +210,7 @@ def test_add_urls_and_feeds_through_the_api(site, tmp_path: Path) -> None:
     proc, api = serve_library(lib, tmp_path)
 
     def wait(job: dict) -> dict:
-        for _ in range(300):
-            state = httpx.get(f"{api}/api/jobs/{job['id']}").json()
-            if state["state"] not in ("queued", "running"):
-                return state
-            time.sleep(0.2)
-        raise AssertionError(state)
+        return wait_for_job(api, job["id"])
 
     try:
         assert httpx.post(f"{api}/api/add", json={"urls": ["file:///etc/passwd"]}).status_code == 400

@@ -51,6 +51,8 @@ WhereOpt = Annotated[
     str | None, typer.Option("--where", "-w", help="SQL-like filter, e.g. \"genre = 'Jazz' AND year >= 1990\".")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Parallel analysis processes.")]
+DEFAULT_WORKERS = max(1, os.cpu_count() or 2)
 LlmUrlOpt = Annotated[
     str | None,
     typer.Option(
@@ -106,9 +108,7 @@ class _RichProgress:
 def index(
     paths: Annotated[list[str], typer.Argument(help="Folders or files to index (recursive).")],
     library: LibraryOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel analysis processes.")] = max(
-        1, (os.cpu_count() or 2)
-    ),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     keep_missing: Annotated[bool, typer.Option(help="Keep tracks whose files are gone from disk.")] = False,
     retry_failed: Annotated[bool, typer.Option(help="Retry files that failed before, even if unchanged.")] = False,
     views: Annotated[str | None, typer.Option(help="View analyzers, e.g. sound=dsp.")] = None,
@@ -481,24 +481,13 @@ def info(
 ) -> None:
     """Everything the library knows about one track."""
     from tonearm.errors import NotFoundError
+    from tonearm.library.display import readable_row
+    from tonearm.search.similar import find_track
 
-    store = _open(library)
-    rows = store.get([track])
-    row = rows[0] if rows else store.find_by_path(os.path.realpath(track))
+    row = find_track(_open(library), track)
     if row is None:
         raise NotFoundError(f"no indexed track with id or path {track!r}")
-    out = {k: v for k, v in row.items() if not k.startswith(("vec_", "raw_")) and k != "meta_json"}
-    out["views"] = json.loads(out.pop("views_json") or "{}")
-    chunks = out.pop("ana_words_chunks", None)
-    if chunks:  # passages without their vectors (those are for search, not for reading)
-        out["passages"] = [
-            {k: c[k] for k in ("t", "s", "e", "k") if c.get(k) is not None} for c in json.loads(chunks)["chunks"]
-        ]
-    for key in ("ana_transcript", "ana_emotions"):
-        if out.get(key):
-            out[key] = json.loads(out[key])
-    out.pop("sidecar_sig", None)
-    out["metadata"] = json.loads(row.get("meta_json") or "{}")
+    out = readable_row(row)
     if json_out:
         print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
         return
@@ -533,12 +522,11 @@ def _fetch_settings(library: str, media: str | None, rate_limit: str | None, con
 
 
 def _index_new(store, paths: list[str], workers: int) -> None:
-    from tonearm.analyzers import parse_views
     from tonearm.library.indexer import Indexer
 
     if not paths:
         return
-    report = Indexer(store, parse_views(None, store.get_meta("views"))).run(paths, workers=workers)
+    report = Indexer(store).run(paths, workers=workers)  # with the library's own views
     console.print(f"indexed: {report.added} added, {report.updated} updated, {len(report.failed)} failed")
     for path, reason in report.failed:
         err_console.print(f"[red]index failed[/] {escape(path)}: {escape(reason)}", highlight=False)
@@ -562,7 +550,7 @@ def add(
     concurrency: ConcOpt = 2,
     max_filesize_mb: SizeOpt = 2048,
     max_disk_mb: DiskOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     json_out: JsonOpt = False,
 ) -> None:
     """Download the audio of URLs (yt-dlp) into the library and index it; added URLs are skipped."""
@@ -614,7 +602,7 @@ def feed_add(
     rate_limit: RateOpt = None,
     max_filesize_mb: SizeOpt = 2048,
     max_disk_mb: DiskOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+    workers: WorkersOpt = DEFAULT_WORKERS,
 ) -> None:
     """Subscribe to a feed and fetch its episodes."""
     from tonearm.library.feeds import subscribe
@@ -636,7 +624,7 @@ def feed_update(
     rate_limit: RateOpt = None,
     max_filesize_mb: SizeOpt = 2048,
     max_disk_mb: DiskOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+    workers: WorkersOpt = DEFAULT_WORKERS,
 ) -> None:
     """Fetch new episodes of subscribed feeds and index them."""
     from tonearm.library.feeds import FEEDS_META
@@ -676,13 +664,9 @@ def _update_feeds(store, urls: list[str], settings, max_disk_mb: int | None, wor
 @_handle_errors
 def feed_list(library: LibraryOpt = None, json_out: JsonOpt = False) -> None:
     """Subscribed feeds with their episode counts."""
-    from tonearm.library.feeds import FEEDS_META
+    from tonearm.library.feeds import feed_summaries
 
-    feeds = _open(library).get_meta(FEEDS_META) or {}
-    rows = [{"url": u, "title": f.get("title"), "latest": f.get("latest"),
-             "episodes": sum(e.get("state") == "ok" for e in f.get("episodes", {}).values()),
-             "failed": sum(e.get("state") == "failed" for e in f.get("episodes", {}).values()),
-             "checked_at": f.get("checked_at")} for u, f in feeds.items()]  # fmt: skip
+    rows = feed_summaries(_open(library))
     if json_out:
         print(json.dumps(rows, indent=2))
         return
@@ -775,7 +759,7 @@ def demo(
         "demo-data"
     ),
     tunes: Annotated[int, typer.Option(help="How many tunes to render.")] = 100,
-    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+    workers: WorkersOpt = DEFAULT_WORKERS,
 ) -> None:
     """Render a demo library from the music21 corpus, index it, and run an example query."""
     from tonearm.demo import run_demo
@@ -792,7 +776,7 @@ def eval_(
     ] = "all",
     out: Annotated[str, typer.Option(help="Where report.json / report.md and the scratch library go.")] = "eval-out",
     cache: Annotated[str | None, typer.Option(help="Corpus cache (default: <out>/../eval-cache).")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j")] = max(1, os.cpu_count() or 2),
+    workers: WorkersOpt = DEFAULT_WORKERS,
 ) -> None:
     """Build the benchmark corpus, index it with the current analyzers, and score every task."""
     from pathlib import Path

@@ -24,11 +24,11 @@ from fastapi.staticfiles import StaticFiles
 from tonearm.api.jobs import JobManager
 from tonearm.api.uploads import saved_upload
 from tonearm.errors import DecodeError, LibraryLockedError, NotFoundError, TonearmError
+from tonearm.library.display import readable_row
 from tonearm.store import open_store
 from tonearm.store.base import Store
 
 STATIC = Path(__file__).parent / "static"
-_HIDDEN_PREFIXES = ("vec_", "raw_")
 _MIME = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
          ".wav": "audio/wav", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".webm": "audio/webm",
          ".mkv": "video/x-matroska", ".aac": "audio/aac"}  # fmt: skip
@@ -120,7 +120,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     ) -> dict[str, Any]:
         flt = s.compile_where(where)
         cols = ["id", "path", "title", "artist", "album", "genre", "year", "duration", "emotions"]
-        cols = [c for c in cols if c in s.fields() or c in ("id", "path")]
+        known = s.fields()
+        cols = [c for c in cols if c in known or c in ("id", "path")]
         rows = sorted(s.scan(flt, columns=cols), key=lambda r: r["path"])
         return {"total": len(rows), "offset": offset, "tracks": rows[offset : offset + limit]}
 
@@ -273,13 +274,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get("/api/feeds", summary="Subscribed feeds")
     def list_feeds(s: StoreDep) -> list[dict[str, Any]]:
-        from tonearm.library.feeds import FEEDS_META
+        from tonearm.library.feeds import feed_summaries
 
-        feeds = s.get_meta(FEEDS_META) or {}
-        return [{"url": u, "title": f.get("title"), "latest": f.get("latest"), "checked_at": f.get("checked_at"),
-                 "episodes": sum(e.get("state") == "ok" for e in f.get("episodes", {}).values()),
-                 "failed": sum(e.get("state") == "failed" for e in f.get("episodes", {}).values())}
-                for u, f in feeds.items()]  # fmt: skip
+        return feed_summaries(s)
 
     @app.get("/api/jobs", summary="All index jobs of this server process")
     def list_jobs() -> list[dict[str, Any]]:
@@ -309,28 +306,10 @@ def create_app(config: ServerConfig) -> FastAPI:
 
 
 def track_detail(s: Store, track_id: str) -> dict[str, Any]:
-    """A track's row for display: metadata, tags, emotions, transcript, passages (no vectors)."""
-    import json
-
+    """A track's row for display, with its sound tags grouped and empty fields left out."""
     rows = s.get([track_id])
     if not rows:
         raise NotFoundError(f"no track {track_id}")
-    row = rows[0]
-    out = {k: v for k, v in row.items() if not k.startswith(_HIDDEN_PREFIXES) and v is not None}
-    out["views"] = json.loads(out.pop("views_json", None) or "{}")
-    out["metadata"] = json.loads(out.pop("meta_json", None) or "{}")
-    out.pop("sidecar_sig", None)
-    out["tags"] = {k[4:]: v for k, v in list(out.items()) if k.startswith("tag_")}
-    for k in list(out):
-        if k.startswith("tag_"):
-            del out[k]
-    chunks = out.pop("ana_words_chunks", None)
-    if chunks:
-        out["passages"] = [{"text": c["t"], "start": c.get("s"), "end": c.get("e"), "source": c.get("k")}
-                           for c in json.loads(chunks)["chunks"]]  # fmt: skip
-    for key, name in (("ana_transcript", "transcript_segments"), ("ana_emotions", "emotion_weights")):
-        if key in out:
-            out[name] = json.loads(out.pop(key))
-    out.pop("ana_melody_notes", None)
-    out.pop("ana_emotions_key", None)
+    out = {k: v for k, v in readable_row(rows[0]).items() if v is not None and k != "ana_melody_notes"}
+    out["tags"] = {k[4:]: out.pop(k) for k in [k for k in out if k.startswith("tag_")]}
     return out

@@ -119,14 +119,12 @@ class JobManager:
         return job
 
     def _index(self, store: Any, job: Job, paths: list[str]) -> None:
-        from tonearm.analyzers import parse_views
         from tonearm.library.indexer import Indexer
 
         if not paths:
             job.phase = "indexing"
             return
-        views = parse_views(None, store.get_meta("views"))  # the library's own analyzer choices
-        job.report = Indexer(store, views).run(paths, workers=self.workers, progress=job).to_json()
+        job.report = Indexer(store).run(paths, workers=self.workers, progress=job).to_json()  # library's views
 
     def cancel(self, job_id: str) -> Job:
         job = self.jobs[job_id]

@@ -14,8 +14,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tonearm.eval import metrics as M
 from tonearm.eval.corpus import Corpus
 from tonearm.eval.moodset import MOOD_SET
@@ -186,6 +184,3 @@ def run_text_task(corpus: Corpus, store: Store, by_track: dict[str, str], cache:
     except RuntimeError as exc:
         result["spoken_word"] = {"skipped": str(exc)}
     return result
-
-
-__all__ = ["bm25_rank", "np", "run_text_task"]

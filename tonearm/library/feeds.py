@@ -131,3 +131,14 @@ def update_feed(store: Store, url: str, settings: FetchSettings, max_disk: int |
     feeds[url] = entry
     store.set_meta(FEEDS_META, feeds)
     return report
+
+
+def feed_summaries(store: Store) -> list[dict[str, Any]]:
+    """Subscribed feeds with their episode counts (``feed list`` and ``GET /api/feeds``)."""
+    feeds = store.get_meta(FEEDS_META) or {}
+    out = []
+    for url, f in feeds.items():
+        states = [e.get("state") for e in f.get("episodes", {}).values()]
+        out.append({"url": url, "title": f.get("title"), "latest": f.get("latest"), "checked_at": f.get("checked_at"),
+                    "episodes": states.count("ok"), "failed": states.count("failed")})  # fmt: skip
+    return out

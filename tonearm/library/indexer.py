@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
+from tonearm.analyzers import get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
@@ -100,7 +100,8 @@ class Indexer:
     ) -> None:
         self.store = store
         self.emotions = emotions or OfflineEmotions()
-        self.views = dict(views or DEFAULT_VIEWS)
+        # No views given: the library's own choices (layered over the defaults for views it lacks).
+        self.views = dict(views) if views else parse_views(None, store.get_meta("views"))
         self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
         for analyzer in self.analyzers.values():
             analyzer.ensure_ready()  # fail before scanning, not once per file

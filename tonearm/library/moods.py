@@ -50,7 +50,7 @@ def tag_library(store: Store, backend: EmotionBackend, on_progress: Callable[[st
     report = MoodReport()
     if "words_source" not in store.fields():
         return report
-    store.ensure_fields({k: v for k, v in _TYPES.items()})  # type: ignore[misc]
+    store.ensure_fields(_TYPES)  # type: ignore[arg-type]
     todo = [
         r["id"]
         for r in store.scan(columns=["id", "words_source", "ana_emotions_key"])

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +24,12 @@ from typing import Any
 import numpy as np
 
 from tonearm.errors import NotFoundError, TonearmError
-from tonearm.search.similar import RESULT_FIELDS
+from tonearm.search.similar import RESULT_FIELDS, find_track
 from tonearm.store.base import Store, vector_column
 
 POOL = 300  # candidates fetched per view
 DEFAULT_WEIGHTS = {"sound": 1.0, "melody": 0.25, "words": 0.25, "mood": 0.25}
 _ROW_FIELDS = (*RESULT_FIELDS, "content_hash")
-_TRACK_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
@@ -69,16 +67,10 @@ def _resolve(store: Store, refs: Sequence[str], views: Sequence[str]) -> list[di
     cols = [*_ROW_FIELDS, *(vector_column(v) for v in views)]
     rows = []
     for ref in refs:
-        got = store.get([ref], columns=cols) if _TRACK_ID.match(ref) else []
-        if not got and ref and "\0" not in ref:
-            try:
-                row = store.find_by_path(os.path.realpath(os.path.expanduser(ref)))
-            except (OSError, ValueError):
-                row = None
-            got = store.get([row["id"]], columns=cols) if row else []
-        if not got:
+        row = find_track(store, ref, cols)
+        if row is None:
             raise NotFoundError(f"{ref!r} is not a track id or an indexed path")
-        rows.append(got[0])
+        rows.append(row)
     return rows
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from tonearm.library.scan import content_hash
 from tonearm.store.base import Store, vector_column
 
 RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration")
+_TRACK_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,29 @@ def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
     return Standardizer.from_json(saved).apply(raw)
 
 
+def find_track(store: Store, ref: str, columns: list[str] | None = None) -> dict[str, Any] | None:
+    """The row a reference names: a track id (16 hex digits) or an indexed path; None if neither.
+
+    ``columns`` narrows an id lookup; a path lookup returns the whole row.
+    """
+    if _TRACK_ID.match(ref):
+        rows = store.get([ref], columns=columns)
+        if rows:
+            return rows[0]
+    if not ref or "\0" in ref:
+        return None
+    try:
+        path = os.path.realpath(os.path.expanduser(ref))
+    except (OSError, ValueError):
+        return None
+    return store.find_by_path(path)
+
+
 def resolve_target(store: Store, target: str, view: str = "sound") -> SimilarQuery:
     """Turn a track id, an indexed path or an audio file into a query vector."""
     col = vector_column(view)
-    rows = store.get([target]) if len(target) == 16 and all(c in "0123456789abcdef" for c in target) else []
-    row = rows[0] if rows else None
     path = os.path.realpath(os.path.expanduser(target))
-    if row is None and os.path.isfile(path):
-        row = store.find_by_path(path)
+    row = find_track(store, target) if _TRACK_ID.match(target) or os.path.isfile(path) else None
     if row is not None:
         vec = row.get(col)
         if vec is None:

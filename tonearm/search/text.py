@@ -30,7 +30,7 @@ from tonearm.errors import TonearmError
 from tonearm.library.moods import MOOD_VIEW, load_vocabulary
 from tonearm.search.similar import RESULT_FIELDS
 from tonearm.store.base import Store
-from tonearm.store.filters import Compare, Filter
+from tonearm.store.filters import Filter
 from tonearm.words import embed
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
 
@@ -315,4 +315,4 @@ def search(store: Store, q: TextQuery, mode: str = "auto", backend: EmotionBacke
     raise TonearmError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
-__all__ = ["MODES", "Compare", "TextQuery", "parse_tag_query", "search"]
+__all__ = ["MODES", "TextQuery", "parse_tag_query", "search"]
