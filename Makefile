@@ -19,6 +19,7 @@ system-deps:
 	[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || missing="$$missing timgm6mb-soundfont"; \
 	command -v text2wave >/dev/null || missing="$$missing festival festvox-kallpc16k"; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	ldconfig -p | grep -q libchromaprint.so.1 || missing="$$missing libchromaprint1"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -22,7 +22,7 @@ def test_declares_identity_and_dimension():
     a = get_analyzer("dsp")
     assert (a.name, a.view, a.key) == ("dsp", "sound", "dsp@1")
     assert a.dim == DIM == sum(n for _, n in BLOCKS)
-    assert DEFAULT_VIEWS == {"sound": "fused", "melody": "melody", "words": "words"}
+    assert DEFAULT_VIEWS == {"sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint"}
 
 
 @pytest.mark.parametrize("y", [np.zeros(SR * 3, np.float32), np.zeros(100, np.float32), synth("noise", 0.2)])
@@ -64,7 +64,12 @@ def test_standardizer_roundtrip_and_refit_rule():
 
 
 def test_parse_views():
-    assert parse_views("sound=dsp") == {"sound": "dsp", "melody": "melody", "words": "words"}
+    assert parse_views("sound=dsp") == {
+        "sound": "dsp",
+        "melody": "melody",
+        "words": "words",
+        "fingerprint": "chromaprint",
+    }
     assert parse_views("melody=melody")["melody"] == "melody"
     with pytest.raises(TonearmError, match="unknown analyzer"):
         parse_views("sound=nope")

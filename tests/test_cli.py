@@ -94,13 +94,15 @@ def test_tracks_info_stats(indexed):
     assert len(rows) == 6 and {r["genre"] for r in rows} == {"Chirp", "Noise"}
     info = _json(run_cli("info", rows[0]["id"], "--library", str(lib), "--json"))
     assert (
-        info["views"] == {"sound": "fused@2", "melody": "melody@1", "words": "words@1"}
+        info["views"] == {"sound": "fused@2", "melody": "melody@1", "words": "words@1", "fingerprint": "chromaprint@1"}
         and info["path"] == rows[0]["path"]
     )
     assert not any(k.startswith(("vec_", "raw_")) for k in info)
     stats = _json(run_cli("stats", "--library", str(lib), "--json"))
     assert (
-        stats["tracks"] == 13 and stats["views"] == {"sound": 889, "melody": 256, "words": 384} and stats["failed"] == 0
+        stats["tracks"] == 13
+        and stats["views"] == {"sound": 889, "melody": 256, "words": 384, "fingerprint": 512}
+        and stats["failed"] == 0
     )
     res = run_cli("info", "no-such-track", "--library", str(lib))
     assert res.returncode == 2 and "no indexed track" in res.stderr

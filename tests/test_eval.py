@@ -36,6 +36,15 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert all(0.0 <= text["captions"][m]["r@10"] <= 1.0 for m in ("tags", "auto"))
     assert "Spoken word (18 episodes" in md and "| same_language | 18 |" in md and "auto R@1" in md
     assert r["speed"]["analysis_x_realtime_per_core"] > 0
+    dups = r["duplicates"]
+    assert dups["copies"] == 2 * dups["reencoded_items"] > 0
+    assert dups["recall"]["all"] == 1.0 and dups["false_merges"]["pairs"] == 0
+    assert dups["different_recordings"]["other_tunes_min"] > 0.15
+    sound = r["hubness"]["views"]["sound"]
+    assert sound["cosine"]["max"] >= 1 and "style_p@10" in sound["csls"] and "qbe_mrr" in sound["cosine"]
+    radio = r["radio"]["style (rendered tunes)"]
+    assert 0.0 <= radio["random"] <= 1.0 and radio["radio"] > radio["random"]
+    assert "## duplicates" in md and "## hubness" in md and "## radio" in md
     assert "## versions" in md and "| re-rendered | 9 |" in md
     assert (out / "qbe_mrr.png").stat().st_size > 1000 and "![qbe MRR per bucket](qbe_mrr.png)" in md
     assert set(r["qbh"]["by"]) >= {"hummed", "sung", "all"} or set(r["qbh"]["by"]) >= {"hummed", "all"}

@@ -38,7 +38,9 @@ def test_first_run_then_unchanged_rerun(music, library):
     rows = list(store.scan())
     assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
-    assert json.loads(rows[0]["views_json"]) == {"sound": "fused@2", "melody": "melody@1", "words": "words@1"}
+    assert json.loads(rows[0]["views_json"]) == {
+        "sound": "fused@2", "melody": "melody@1", "words": "words@1", "fingerprint": "chromaprint@1",
+    }  # fmt: skip
     second = _index(store, music)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
     assert store.count() == 12
@@ -115,7 +117,9 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
     rows = {r["path"]: r for r in store.scan(columns=["id", "path", "size", "mtime_ns", "content_hash",
                                                        "views_json", "sidecar_sig"])}  # fmt: skip
     stale_path = next(iter(rows))
-    rows[stale_path]["views_json"] = json.dumps({"sound": "dsp@0", "melody": "melody@1", "words": "words@1"})
+    rows[stale_path]["views_json"] = json.dumps(
+        {"sound": "dsp@0", "melody": "melody@1", "words": "words@1", "fingerprint": "chromaprint@1"}
+    )
     from tonearm.library.indexer import IndexReport
     from tonearm.library.scan import iter_audio_files
 

@@ -171,6 +171,11 @@ def index(
         )
     if report.emotions_tagged or report.emotions_failed:
         console.print(f"emotions: {report.emotions_tagged} tracks tagged, {report.emotions_failed} not tagged")
+    if report.duplicate_groups:
+        console.print(
+            f"duplicates: {report.files_in_duplicate_groups} files hold {report.duplicate_groups} recordings "
+            "(each listed once in results; see `tonearm duplicates`)"
+        )
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if report.failed:
@@ -207,14 +212,18 @@ def similar(
     view: Annotated[
         str, typer.Option(help="Which view to compare: sound, melody, words (talks like this), mood.")
     ] = "sound",
+    hubness: Annotated[
+        bool,
+        typer.Option("--hubness", help="Re-rank with the CSLS hubness correction (demotes tracks near everything)."),
+    ] = False,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Tracks that sound like TARGET (never TARGET itself or exact copies of it)."""
+    """Tracks that sound like TARGET (never TARGET itself, nor a copy of it; each recording once)."""
     from tonearm.search.similar import dumps
     from tonearm.search.similar import similar as run_similar
 
-    payload = run_similar(_open(library), target, k=k, where=where, min_score=min_score, view=view)
+    payload = run_similar(_open(library), target, k=k, where=where, min_score=min_score, view=view, hubness=hubness)
     if json_out:
         print(dumps(payload))
     else:
@@ -715,6 +724,28 @@ def serve(
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"tonearm serving {lib} at [bold]http://{shown}:{port}/[/] (API docs: /docs)")
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+@app.command()
+@_handle_errors
+def duplicates(library: LibraryOpt = None, json_out: JsonOpt = False) -> None:
+    """Recordings held in several files (re-encodes, other bitrates): the kept copy first, never deleted."""
+    from tonearm.library.duplicates import duplicate_groups
+
+    groups = duplicate_groups(_open(library))
+    if json_out:
+        print(json.dumps({"groups": groups}, ensure_ascii=False, indent=2))
+        return
+    if not groups:
+        console.print("no duplicate recordings found")
+        return
+    table = Table("group", "file", "kbps", "bit errors", title=f"{len(groups)} recordings in several files",
+                  title_justify="left")  # fmt: skip
+    for n, g in enumerate(groups, 1):
+        for f in g["files"]:
+            mark = "keep" if f["keeper"] else (f"{f['bit_errors']:.3f}" if f["bit_errors"] is not None else "")
+            table.add_row(str(n), f["path"], str(f["kbps"] or ""), mark)
+    console.print(table)
 
 
 @app.command()

@@ -23,10 +23,11 @@ _BUILTIN: dict[str, str] = {
     "fused": "tonearm.analyzers.fused:FusedSoundAnalyzer",
     "basicpitch": "tonearm.analyzers.basicpitch:BasicPitchMelodyAnalyzer",
     "words": "tonearm.analyzers.words:WordsAnalyzer",
+    "chromaprint": "tonearm.analyzers.chromaprint:ChromaprintAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.
-DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody", "words": "words"}
+DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint"}
 
 
 def available() -> dict[str, str]:

@@ -111,6 +111,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         info.update(analyzers=s.get_meta("views") or {}, failed=len(s.failures()), roots=roots)
         return info
 
+    @app.get("/api/duplicates", summary="Recordings held in several files (the kept copy first)")
+    def duplicates(s: StoreDep) -> dict[str, Any]:
+        from tonearm.library.duplicates import duplicate_groups
+
+        return {"groups": duplicate_groups(s)}
+
     @app.get("/api/tracks", summary="List tracks, optionally filtered")
     def tracks(
         s: StoreDep,
@@ -148,12 +154,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=500)] = 10,
         where: str | None = None,
         min_score: float | None = None,
+        hubness: Annotated[bool, Query(description="Re-rank with the CSLS hubness correction")] = False,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         if not s.get([track_id], columns=["id"]):
             raise HTTPException(404, f"no track {track_id}")
-        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view)
+        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view, hubness=hubness)
 
     @app.post("/api/similar", summary="Tracks similar to an uploaded audio file", dependencies=[Token])
     def similar_upload(
@@ -162,11 +169,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         view: Annotated[str, Form()] = "sound",
         k: Annotated[int, Form(ge=1, le=500)] = 10,
         where: Annotated[str | None, Form()] = None,
+        hubness: Annotated[bool, Form()] = False,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         with saved_upload(file, max_bytes) as path:
-            out = similar(s, path, k=k, where=where, view=view)
+            out = similar(s, path, k=k, where=where, view=view, hubness=hubness)
         out["query"].update(target=file.filename, path=None)
         return out
 

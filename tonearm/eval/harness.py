@@ -19,14 +19,18 @@ from typing import Any
 import numpy as np
 
 from tonearm.eval import metrics as M
+from tonearm.eval import recs
 from tonearm.eval.corpus import Corpus, build_corpus
 from tonearm.library.indexer import Indexer
 from tonearm.library.scan import track_id
-from tonearm.search.similar import similar
+from tonearm.search.similar import rank as rank_query
+from tonearm.search.similar import resolve_target, similar
 from tonearm.store import open_store
 from tonearm.store.base import vector_column
 
-ALL_TASKS = ("style", "instrument", "versions", "grouping", "qbe", "qbh", "text", "speed")
+ALL_TASKS = (
+    "style", "instrument", "versions", "grouping", "qbe", "qbh", "text", "hubness", "radio", "duplicates", "speed",
+)  # fmt: skip
 Ranker = Callable[[str], list[str]]
 
 
@@ -60,6 +64,7 @@ class Evaluation:
         self.corpus, self.out, self.workers, self.view = corpus, out, workers, view
         self.items = {i.item_id: i for i in corpus.items}
         self.rng = np.random.default_rng(0)
+        self.query_vectors: dict[str, np.ndarray] = {}
 
     # ---- engine -------------------------------------------------------------------------
     def index(self) -> dict:
@@ -104,7 +109,9 @@ class Evaluation:
 
     def engine_query(self, path: str) -> tuple[list[str], float]:
         t0 = time.perf_counter()
-        res = similar(self.store, path, k=len(self.items), view=self.view)
+        query = resolve_target(self.store, path, self.view)
+        self.query_vectors[path] = query.vector  # reused by the hubness task
+        res = rank_query(self.store, query, k=len(self.items))
         dt = time.perf_counter() - t0
         return [self.by_track[r["id"]] for r in res["results"] if r["id"] in self.by_track], dt
 
@@ -288,6 +295,12 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
             from tonearm.eval.text import run_text_task
 
             results[task] = run_text_task(corpus, ev.store, ev.by_track, cache, out, workers)
+        elif task == "hubness":
+            results[task] = recs.task_hubness(ev)
+        elif task == "radio":
+            results[task] = recs.task_radio(ev)
+        elif task == "duplicates":
+            results[task] = recs.task_duplicates(corpus, cache, out, workers)
         elif task == "speed":
             results[task] = ev.task_speed(index_report)
         log(f"task {task}: {time.perf_counter() - t:.0f} s")

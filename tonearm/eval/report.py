@@ -115,6 +115,63 @@ def plot_by_bucket(res: dict, title: str, path: Path) -> bool:
     return True
 
 
+def _recommendation_sections(lines: list[str], r: dict) -> None:
+    if (h := _section(lines, r, "hubness")) is not None:
+        lines += [
+            f"k-occurrence N{h['k']} (how often a track is among the others' {h['k']} nearest neighbours); "
+            f"MFCC-mean baseline skewness {h['mfcc_baseline_skewness']:.2f}.",
+            "",
+            "| view | tracks | skewness cosine → CSLS | max N | anti-hubs |",
+            "|---|---|---|---|---|",
+        ]
+        for view, v in h["views"].items():
+            c, s = v["cosine"], v["csls"]
+            lines.append(
+                f"| {view} | {v['tracks']} | {c['skewness']:.2f} → {s['skewness']:.2f} | {c['max']} → {s['max']} | "
+                f"{c['antihubs']:.3f} → {s['antihubs']:.3f} |"
+            )
+        sound = next((v for v in h["views"].values() if "style_p@10" in v["cosine"]), None)
+        if sound:
+            lines += ["", "| retrieval (sound view) | cosine | CSLS |", "|---|---|---|"]
+            for m in sound["cosine"]:
+                if m not in ("skewness", "max", "antihubs"):
+                    lines.append(f"| {m} | {_f(sound['cosine'][m])} | {_f(sound['csls'].get(m))} |")
+        lines.append("")
+    if (rad := _section(lines, r, "radio")) is not None:
+        lines += [
+            f"Share of a {rad['length']}-track radio (one seed, `--seed 0`) in the seed's label, against random lists.",
+            "",
+            "| pool | seeds | radio | radio, other tunes only | random |",
+            "|---|---|---|---|---|",
+        ]
+        for pool, v in rad.items():
+            if isinstance(v, dict):
+                lines.append(
+                    f"| {pool} | {v['seeds']} | {_f(v['radio'])} | {_f(v['radio_other_tunes_only'])} | "
+                    f"{_f(v['random'])} |"
+                )
+        lines.append("")
+    if (d := _section(lines, r, "duplicates")) is not None:
+        fm, neg = d["false_merges"], d["different_recordings"]
+        lines += [
+            f"{d['originals']} corpus items; {d['reencoded_items']} of them re-encoded {d['copies']} times.",
+            "",
+            "| codec | recall (copy grouped with its original) |",
+            "|---|---|",
+            *[f"| {c} | {_f(v)} |" for c, v in sorted(d["recall"].items(), key=lambda kv: (kv[0] == "all", kv[0]))],
+            "",
+            f"False merges: {fm['groups']} groups, {fm['pairs']} pairs of different items"
+            + (f" (e.g. {fm['examples']})" if fm["examples"] else "")
+            + ".",
+            f"Bit error rate of accepted copies: median {_f(d['copy_bit_errors']['p50'])}, "
+            f"max {_f(d['copy_bit_errors']['max'])}. Between different items that the fingerprint view "
+            f"calls neighbours ({neg['pairs_compared']} pairs): other tunes min {_f(neg['other_tunes_min'])} "
+            f"(5th percentile {_f(neg['other_tunes_p5'])}); other renderings of the same tune min "
+            f"{_f(neg['same_tune_other_rendering_min'])}. Threshold 0.15.",
+            "",
+        ]
+
+
 def write_markdown(report: dict, path: Path) -> None:
     r = report["results"]
     lines = [
@@ -168,6 +225,7 @@ def write_markdown(report: dict, path: Path) -> None:
     text = _section(lines, r, "text")
     if text:
         _text_section(lines, text)
+    _recommendation_sections(lines, r)
     if "speed" in r:
         s = r["speed"]
         lines += [

@@ -33,6 +33,7 @@ import numpy as np
 
 from tonearm.analyzers import get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
+from tonearm.library.duplicates import FINGERPRINT_VIEW, update_duplicates
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.scan import FileStat, iter_audio_files, track_id
@@ -79,6 +80,8 @@ class IndexReport:
     analysis_cpu_seconds: float = 0.0
     emotions_tagged: int = 0
     emotions_failed: int = 0
+    duplicate_groups: int = 0
+    files_in_duplicate_groups: int = 0
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -155,6 +158,9 @@ class Indexer:
                 moods = tag_library(self.store, self.emotions)
                 report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
                 report.warnings += [f"emotions: {r}" for r in moods.reasons]
+            if FINGERPRINT_VIEW in self.views:
+                dups = update_duplicates(self.store)
+                report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
             self.store.optimize()
         report.elapsed = time.perf_counter() - t0
         return report

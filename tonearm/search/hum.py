@@ -31,6 +31,7 @@ from tonearm.analyzers.melody import (
 )
 from tonearm.audio.segments import WindowPolicy, load_for_analysis
 from tonearm.errors import TonearmError
+from tonearm.search import dedupe
 from tonearm.search.similar import RESULT_FIELDS
 from tonearm.store.base import Store
 
@@ -119,7 +120,7 @@ def search_notes(store: Store, notes: list[NoteEvent], k: int, flt=None) -> list
     """Prefilter by interval n-gram profile, rerank by local alignment; results in the `similar` shape."""
     q_iv = intervals(notes)
     cols = [*RESULT_FIELDS, "ana_melody_notes"]
-    hits = store.knn("melody", ngram_vector(q_iv), max(PREFILTER, k), where=flt, columns=cols)
+    hits = store.knn("melody", ngram_vector(q_iv), max(PREFILTER, dedupe.overfetch(k)), where=flt, columns=cols)
     ranked = []
     for hit in hits:
         t_notes = decode_notes(hit.row.get("ana_melody_notes"))
@@ -127,7 +128,12 @@ def search_notes(store: Store, notes: list[NoteEvent], k: int, flt=None) -> list
         ranked.append((0.85 * aln.score + 0.15 * max(hit.score, 0.0), aln, hit, t_notes))
     ranked.sort(key=lambda x: -x[0])
     results = []
-    for score, aln, hit, t_notes in ranked[:k]:
+    gate = dedupe.Collapser()
+    for score, aln, hit, t_notes in ranked:
+        if len(results) == k:
+            break
+        if not gate.admit(hit.row):
+            continue
         item = {key: hit.row.get(key) for key in RESULT_FIELDS}
         item["score"] = round(float(score), 6)
         item["rank"] = len(results) + 1

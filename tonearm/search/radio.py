@@ -1,7 +1,8 @@
 """Radio, song paths and text playlists: ordered track lists that behave well.
 
 What users of instant-mix features complain about, and what this module guarantees:
-the seeds never come back; no track (or exact copy of one: same bytes) appears twice; one
+the seeds never come back; no recording appears twice (nor a copy of a seed: same bytes, or
+the same recording in another file); one
 artist does not dominate (at most one track per artist in any ``artist_window`` consecutive
 tracks); ``--where`` filters and exclusions apply to every candidate; and the list is varied
 without ``seed`` but exactly reproducible with it.
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from tonearm.errors import NotFoundError, TonearmError
+from tonearm.search import dedupe
 from tonearm.search.similar import RESULT_FIELDS, find_track
 from tonearm.store.base import Store, vector_column
 
@@ -155,7 +157,7 @@ def radio(
     noisy = rel + st.temperature * rng.gumbel(size=rel.size)
     picked: list[int] = []
     order: list[dict[str, Any]] = []
-    hashes = set(banned_hashes)
+    gate = dedupe.Collapser(seed_rows + avoid_rows)
     available = np.ones(len(cands), bool)
     while len(order) < st.length and available.any():
         redundancy = sim[:, picked].max(axis=1) if picked else np.zeros(len(cands))
@@ -166,8 +168,8 @@ def radio(
             if not available[i]:
                 break
             c = cands[i]
-            if c.get("content_hash") and c["content_hash"] in hashes:
-                available[i] = False  # an exact copy of a seed or of a listed track
+            if not gate.is_new(c):
+                available[i] = False  # a copy of a seed or of a listed track
                 continue
             if _spaced(order, c, st.artist_window):
                 chosen = int(i)
@@ -177,8 +179,7 @@ def radio(
         available[chosen] = False
         picked.append(chosen)
         order.append(cands[chosen])
-        if cands[chosen].get("content_hash"):
-            hashes.add(cands[chosen]["content_hash"])
+        gate.admit(cands[chosen])
     items = [_item(c, float(rel[i])) for c, i in zip(order, picked, strict=True)]
     return _payload("radio", seed_rows, items, st, {"avoid": [r["id"] for r in avoid_rows], "weights": weights})
 
@@ -215,6 +216,7 @@ def song_path(store: Store, start: str, end: str, steps: int = 10, view: str = "
     flt = store.compile_where(where)
     used_ids = [a["id"], b["id"]]
     hashes = {h for h in (a.get("content_hash"), b.get("content_hash")) if h}
+    gate = dedupe.Collapser([a, b])
     order: list[dict[str, Any]] = []
     items = []
     for k in range(1, steps + 1):
@@ -222,10 +224,11 @@ def song_path(store: Store, start: str, end: str, steps: int = 10, view: str = "
         target = _unit((1 - t) * va + t * vb)
         hits = store.knn(view, target, 20 + len(used_ids), where=flt, exclude_ids=used_ids,
                          exclude_hashes=sorted(hashes), columns=list(_ROW_FIELDS))  # fmt: skip
-        hit = next((h for h in hits if _spaced(order, h.row, artist_window)), None)
+        hit = next((h for h in hits if gate.is_new(h.row) and _spaced(order, h.row, artist_window)), None)
         if hit is None:
             break
         used_ids.append(hit.row["id"])
+        gate.admit(hit.row)
         if hit.row.get("content_hash"):
             hashes.add(hit.row["content_hash"])
         order.append(hit.row)
@@ -243,11 +246,11 @@ def text_playlist(store: Store, text: str, mode: str, length: int = 20, where: s
 
     found = search(store, TextQuery(text, max(100, 5 * length), where), mode)
     order: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    gate = dedupe.Collapser()
     for r in found["results"]:
-        if r["id"] in seen or not _spaced(order, r, artist_window):
+        if not gate.is_new(r) or not _spaced(order, r, artist_window):
             continue
-        seen.add(r["id"])
+        gate.admit(r)
         order.append(r)
         if len(order) == length:
             break

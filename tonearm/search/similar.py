@@ -19,9 +19,11 @@ from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.library.scan import content_hash
+from tonearm.search import dedupe
 from tonearm.store.base import Store, vector_column
+from tonearm.store.filters import Filter
 
-RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration")
+RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration", "dup_group")
 _TRACK_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -34,6 +36,8 @@ class SimilarQuery:
     info: dict[str, Any]
     exclude_ids: tuple[str, ...] = ()
     exclude_hashes: tuple[str, ...] = ()
+    # The query's own recording (row with id/dup_group/content_hash): its copies are left out too.
+    itself: dict[str, Any] | None = None
 
 
 def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
@@ -83,11 +87,12 @@ def resolve_target(store: Store, target: str, view: str = "sound") -> SimilarQue
         info = {k: row.get(k) for k in RESULT_FIELDS}
         info.update(target=target, kind="track")
         hashes = (row["content_hash"],) if row.get("content_hash") else ()
-        return SimilarQuery(np.asarray(vec, np.float32), view, info, (row["id"],), hashes)
+        return SimilarQuery(np.asarray(vec, np.float32), view, info, (row["id"],), hashes, row)
     if os.path.isfile(path):
         vec = analyze_file_for_view(store, path, view)
         info = {"target": target, "kind": "file", "path": path}
-        return SimilarQuery(vec, view, info, (), (content_hash(path),))
+        digest = content_hash(path)
+        return SimilarQuery(vec, view, info, (), (digest,), {"content_hash": digest})
     raise NotFoundError(f"{target!r} is neither a track id, an indexed path, nor an audio file")
 
 
@@ -98,30 +103,57 @@ def similar(
     where: str | None = None,
     min_score: float | None = None,
     view: str = "sound",
+    hubness: bool = False,
 ) -> dict[str, Any]:
-    """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``."""
+    """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``.
+
+    ``hubness`` re-ranks a wider candidate pool with CSLS (:mod:`tonearm.search.hubness`).
+    """
     if k < 1:
         raise TonearmError("-k must be at least 1")
     flt = store.compile_where(where)
-    query = resolve_target(store, target, view)
+    return rank(store, resolve_target(store, target, view), k, flt, min_score, hubness, where)
+
+
+def rank(
+    store: Store,
+    query: SimilarQuery,
+    k: int,
+    flt: Filter | None = None,
+    min_score: float | None = None,
+    hubness: bool = False,
+    where: str | None = None,
+) -> dict[str, Any]:
+    """The result list for a resolved query (``similar`` without the target lookup or analysis)."""
+    view = query.view
+    pool = dedupe.overfetch(max(3 * k, 30) if hubness else k)
     hits = store.knn(
         view,
         query.vector,
-        k,
+        pool,
         where=flt,
         exclude_ids=query.exclude_ids,
         exclude_hashes=query.exclude_hashes,
-        columns=list(RESULT_FIELDS),
+        columns=[*RESULT_FIELDS, vector_column(view)] if hubness else list(RESULT_FIELDS),
     )
+    if hubness:
+        from tonearm.search.hubness import rerank
+
+        hits = rerank(store, view, hits)
+    gate = dedupe.Collapser([query.itself] if query.itself else [])
     results = []
     for hit in hits:
+        if len(results) == k:
+            break
+        if not gate.admit(hit.row):
+            continue
         if min_score is not None and hit.score < min_score:
             continue
         item = {key: hit.row.get(key) for key in RESULT_FIELDS}
         item["score"] = round(hit.score, 6)
         item["rank"] = len(results) + 1
         results.append(item)
-    info = dict(query.info, view=view, k=k, where=where, min_score=min_score)
+    info = dict(query.info, view=view, k=k, where=where, min_score=min_score, hubness=hubness)
     return {"query": info, "results": results}
 
 

@@ -28,6 +28,7 @@ from tonearm.analyzers.musicnn import ALL_TAG_LABELS, tag_field
 from tonearm.analyzers.words import decode_chunks
 from tonearm.errors import TonearmError
 from tonearm.library.moods import MOOD_VIEW, load_vocabulary
+from tonearm.search import dedupe
 from tonearm.search.similar import RESULT_FIELDS
 from tonearm.store.base import Store
 from tonearm.store.filters import Filter
@@ -108,9 +109,11 @@ def _item(row: dict[str, Any], score: float) -> dict[str, Any]:
 
 
 def _ranked(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
-    for i, item in enumerate(items[:k], 1):
+    """The top ``k`` with one file per recording, ranked from 1."""
+    kept = dedupe.collapse(items, k)
+    for i, item in enumerate(kept, 1):
         item["rank"] = i
-    return items[:k]
+    return kept
 
 
 # ---- words -------------------------------------------------------------------------------
@@ -121,7 +124,7 @@ def search_words(store: Store, q: TextQuery) -> dict[str, Any]:
         raise TonearmError("the library has no words view; index it with the default views (or --views words=words)")
     vec = embed.query(text)
     hits = store.knn(
-        "words", vec, max(PREFILTER, q.k), where=store.compile_where(q.where),
+        "words", vec, max(PREFILTER, dedupe.overfetch(q.k)), where=store.compile_where(q.where),
         columns=[*RESULT_FIELDS, "words_source", "language", "ana_words_chunks"],
     )  # fmt: skip
     items = []
@@ -242,7 +245,7 @@ def search_tags(store: Store, q: TextQuery) -> dict[str, Any]:
         item = _item(rows[i], scores[i])
         item["tags"] = {label: round(float(rows[i][c]), 3) for (label, _, _), c in zip(wanted, cols, strict=True)}
         items.append(item)
-        if len(items) >= q.k:
+        if len(items) >= dedupe.overfetch(q.k):
             break
     info["explain"] = "score = mean z-score of the named tags over the library (negated tags subtract)"
     return {"query": info, "results": _ranked(items, q.k)}

@@ -51,6 +51,8 @@ CORE_FIELDS: dict[str, FieldType] = {
     "urls": "string",
     "added_at": "number",
     "analyzed_at": "number",
+    # Id of the best copy when the same recording is in several files (tonearm.library.duplicates).
+    "dup_group": "string",
 }
 # Bookkeeping columns (not offered to --where): per-view analyzer ids, full metadata, sidecar state.
 INTERNAL_FIELDS = ("views_json", "meta_json", "sidecar_sig")

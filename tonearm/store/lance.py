@@ -138,6 +138,7 @@ class LanceStore(Store):
         # Interval 0: every read sees the latest commit, even one made by another process.
         self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0))
         self._tracks = self._open_or_create(_TRACKS, _tracks_schema())
+        self._add_new_core_columns()
         self._failures = self._open_or_create(
             _FAILURES,
             pa.schema(
@@ -153,6 +154,18 @@ class LanceStore(Store):
         self._meta = self._open_or_create(
             _META, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
         )
+
+    def _add_new_core_columns(self) -> None:
+        """Migration: a library made by an older version gets the core columns added since (as NULLs)."""
+        missing = {n: t for n, t in CORE_FIELDS.items() if n not in self._schema().names}
+        if not missing:
+            return
+        try:
+            self.ensure_fields(missing)
+        except Exception:  # another process added them at the same moment
+            self._tracks.checkout_latest()
+            if any(n not in self._schema().names for n in missing):
+                raise
 
     def _open_or_create(self, name: str, schema: pa.Schema):
         try:

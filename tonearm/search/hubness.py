@@ -1,0 +1,51 @@
+"""Hubness correction (CSLS) for similarity lists, on request.
+
+In high-dimensional audio spaces a few tracks ("hubs") sit close to everything and turn up in
+most tracks' neighbour lists, while others ("anti-hubs") are nobody's neighbour. Cross-domain
+similarity local scaling (CSLS; Conneau et al., 2018) discounts each candidate by how close it
+is to its own neighbourhood: ``csls(q, y) = 2 cos(q, y) - r(q) - r(y)``, with ``r(y)`` the mean
+cosine of ``y`` to its ``K`` nearest library tracks. ``r(q)`` is the same for every candidate of
+one query, so ranking needs only ``r(y)``, which is computed at query time for the candidates
+(a k-NN query each: always current, nothing to keep in sync at index time). Reported scores
+are ``cos(q, y) - (r(y) - mean r) / 2``: CSLS's order on the cosine's scale.
+
+It is off by default because ``tonearm eval`` does not show a clear gain for the shipped sound
+view: its k-occurrence skewness is already low, and CSLS trades better style and grouping
+precision and noisy-query recall for worse clean, pitch-shifted and phone-quality queries
+(figures in docs/eval-small-report.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tonearm.store.base import Hit, Store, vector_column
+
+K = 10
+
+
+def neighbour_means(sim: np.ndarray, k: int = K) -> np.ndarray:
+    """Mean of each row's ``k`` largest entries (exclude the diagonal first: set it to -inf)."""
+    k = min(k, sim.shape[1] - 1)
+    if k < 1:
+        return np.zeros(sim.shape[0], np.float32)
+    return np.partition(sim, -k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
+
+
+def neighbourhood(store: Store, view: str, vector: np.ndarray, exclude: str) -> float:
+    """``r(y)``: mean cosine of a track's vector to its ``K`` nearest other tracks (whole library)."""
+    hits = store.knn(view, vector, K, exclude_ids=[exclude], columns=["id"])
+    return float(np.mean([h.score for h in hits])) if hits else 0.0
+
+
+def rerank(store: Store, view: str, hits: Sequence[Hit]) -> list[Hit]:
+    """Candidates (which must carry their ``vec_<view>``) re-scored by CSLS, best first."""
+    col = vector_column(view)
+    r = [neighbourhood(store, view, np.asarray(h.row[col], np.float32), h.row["id"]) for h in hits]
+    if not r:
+        return []
+    mean = float(np.mean(r))
+    rescored = [Hit(h.row, h.score - 0.5 * (ry - mean)) for h, ry in zip(hits, r, strict=True)]
+    return sorted(rescored, key=lambda h: -h.score)
