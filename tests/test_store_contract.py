@@ -1,9 +1,11 @@
-"""The store contract: behaviour every backend must show (LanceDB now; PostgreSQL joins later).
+"""The store contract: behaviour every backend must show (LanceDB, and PostgreSQL on a real server).
 
 A new backend is added to ``BACKENDS`` and must pass every test here unchanged.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import numpy as np
 import pytest
@@ -17,12 +19,20 @@ def _lance(tmp_path) -> Store:
     return open_store(str(tmp_path / "lib"))
 
 
-BACKENDS = {"lancedb": _lance}
+BACKENDS = ("lancedb", "postgresql")
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+def library_url(server: str, name: str) -> str:
+    return f"{server}{'&' if '?' in server else '?'}library={name}"
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path) -> Store:
-    s = BACKENDS[request.param](tmp_path)
+    if request.param == "lancedb":
+        s = _lance(tmp_path)
+    else:  # a fresh library (schema) per test on the session's server
+        server = request.getfixturevalue("postgres_url")
+        s = open_store(library_url(server, f"t_{uuid.uuid4().hex[:12]}"))
     yield s
     s.close()
 

@@ -45,13 +45,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 LibraryOpt = Annotated[
     str | None,
-    typer.Option("--library", "-l", help="Library folder (default: $TONEARM_LIBRARY, else the XDG data dir)."),
+    typer.Option(
+        "--library",
+        "-l",
+        help="Library folder or postgresql://...?library=NAME (default: $TONEARM_LIBRARY, else the XDG data dir).",
+    ),
 ]
 WhereOpt = Annotated[
     str | None, typer.Option("--where", "-w", help="SQL-like filter, e.g. \"genre = 'Jazz' AND year >= 1990\".")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Parallel analysis processes.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", help="Parallel analysis processes (Ray: actors).")]
 DEFAULT_WORKERS = max(1, os.cpu_count() or 2)
 LlmUrlOpt = Annotated[
     str | None,
@@ -121,10 +125,17 @@ def index(
     llm_url: LlmUrlOpt = None,
     llm_model: LlmModelOpt = None,
     llm_timeout: LlmTimeoutOpt = 60.0,
+    engine: Annotated[
+        str, typer.Option(help="Where analysis runs: local (worker processes) or ray (actors on a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --engine ray (default: start a local Ray).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
     from tonearm.analyzers import parse_views
+    from tonearm.library.engines import make_engine
     from tonearm.library.indexer import Indexer
     from tonearm.words.emotions import backend_from_settings
 
@@ -134,6 +145,7 @@ def index(
     os.environ["TONEARM_TRANSCRIBE"] = transcribe
     if asr_model:
         os.environ["TONEARM_ASR_MODEL"] = asr_model
+    runner = make_engine(engine, address)
     store = _open(library, create=True)
     configured = parse_views(views, store.get_meta("views"))
     indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout))
@@ -153,6 +165,7 @@ def index(
             keep_missing=keep_missing,
             retry_failed=retry_failed,
             progress=_RichProgress(progress),
+            engine=runner,
         )
     if json_out:
         print(json.dumps(report.to_json(), indent=2))
@@ -746,6 +759,59 @@ def duplicates(library: LibraryOpt = None, json_out: JsonOpt = False) -> None:
             mark = "keep" if f["keeper"] else (f"{f['bit_errors']:.3f}" if f["bit_errors"] is not None else "")
             table.add_row(str(n), f["path"], str(f["kbps"] or ""), mark)
     console.print(table)
+
+
+store_app = typer.Typer(help="Library storage: copy between backends, shard with Citus.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("copy")
+@_handle_errors
+def store_copy(
+    src: Annotated[str, typer.Argument(help="Source library: a folder or postgresql://...?library=NAME")],
+    dst: Annotated[str, typer.Argument(help="Destination library (created if missing)")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Copy a library between LanceDB and PostgreSQL (either way), resumably; verified by counts and checksums."""
+    from tonearm.store.copy import copy_library
+
+    source, dest = _open(src), _open(dst, create=True)
+    with Progress(SpinnerColumn(), TextColumn("copying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=json_out) as progress:  # fmt: skip
+        task = progress.add_task("copy", total=None)
+        report = copy_library(source, dest, lambda done, total: progress.update(task, completed=done, total=total))
+    payload = dict(report.__dict__, verified=report.verified)
+    if json_out:
+        print(json.dumps(payload, indent=2))
+    else:
+        resumed = f" (resumed after {report.resumed_after})" if report.resumed_after else ""
+        console.print(f"copied {report.copied} of {report.rows} tracks{resumed}")
+        console.print(
+            f"source {report.source_count} rows, checksum {report.source_checksum[:16]}; "
+            f"destination {report.destination_count} rows, checksum {report.destination_checksum[:16]}"
+        )
+    if not report.verified:
+        raise TonearmError("verification failed: the destination differs from the source (run the copy again)")
+    if not json_out:
+        console.print("[green]verified[/]: same rows, same checksum")
+
+
+@store_app.command("distribute")
+@_handle_errors
+def store_distribute(
+    library: LibraryOpt = None,
+    shards: Annotated[int | None, typer.Option(help="Number of shards (Citus default: 32).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SQL without running it.")] = False,
+) -> None:
+    """Shard a PostgreSQL library's tracks table over a Citus cluster (by track id)."""
+    from tonearm.store.distribute import distribute
+    from tonearm.store.postgres import PostgresStore
+
+    store = _open(library)
+    if not isinstance(store, PostgresStore):
+        raise TonearmError("only PostgreSQL libraries can be distributed (--library postgresql://...)")
+    for stmt in distribute(store, shards, dry_run=dry_run):
+        console.print(stmt + ";", highlight=False, markup=False)
 
 
 @app.command()

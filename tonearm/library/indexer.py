@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,10 +31,11 @@ import numpy as np
 from tonearm.analyzers import get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.library.duplicates import FINGERPRINT_VIEW, update_duplicates
+from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.scan import FileStat, iter_audio_files, track_id
-from tonearm.library.worker import Job, Result, quiet_native_stderr, run_job
+from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
@@ -123,7 +121,9 @@ class Indexer:
         keep_missing: bool = False,
         retry_failed: bool = False,
         progress: ProgressSink | None = None,
+        engine: Engine | None = None,
     ) -> IndexReport:
+        """Index ``roots``; analysis runs on ``engine`` (local processes unless given, e.g. Ray)."""
         progress = progress or _NoProgress()
         roots = [str(os.path.realpath(os.path.expanduser(r))) for r in roots]
         missing_roots = [r for r in roots if not os.path.exists(r)]
@@ -145,7 +145,7 @@ class Indexer:
                 self._refresh_metadata(existing[path])
                 report.metadata_refreshed += 1
                 progress.advance(path, "metadata")
-            self._execute(jobs, existing, workers, report, progress)
+            self._execute(jobs, existing, workers, report, progress, engine)
             on_disk = {f.path for f in files}
             gone = [p for p in existing if _under(p, roots) and p not in on_disk]
             if gone and not keep_missing:
@@ -241,38 +241,13 @@ class Indexer:
         workers: int,
         report: IndexReport,
         progress: ProgressSink,
+        engine: Engine | None = None,
     ) -> None:
         if not jobs:
             return
-        pending = list(reversed(jobs))
-        max_in_flight = max(1, workers) * 2  # back-pressure: little work is lost to a crash
-        # One process per core: each worker's BLAS/OpenMP must use one thread, or N workers x N
-        # threads fight over N cores. Spawned workers read these at start; the user's values win.
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, "1")
-        while pending:
-            ctx = mp.get_context("spawn")  # never fork a process that holds database threads
-            with ProcessPoolExecutor(
-                max_workers=max(1, workers), mp_context=ctx, initializer=quiet_native_stderr
-            ) as pool:
-                in_flight: dict[Future[Result], Job] = {}
-                try:
-                    while pending or in_flight:
-                        while pending and len(in_flight) < max_in_flight:
-                            job = pending.pop()
-                            in_flight[pool.submit(run_job, job)] = job
-                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            job = in_flight.pop(fut)
-                            result = fut.result()
-                            status = self._commit(job, result, existing.get(job.path), report)
-                            progress.advance(job.path, status)
-                except BrokenProcessPool:
-                    # A worker died (segfault in a decoder, OOM kill). The files in flight are
-                    # suspects: record them as failed and go on with a fresh pool.
-                    for job in in_flight.values():
-                        self._fail(job.path, "analysis worker crashed on this file", report)
-                        progress.advance(job.path, "failed")
+        for job, result in (engine or LocalEngine()).run(jobs, workers):
+            status = self._commit(job, result, existing.get(job.path), report)
+            progress.advance(job.path, status)
 
     def _fail(self, path: str, reason: str, report: IndexReport) -> None:
         try:

@@ -164,6 +164,14 @@ class Store(ABC):
 
     # ---- library bookkeeping -------------------------------------------------------------
     @abstractmethod
+    def columns(self) -> dict[str, str]:
+        """Every column of the tracks table with its kind: string, number, bool, or vector(N)."""
+
+    @abstractmethod
+    def meta_keys(self) -> list[str]:
+        """Keys of the library's JSON values (for copying a library)."""
+
+    @abstractmethod
     def get_meta(self, key: str) -> Any | None:
         """A JSON value stored for the library (normaliser statistics, settings)."""
 
@@ -201,8 +209,12 @@ class Store(ABC):
 def open_store(location: str, create: bool = True) -> Store:
     """Open the store for a library location (a folder, or a URL with a scheme)."""
     if "://" in location:
-        scheme = location.split("://", 1)[0]
-        raise TonearmError(f"no store backend for {scheme}:// URLs in this version")
+        scheme = location.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            from tonearm.store.postgres import PostgresStore
+
+            return PostgresStore(location, create=create)
+        raise TonearmError(f"no store backend for {scheme}:// URLs (use a folder, or postgresql://...)")
     from tonearm.store.lance import LanceStore
 
     return LanceStore(location, create=create)

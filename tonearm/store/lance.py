@@ -319,7 +319,19 @@ class LanceStore(Store):
             hits.append(Hit(row, float(1.0 - dist) if dist is not None else float("nan")))
         return hits
 
+    def columns(self) -> dict[str, str]:
+        out = {}
+        for f in self._schema():
+            if pa.types.is_fixed_size_list(f.type):
+                out[f.name] = f"vector({f.type.list_size})"
+            else:
+                out[f.name] = _field_type(f.type) or "string"
+        return out
+
     # ---- bookkeeping --------------------------------------------------------------------
+    def meta_keys(self) -> list[str]:
+        return sorted(r["key"] for r in self._meta.search().select(["key"]).limit(None).to_arrow().to_pylist())
+
     def get_meta(self, key: str) -> Any | None:
         rows = self._meta.search().where(to_sql(Compare("key", "=", key))).limit(1).to_arrow().to_pylist()
         return json.loads(rows[0]["value"]) if rows else None

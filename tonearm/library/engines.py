@@ -1,0 +1,207 @@
+"""Where the analysis of an index run happens: local worker processes (default) or a Ray cluster.
+
+Both engines take the same ``Job`` list and yield ``(job, Result)`` pairs as files finish, so the
+index run commits each track the moment its analysis is done, whatever ran it. Neither ever
+touches the store: the index process writes, into any backend. Both apply back-pressure (at most
+two jobs in flight per local worker, one per actor, so a crash loses little work and memory stays
+flat), and both turn
+a dead worker into a per-file failure instead of a failed run.
+
+* ``LocalEngine``: a ``spawn`` process pool on this machine.
+* ``RayEngine``: one actor per worker on a Ray cluster (``--address``, or a local Ray started for
+  the run). Actors live for the whole run, so models load once per actor. A job whose actor dies
+  (a decoder segfault, an out-of-memory kill, a lost node) is retried on a fresh actor up to
+  ``MAX_ATTEMPTS`` times, then reported as that file's failure. Cluster nodes need tonearm (and
+  the optional extras the chosen analyzers use) installed; the driver's ``TONEARM_*`` settings
+  are passed to the actors.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+from tonearm.errors import TonearmError
+from tonearm.library.worker import Job, Result, quiet_native_stderr, run_job
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+JobFn = Callable[[Job], Result]
+
+
+class Engine(Protocol):
+    name: str
+
+    def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]: ...
+
+
+def _crashed(job: Job, reason: str = "analysis worker crashed on this file") -> Result:
+    return Result(job.path, error=reason)
+
+
+class LocalEngine:
+    """A process pool on this machine (one process per core; each with one BLAS thread)."""
+
+    name = "local"
+
+    def __init__(self, fn: JobFn = run_job) -> None:
+        self.fn = fn
+
+    def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
+        pending = list(reversed(jobs))
+        max_in_flight = max(1, workers) * 2
+        # N workers x N BLAS threads would fight over N cores; spawned workers read these at start.
+        for var in _THREAD_VARS:
+            os.environ.setdefault(var, "1")
+        while pending:
+            ctx = mp.get_context("spawn")  # never fork a process that holds database threads
+            with ProcessPoolExecutor(
+                max_workers=max(1, workers), mp_context=ctx, initializer=quiet_native_stderr
+            ) as pool:
+                in_flight: dict[Future[Result], Job] = {}
+                try:
+                    while pending or in_flight:
+                        while pending and len(in_flight) < max_in_flight:
+                            job = pending.pop()
+                            in_flight[pool.submit(self.fn, job)] = job
+                        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            yield in_flight.pop(fut), fut.result()
+                except BrokenProcessPool:
+                    # A worker died: the files in flight are suspects. Fail them, go on with a fresh pool.
+                    for job in in_flight.values():
+                        yield job, _crashed(job)
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (Ray itself keeps retrying for minutes)."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise TonearmError(f"cannot start or reach Ray at {address}: {exc}") from None
+
+
+def _import_ray():  # the ray module; a clear error names the extra
+    try:
+        import ray
+    except ImportError as exc:
+        raise TonearmError("the Ray engine needs the ray extra: pip install 'tonearm[ray]'") from exc
+    return ray
+
+
+class RayEngine:
+    """Analysis actors on a Ray cluster (see the module docstring)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, fn: JobFn = run_job) -> None:
+        self.address = address
+        self.fn = fn
+
+    def _connect(self, ray: Any, workers: int) -> bool:
+        """Connect (or start a local Ray); True if this call started it and must shut it down."""
+        if ray.is_initialized():
+            return False
+        env = {k: v for k, v in os.environ.items() if k.startswith("TONEARM_")}
+        env.update({v: os.environ.get(v, "1") for v in _THREAD_VARS})
+        kwargs: dict[str, Any] = {
+            "runtime_env": {"env_vars": env},
+            "log_to_driver": bool(os.environ.get("TONEARM_DEBUG_WORKERS")),
+            "include_dashboard": False,
+        }
+        if self.address:
+            _check_reachable(self.address)
+        try:
+            if self.address:
+                ray.init(address=self.address, **kwargs)
+            else:
+                ray.init(num_cpus=max(1, workers), **kwargs)
+        except Exception as exc:  # ConnectionError, timeouts, bad addresses
+            where = self.address or "a local Ray instance"
+            raise TonearmError(f"cannot start or reach Ray at {where}: {exc}") from None
+        return True
+
+    def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
+        if not jobs:
+            return
+        ray = _import_ray()
+        started = self._connect(ray, workers)
+        try:
+            yield from self._run(ray, jobs, workers)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _run(self, ray: Any, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
+        fn = self.fn
+
+        @ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)
+        class AnalysisActor:
+            def __init__(self) -> None:
+                quiet_native_stderr()
+
+            def run(self, job: Job) -> Result:
+                return fn(job)
+
+        actors = [AnalysisActor.remote() for _ in range(max(1, workers))]
+        idle = list(actors)
+        pending = list(reversed(jobs))
+        attempts: dict[str, int] = {}
+        in_flight: dict[Any, tuple[Job, Any]] = {}
+        try:
+            while pending or in_flight:
+                while pending and idle:
+                    job = pending.pop()
+                    actor = idle.pop()
+                    in_flight[actor.run.remote(job)] = (job, actor)
+                done, _ = ray.wait(list(in_flight), num_returns=1)
+                for ref in done:
+                    job, actor = in_flight.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
+                        # The actor is gone (or going): replace it, and give the file another try.
+                        ray.kill(actor)
+                        actors[actors.index(actor)] = fresh = AnalysisActor.remote()
+                        idle.append(fresh)
+                        attempts[job.path] = attempts.get(job.path, 0) + 1
+                        if attempts[job.path] < MAX_ATTEMPTS:
+                            log.warning("retrying %s after a worker crash (%s)", job.path, type(exc).__name__)
+                            pending.append(job)
+                        else:
+                            yield job, _crashed(job, f"analysis worker crashed on this file {MAX_ATTEMPTS} times")
+                        continue
+                    except ray.exceptions.RayError as exc:
+                        idle.append(actor)
+                        yield job, _crashed(job, f"Ray error: {str(exc).splitlines()[0][:200]}")
+                        continue
+                    idle.append(actor)
+                    yield job, result
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+
+def make_engine(name: str, address: str | None = None) -> Engine:
+    """``local`` or ``ray`` (``address``: a Ray cluster, e.g. ``127.0.0.1:6379`` or ``ray://host:10001``)."""
+    if name == "local":
+        if address:
+            raise TonearmError("--address is for --engine ray")
+        return LocalEngine()
+    if name == "ray":
+        _import_ray()
+        return RayEngine(address)
+    raise TonearmError(f"unknown engine {name!r}: use local or ray")

@@ -1,0 +1,596 @@
+"""PostgreSQL + pgvector backend: the store for libraries that outgrow one machine.
+
+Same contract as the LanceDB store (``tests/test_store_contract.py`` runs on both): one row per
+track in ``<library>.tracks``, one ``vector(n)`` column per view with an HNSW index (cosine),
+metadata as typed columns (sidecar fields become columns too, ``meta_json`` keeps the whole
+merged metadata as text), filters compiled from the parsed ``--where`` tree to SQL with every
+value bound as a parameter and every name quoted as an identifier — no filter text reaches the
+server. A library is a PostgreSQL schema, so one database can hold several:
+
+    postgresql://user:pass@host:5432/db?library=jazz     (default library name: ``tonearm``)
+
+Why PostgreSQL: a server that replicates, backs up and shards (Citus, see
+:mod:`tonearm.store.distribute`) with tools operators already know, and pgvector's HNSW with
+iterative scans keeps filtered k-NN recall up. Connections come from one ``psycopg_pool`` per
+process and URL, shared by every store object (the web server opens a store per request).
+Schema changes are numbered migrations recorded in ``<library>.schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from tonearm.errors import LibraryLockedError, NotFoundError, TonearmError
+from tonearm.store.base import (
+    CORE_FIELDS,
+    INTEGER_FIELDS,
+    INTERNAL_FIELDS,
+    SCHEMA_VERSION,
+    Hit,
+    Store,
+    raw_column,
+    vector_column,
+)
+from tonearm.store.filters import And, Between, Compare, FieldType, Filter, InList, IsNull, Like, Not, Or
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIBRARY = "tonearm"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_POOLS: dict[str, Any] = {}
+_POOLS_LOCK = threading.Lock()
+POOL_MAX = 8
+# HNSW build/search settings: m=16, ef_construction=64 are pgvector's defaults; ef_search is raised
+# per query to cover k, and iterative scans keep filtered queries from returning too few rows.
+EF_SEARCH_MIN = 100
+
+
+def _import_driver():  # psycopg and its pool; a clear error names the extra
+    try:
+        import psycopg
+        from psycopg import sql
+        from psycopg_pool import ConnectionPool
+    except ImportError as exc:
+        raise TonearmError("PostgreSQL libraries need the postgres extra: pip install 'tonearm[postgres]'") from exc
+    return psycopg, sql, ConnectionPool
+
+
+def parse_location(url: str) -> tuple[str, str]:
+    """Split ``postgresql://...?library=NAME`` into the connection URL and the library (schema) name."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    library = next((v for k, v in query if k == "library"), DEFAULT_LIBRARY)
+    if not _NAME.match(library):
+        raise TonearmError(f"bad library name {library!r}: lower-case letters, digits and _, starting with a letter")
+    rest = urlencode([(k, v) for k, v in query if k != "library"])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment)), library
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for info output and errors)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _pool(conninfo: str):
+    _psycopg, _sql, ConnectionPool = _import_driver()
+    with _POOLS_LOCK:
+        pool = _POOLS.get(conninfo)
+        if pool is None or pool.closed:
+            pool = ConnectionPool(conninfo, min_size=1, max_size=POOL_MAX, open=False)
+            try:
+                pool.open(wait=True, timeout=15)
+            except Exception as exc:
+                raise TonearmError(f"cannot connect to PostgreSQL at {redact(conninfo)}: {exc}") from None
+            _POOLS[conninfo] = pool
+        return pool
+
+
+def _pg_type(name: str, ftype: FieldType) -> str:
+    if ftype == "string":
+        return "text"
+    if ftype == "bool":
+        return "boolean"
+    return "bigint" if name in INTEGER_FIELDS else "double precision"
+
+
+def _field_type(pg_type: str) -> FieldType | None:
+    if pg_type in ("text", "character varying"):
+        return "string"
+    if pg_type == "boolean":
+        return "bool"
+    if pg_type in ("bigint", "integer", "smallint", "double precision", "real", "numeric"):
+        return "number"
+    return None
+
+
+def _vector_literal(v: Any) -> str:
+    arr = np.asarray(v, dtype=np.float32).ravel()
+    if not np.all(np.isfinite(arr)):
+        raise TonearmError("vectors must be finite")
+    return "[" + ",".join(repr(float(x)) for x in arr) + "]"
+
+
+class PostgresStore(Store):
+    """A library stored in one PostgreSQL schema (see the module docstring)."""
+
+    def __init__(self, location: str, create: bool = True) -> None:
+        psycopg, self._sql, _pool_cls = _import_driver()
+        self._psycopg = psycopg
+        self.location = location
+        self._conninfo, self.library = parse_location(location)
+        self._pool = _pool(self._conninfo)
+        self._schema_cache: dict[str, str] | None = None
+        if not self._schema_exists() and not create:
+            raise NotFoundError(f"no library {self.library!r} in {redact(self._conninfo)} (run `tonearm index` first)")
+        self._migrate()
+
+    # ---- connections and schema ---------------------------------------------------------
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Any]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    def _table(self, name: str) -> Any:
+        return self._sql.Identifier(self.library, name)
+
+    def _schema_exists(self) -> bool:
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'tracks'",
+                (self.library,),
+            ).fetchone()
+        return row is not None
+
+    def _migrate(self) -> None:
+        """Apply numbered migrations not yet recorded, under an advisory lock (one migrator at a time)."""
+        sql = self._sql
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key("migrate"),))
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.library)))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (version integer PRIMARY KEY, applied_at double precision)"
+                ).format(self._table("schema_migrations"))
+            )
+            done = {
+                r[0] for r in conn.execute(sql.SQL("SELECT version FROM {}").format(self._table("schema_migrations")))
+            }
+            for version, statements in self._migrations():
+                if version in done:
+                    continue
+                for stmt in statements:
+                    conn.execute(stmt)
+                conn.execute(
+                    sql.SQL("INSERT INTO {} VALUES (%s, %s)").format(self._table("schema_migrations")),
+                    (version, time.time()),
+                )
+                log.info("library %s: applied schema migration %d", self.library, version)
+            # Core columns added by later tonearm versions (as NULLs), like the LanceDB store does.
+            have = self._columns(conn)
+            for name, ftype in CORE_FIELDS.items():
+                if name not in have:
+                    conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                            self._table("tracks"), sql.Identifier(name), sql.SQL(_pg_type(name, ftype))
+                        )
+                    )
+        self._schema_cache = None
+
+    def _migrations(self) -> list[tuple[int, list[Any]]]:
+        sql = self._sql
+        core = [sql.SQL("id text PRIMARY KEY")]
+        core += [
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(_pg_type(n, t)))
+            for n, t in CORE_FIELDS.items()
+            if n != "id"
+        ]
+        core += [sql.SQL("{} text").format(sql.Identifier(n)) for n in INTERNAL_FIELDS]
+        return [
+            (
+                1,
+                [
+                    sql.SQL("CREATE TABLE {} ({})").format(self._table("tracks"), sql.SQL(", ").join(core)),
+                    sql.SQL("CREATE INDEX ON {} (path)").format(self._table("tracks")),
+                    sql.SQL("CREATE INDEX ON {} (content_hash)").format(self._table("tracks")),
+                    sql.SQL("CREATE TABLE {} (key text PRIMARY KEY, value jsonb)").format(self._table("meta")),
+                    sql.SQL(
+                        "CREATE TABLE {} (path text PRIMARY KEY, reason text, size bigint, mtime_ns bigint, "
+                        "failed_at double precision)"
+                    ).format(self._table("failures")),
+                ],
+            ),
+        ]
+
+    def _lock_key(self, purpose: str) -> int:
+        digest = hashlib.blake2b(f"tonearm:{self.library}:{purpose}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big", signed=True)
+
+    def _columns(self, conn: Any | None = None) -> dict[str, str]:
+        """Column name -> formatted type (``vector(384)``, ``text``...) of the tracks table."""
+        if self._schema_cache is not None and conn is None:
+            return self._schema_cache
+        query = (
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = 'tracks' AND a.attnum > 0 AND NOT a.attisdropped"
+        )
+        if conn is not None:
+            return dict(conn.execute(query, (self.library,)).fetchall())
+        with self._conn() as c:
+            self._schema_cache = dict(c.execute(query, (self.library,)).fetchall())
+        return self._schema_cache
+
+    def _alter(self, statements: Sequence[Any]) -> None:
+        with self._conn() as conn, conn.transaction():
+            for stmt in statements:
+                conn.execute(stmt)
+        self._schema_cache = None
+
+    # ---- schema -------------------------------------------------------------------------
+    def views(self) -> dict[str, int]:
+        out = {}
+        for name, typ in self._columns().items():
+            m = re.fullmatch(r"vector\((\d+)\)", typ)
+            if name.startswith("vec_") and m:
+                out[name[4:]] = int(m.group(1))
+        return out
+
+    def ensure_view(self, view: str, dim: int) -> None:
+        have = self.views()
+        if view in have:
+            if have[view] != dim:
+                raise TonearmError(
+                    f"view {view!r} is stored with dimension {have[view]}, analyzer gives {dim}; "
+                    f"re-index with `tonearm index --rebuild-view {view}`"
+                )
+            return
+        if not _NAME.match(view):
+            raise TonearmError(f"bad view name {view!r}")
+        sql = self._sql
+        vec, raw = sql.Identifier(vector_column(view)), sql.Identifier(raw_column(view))
+        self._alter(
+            [
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} vector({})").format(
+                    self._table("tracks"), vec, sql.Literal(dim)
+                ),
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} vector({})").format(
+                    self._table("tracks"), raw, sql.Literal(dim)
+                ),
+                # pgvector's HNSW takes up to 2000 dimensions for vector: every built-in view is below.
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops)").format(
+                    sql.Identifier(f"hnsw_{view}"), self._table("tracks"), vec
+                ),
+            ]
+        )
+
+    def drop_view(self, view: str) -> None:
+        sql = self._sql
+        cols = [c for c in (vector_column(view), raw_column(view)) if c in self._columns()]
+        self._alter(
+            [sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(self._table("tracks"), sql.Identifier(c)) for c in cols]
+        )
+
+    def fields(self) -> dict[str, FieldType]:
+        out: dict[str, FieldType] = {}
+        for name, typ in self._columns().items():
+            if name in INTERNAL_FIELDS or name.startswith(("vec_", "raw_", "ana_")):
+                continue
+            t = _field_type(typ)
+            if t:
+                out[name] = t
+        return out
+
+    def ensure_fields(self, fields: Mapping[str, FieldType]) -> None:
+        have = self._columns()
+        sql = self._sql
+        new = []
+        for name, ftype in fields.items():
+            if name in have:
+                continue
+            if not _NAME.match(name):
+                raise TonearmError(f"bad field name {name!r}")
+            new.append(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    self._table("tracks"), sql.Identifier(name), sql.SQL(_pg_type(name, ftype))
+                )
+            )
+        if new:
+            self._alter(new)
+
+    # ---- filters ------------------------------------------------------------------------
+    def to_sql(self, node: Filter) -> tuple[Any, list[Any]]:
+        """Compile a validated filter tree: identifiers quoted, every value a bound parameter."""
+        sql = self._sql
+        if isinstance(node, (And, Or)):
+            parts = [self.to_sql(i) for i in node.items]
+            joiner = sql.SQL(" AND " if isinstance(node, And) else " OR ")
+            return sql.SQL("({})").format(joiner.join(p for p, _ in parts)), [v for _, vs in parts for v in vs]
+        if isinstance(node, Not):
+            inner, params = self.to_sql(node.item)
+            return sql.SQL("(NOT {})").format(inner), params
+        col = sql.Identifier(node.field)
+        neg = sql.SQL("NOT " if getattr(node, "negate", False) else "")
+        if isinstance(node, Compare):
+            op = sql.SQL("<>" if node.op == "!=" else node.op)
+            return sql.SQL("({} {} %s)").format(col, op), [node.value]
+        if isinstance(node, InList):
+            # NOT IN with NULL semantics like SQL's: NULL fields match neither IN nor NOT IN.
+            return sql.SQL("({} {}IN ({}))").format(
+                col, neg, sql.SQL(", ").join(sql.Placeholder() for _ in node.values)
+            ), list(node.values)
+        if isinstance(node, Like):
+            op = sql.SQL("ILIKE" if node.case_insensitive else "LIKE")
+            return sql.SQL("({} {}{} %s)").format(col, neg, op), [node.pattern]
+        if isinstance(node, Between):
+            return sql.SQL("({} {}BETWEEN %s AND %s)").format(col, neg), [node.low, node.high]
+        if isinstance(node, IsNull):
+            return sql.SQL("({} IS {}NULL)").format(col, sql.SQL("NOT " if node.negate else "")), []
+        raise TypeError(f"unknown filter node {node!r}")
+
+    def _where(self, *parts: tuple[Any, list[Any]] | None) -> tuple[Any, list[Any]]:
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return self._sql.SQL(""), []
+        clause = self._sql.SQL(" AND ").join(p for p, _ in kept)
+        return self._sql.SQL(" WHERE {}").format(clause), [v for _, vs in kept for v in vs]
+
+    # ---- rows ---------------------------------------------------------------------------
+    def _select_list(self, columns: Sequence[str] | None, default_skip: tuple[str, ...] = ()) -> tuple[Any, list[str]]:
+        have = self._columns()
+        if columns:
+            missing = [c for c in columns if c not in have]
+            if missing:
+                raise TonearmError(f"no such column(s): {', '.join(missing)}")
+            names = list(columns)
+        else:
+            names = [c for c in have if not c.startswith(default_skip)] if default_skip else list(have)
+        sql = self._sql
+        # Vectors come back as float arrays (no type adapter needed on pooled connections).
+        items = [
+            sql.SQL("{}::real[]").format(sql.Identifier(c)) if have[c].startswith("vector(") else sql.Identifier(c)
+            for c in names
+        ]
+        return sql.SQL(", ").join(items), names
+
+    def _decode(self, names: list[str], values: Sequence[Any]) -> dict[str, Any]:
+        row = {}
+        for name, value in zip(names, values, strict=True):
+            if value is not None and name.startswith(("vec_", "raw_")):
+                value = np.asarray(value, dtype=np.float32).tolist()
+            row[name] = value
+        return row
+
+    def upsert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sql = self._sql
+        have = self._columns()
+        names = list(have)
+        vectors = {n for n, t in have.items() if t.startswith("vector(")}
+        insert = sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}").format(
+            self._table("tracks"),
+            sql.SQL(", ").join(sql.Identifier(n) for n in names),
+            sql.SQL(", ").join(sql.SQL("%s::vector") if n in vectors else sql.Placeholder() for n in names),
+            sql.SQL(", ").join(
+                sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names if n != "id"
+            ),
+        )
+        params = []
+        for row in rows:
+            values = []
+            for n in names:
+                v = row.get(n)
+                if n in vectors and v is not None:
+                    v = _vector_literal(v)
+                elif isinstance(v, np.generic):
+                    v = v.item()
+                values.append(v)
+            params.append(values)
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(insert, params)
+
+    def delete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        with self._conn() as conn, conn.transaction():
+            cur = conn.execute(
+                self._sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(self._table("tracks")), (list(ids),)
+            )
+            return cur.rowcount
+
+    def get(self, ids: Sequence[str], columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        select, names = self._select_list(columns)
+        query = self._sql.SQL("SELECT {} FROM {} WHERE id = ANY(%s)").format(select, self._table("tracks"))
+        with self._conn() as conn:
+            return [self._decode(names, r) for r in conn.execute(query, (list(ids),)).fetchall()]
+
+    def scan(
+        self,
+        where: Filter | None = None,
+        columns: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        select, names = self._select_list(columns)
+        clause, params = self._where(self.to_sql(where) if where else None)
+        query = self._sql.SQL("SELECT {} FROM {}{} ORDER BY id{}").format(
+            select,
+            self._table("tracks"),
+            clause,
+            self._sql.SQL(" LIMIT %s") if limit is not None else self._sql.SQL(""),
+        )
+        if limit is not None:
+            params = [*params, limit]
+        with self._conn() as conn:
+            rows = conn.execute(query, params).fetchall()
+        for r in rows:
+            yield self._decode(names, r)
+
+    def count(self, where: Filter | None = None) -> int:
+        clause, params = self._where(self.to_sql(where) if where else None)
+        query = self._sql.SQL("SELECT count(*) FROM {}{}").format(self._table("tracks"), clause)
+        with self._conn() as conn:
+            return int(conn.execute(query, params).fetchone()[0])
+
+    def knn(
+        self,
+        view: str,
+        vector: np.ndarray,
+        k: int,
+        where: Filter | None = None,
+        exclude_ids: Sequence[str] = (),
+        exclude_hashes: Sequence[str] = (),
+        columns: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        if view not in self.views():
+            raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
+        if k <= 0:
+            return []
+        sql = self._sql
+        vec = sql.Identifier(vector_column(view))
+        select, names = self._select_list(columns, default_skip=("vec_", "raw_", "ana_"))
+        clause, params = self._where(
+            (sql.SQL("({} IS NOT NULL)").format(vec), []),
+            self.to_sql(where) if where else None,
+            (sql.SQL("(NOT (id = ANY(%s)))"), [list(exclude_ids)]) if exclude_ids else None,
+            (sql.SQL("(content_hash IS NULL OR NOT (content_hash = ANY(%s)))"), [list(exclude_hashes)])
+            if exclude_hashes
+            else None,
+        )
+        q = _vector_literal(vector)
+        query = sql.SQL(
+            "SELECT {}, ({} <=> %s::vector) AS _distance FROM {}{} ORDER BY {} <=> %s::vector LIMIT %s"
+        ).format(select, vec, self._table("tracks"), clause, vec)
+        with self._conn() as conn, conn.transaction():
+            # Filtered HNSW scans keep going until k rows pass the filter (pgvector >= 0.8).
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            conn.execute(
+                sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(min(1000, max(EF_SEARCH_MIN, 2 * k))))
+            )
+            rows = conn.execute(query, [q, *params, q, k]).fetchall()
+        hits = []
+        for r in rows:
+            row = self._decode(names, r[:-1])
+            hits.append(Hit(row, float(1.0 - r[-1])))
+        hits.sort(key=lambda h: -h.score)  # relaxed order: re-sort the few rows returned
+        return hits
+
+    def columns(self) -> dict[str, str]:
+        return {n: t if t.startswith("vector(") else (_field_type(t) or "string") for n, t in self._columns().items()}
+
+    # ---- bookkeeping --------------------------------------------------------------------
+    def meta_keys(self) -> list[str]:
+        with self._conn() as conn:
+            return [
+                r[0] for r in conn.execute(self._sql.SQL("SELECT key FROM {} ORDER BY key").format(self._table("meta")))
+            ]
+
+    def get_meta(self, key: str) -> Any | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                self._sql.SQL("SELECT value FROM {} WHERE key = %s").format(self._table("meta")), (key,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        query = self._sql.SQL(
+            "INSERT INTO {} (key, value) VALUES (%s, %s::jsonb) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+        ).format(self._table("meta"))
+        with self._conn() as conn, conn.transaction():
+            conn.execute(query, (key, json.dumps(value)))
+
+    def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
+        if not failures:
+            return
+        now = time.time()
+        query = self._sql.SQL(
+            "INSERT INTO {} (path, reason, size, mtime_ns, failed_at) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (path) DO UPDATE SET reason = EXCLUDED.reason, size = EXCLUDED.size, "
+            "mtime_ns = EXCLUDED.mtime_ns, failed_at = EXCLUDED.failed_at"
+        ).format(self._table("failures"))
+        rows = [
+            (f["path"], f.get("reason"), f.get("size"), f.get("mtime_ns"), f.get("failed_at", now)) for f in failures
+        ]
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, rows)
+
+    def clear_failures(self, paths: Sequence[str]) -> None:
+        if not paths:
+            return
+        with self._conn() as conn, conn.transaction():
+            conn.execute(
+                self._sql.SQL("DELETE FROM {} WHERE path = ANY(%s)").format(self._table("failures")), (list(paths),)
+            )
+
+    def failures(self) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            cur = conn.execute(
+                self._sql.SQL("SELECT path, reason, size, mtime_ns, failed_at FROM {} ORDER BY path").format(
+                    self._table("failures")
+                )
+            )
+            names = [d.name for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """A session advisory lock on a connection of its own, held for the whole index run."""
+        conn = self._psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key("write"),)).fetchone()[0]
+            if not got:
+                raise LibraryLockedError(f"library {self.library} is being indexed by another process; wait for it")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key("write"),))
+        finally:
+            conn.close()
+
+    def optimize(self) -> None:
+        try:
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                conn.execute(self._sql.SQL("ANALYZE {}").format(self._table("tracks")))
+                conn.autocommit = False
+        except Exception as exc:  # statistics are an optimisation: never fail a run for them
+            log.warning("ANALYZE skipped: %s", exc)
+
+    def schema_version(self) -> int:
+        with self._conn() as conn:
+            return int(
+                conn.execute(
+                    self._sql.SQL("SELECT coalesce(max(version), 0) FROM {}").format(self._table("schema_migrations"))
+                ).fetchone()[0]
+            )
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "backend": "postgresql",
+            "location": redact(self.location),
+            "library": self.library,
+            "schema_version": f"{SCHEMA_VERSION}/pg{self.schema_version()}",
+            "views": self.views(),
+            "tracks": self.count(),
+            "custom_fields": sorted(set(self.fields()) - set(CORE_FIELDS)),
+        }
+
+    def close(self) -> None:
+        """The pool is shared by every store on this URL in the process; it closes at exit."""
