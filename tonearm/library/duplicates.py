@@ -177,29 +177,34 @@ def update_duplicates(
         if a in state and b in state and a not in todo and b not in todo
     }
     col = vector_column(FINGERPRINT_VIEW)
-    for track in todo:
-        rows = store.get([track], columns=[*_ROW_COLUMNS, col])
-        if not rows:
-            continue
-        row = rows[0]
-        report.checked += 1
-        found: dict[str, dict[str, Any]] = {}
-        if row.get(col) is not None:
-            for hit in store.knn(FINGERPRINT_VIEW, np.asarray(row[col]), candidates + 1, exclude_ids=[track],
-                                 columns=_ROW_COLUMNS):  # fmt: skip
-                found[hit.row["id"]] = hit.row
-        if row.get("content_hash"):
-            same_bytes = InList("content_hash", (row["content_hash"],))
-            for other in store.scan(same_bytes, columns=_ROW_COLUMNS):
-                if other["id"] != track:
-                    found.setdefault(other["id"], other)
-        for other in found.values():
-            report.candidate_pairs += 1
-            match = compare(row, other)
-            if match.same:
-                edges[tuple(sorted((track, other["id"])))] = round(match.bit_errors, 4)  # type: ignore[index]
-        if on_progress:
-            on_progress(row.get("path") or track)
+    by_bytes: dict[str, list[str]] = defaultdict(list)
+    for i, r in state.items():
+        if r.get("content_hash"):
+            by_bytes[r["content_hash"]].append(i)
+    compared: set[tuple[str, str]] = set()
+    for start in range(0, len(todo), 200):
+        for row in store.get(todo[start : start + 200], columns=[*_ROW_COLUMNS, col]):
+            track = row["id"]
+            report.checked += 1
+            found: dict[str, dict[str, Any]] = {}
+            if row.get(col) is not None:
+                for hit in store.knn(FINGERPRINT_VIEW, np.asarray(row[col]), candidates + 1, exclude_ids=[track],
+                                     columns=_ROW_COLUMNS):  # fmt: skip
+                    found[hit.row["id"]] = hit.row
+            same_bytes = [i for i in by_bytes.get(row.get("content_hash") or "", []) if i != track and i not in found]
+            for other in store.get(same_bytes, columns=_ROW_COLUMNS) if same_bytes else []:
+                found[other["id"]] = other
+            for other in found.values():
+                pair = (min(track, other["id"]), max(track, other["id"]))
+                if pair in compared:
+                    continue
+                compared.add(pair)
+                report.candidate_pairs += 1
+                match = compare(row, other)
+                if match.same:
+                    edges[pair] = round(match.bit_errors, 4)
+            if on_progress:
+                on_progress(row.get("path") or track)
     groups = _components(list(edges))
     wanted: dict[str, str | None] = {}
     for group in groups:
