@@ -66,8 +66,9 @@ def main() -> None:
     ray_bin = str(Path(sys.executable).with_name("ray"))
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     port = 6500 + os.getpid() % 400
-    subprocess.run([ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                    "--include-dashboard=false", "--disable-usage-stats"], check=True, env=env, capture_output=True)  # fmt: skip
+    start = [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+             "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(start, check=True, env=env, capture_output=True)
     try:
         for i in range(args.tracks):
             sf.write(str(media / f"piece{i:03d}.flac"), piece(i, args.seconds), SR)
