@@ -154,7 +154,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         k: Annotated[int, Query(ge=1, le=500)] = 10,
         where: str | None = None,
         min_score: float | None = None,
-        hubness: Annotated[bool, Query(description="Re-rank with the CSLS hubness correction")] = False,
+        hubness: Annotated[
+            bool | None, Query(description="CSLS hubness correction (default: on for the melody view only)")
+        ] = None,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
@@ -169,7 +171,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         view: Annotated[str, Form()] = "sound",
         k: Annotated[int, Form(ge=1, le=500)] = 10,
         where: Annotated[str | None, Form()] = None,
-        hubness: Annotated[bool, Form()] = False,
+        hubness: Annotated[bool | None, Form()] = None,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 

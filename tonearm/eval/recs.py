@@ -183,6 +183,22 @@ def _retrieval(ev: Any, ids: list[str], sim: np.ndarray, bonus: np.ndarray) -> d
     return out
 
 
+def _versions_mrr(ev: Any, ids: list[str], sim: np.ndarray) -> float:
+    """MRR of other renderings of the same tune (or chorale family), as the versions task scores them."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for i in ids:
+        item = ev.items[i]
+        if item.source == "rendered":
+            groups[item.family or item.tune_id].append(i)
+    pos = {i: j for j, i in enumerate(ids)}
+    scores = []
+    for members in groups.values():
+        for q in members if len(members) > 1 else []:
+            ranked = [ids[j] for j in np.argsort(-sim[pos[q]], kind="stable") if ids[j] != q]
+            scores.append(M.reciprocal_rank(ranked, set(members) - {q}))
+    return M.mean(scores)
+
+
 def task_hubness(ev: Any) -> dict[str, Any]:
     """k-occurrence skewness per view; the sound view's retrieval with and without CSLS."""
     from tonearm.search.hubness import neighbour_means
@@ -204,6 +220,8 @@ def task_hubness(ev: Any) -> dict[str, Any]:
             row[name] = {"skewness": skewness(n_k), "max": int(n_k.max()), "antihubs": float(np.mean(n_k == 0))}
             if view == ev.view:
                 row[name] |= _retrieval(ev, ids, s, np.zeros(len(ids)) if name == "cosine" else -0.5 * r)
+            if view == "melody":
+                row[name]["versions_mrr"] = _versions_mrr(ev, ids, s)
         out["views"][view] = row
     base = np.array([ev.base_vec[i] for i in ev.base_ids])
     bsim = base @ base.T

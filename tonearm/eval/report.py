@@ -130,6 +130,13 @@ def _recommendation_sections(lines: list[str], r: dict) -> None:
                 f"| {view} | {v['tracks']} | {c['skewness']:.2f} → {s['skewness']:.2f} | {c['max']} → {s['max']} | "
                 f"{c['antihubs']:.3f} → {s['antihubs']:.3f} |"
             )
+        melody = h["views"].get("melody", {})
+        if "versions_mrr" in melody.get("cosine", {}):
+            lines += [
+                "",
+                f"Melody view, versions MRR: cosine {_f(melody['cosine']['versions_mrr'])}, "
+                f"CSLS {_f(melody['csls']['versions_mrr'])}.",
+            ]
         sound = next((v for v in h["views"].values() if "style_p@10" in v["cosine"]), None)
         if sound:
             lines += ["", "| retrieval (sound view) | cosine | CSLS |", "|---|---|---|"]

@@ -42,6 +42,9 @@ DURATION_TOLERANCE = (1.0, 0.01)  # seconds, fraction of the longer file: whiche
 CANDIDATES = 8
 MIN_LOUDNESS_CORR = 0.9
 MIN_DYNAMICS_DB = 0.5
+LOCAL_FRAMES = 8  # ~1 s of Chromaprint words
+MAX_LOCAL_BIT_ERRORS = 0.2  # 95th percentile of the ~1-s bit error rates
+FLAT_MAX_BIT_ERRORS = 0.02  # audio too flat for the loudness witness must agree almost bit for bit
 LOSSLESS = frozenset({".flac", ".wav", ".aif", ".aiff", ".alac", ".ape", ".wv", ".tta"})
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 _ROW_COLUMNS = [
@@ -103,12 +106,32 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
         return Match(False, rate, offset, "too little overlap")
     if rate > MAX_BIT_ERRORS:
         return Match(False, rate, offset, "fingerprints differ")
+    local = local_bit_errors(fa, fb, offset)
+    if local > MAX_LOCAL_BIT_ERRORS:
+        return Match(False, rate, offset, f"fingerprints differ in places ({local:.2f})")
     corr = loudness_agreement(decode_contour(a.get("ana_loudness")), decode_contour(b.get("ana_loudness")), offset)
     if corr is None:
+        if rate <= FLAT_MAX_BIT_ERRORS:
+            return Match(True, rate, offset, "fingerprints agree (loudness too flat to testify)")
         return Match(False, rate, offset, "loudness too flat to confirm")
     if corr < MIN_LOUDNESS_CORR:
         return Match(False, rate, offset, f"loudness contours differ (r={corr:.2f})")
     return Match(True, rate, offset, "fingerprints and loudness agree")
+
+
+def local_bit_errors(a: np.ndarray, b: np.ndarray, offset: int) -> float:
+    """95th percentile of the bit error rate over ~1-s stretches at ``offset``.
+
+    A re-encode disagrees a little everywhere; another rendering of nearly the same score
+    agrees almost everywhere and disagrees a lot where a note differs.
+    """
+    x, y = a[max(0, offset) :], b[max(0, -offset) :]
+    n = min(x.size, y.size)
+    per_frame = _POPCOUNT[np.bitwise_xor(x[:n], y[:n]).view(np.uint8)].reshape(n, 4).sum(axis=1) / 32.0
+    if n < LOCAL_FRAMES:
+        return float(per_frame.mean()) if n else 1.0
+    stretches = np.convolve(per_frame, np.ones(LOCAL_FRAMES) / LOCAL_FRAMES, mode="valid")
+    return float(np.percentile(stretches, 95))
 
 
 def loudness_agreement(a: np.ndarray, b: np.ndarray, offset: int, spread: int = 2) -> float | None:

@@ -43,6 +43,7 @@ from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 log = logging.getLogger(__name__)
 
 _REFIT_EVERY = 25  # commits between checks of the normalisation statistics
+_COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 _STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig"]
 
 
@@ -112,6 +113,7 @@ class Indexer:
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
         self._commits_since_refit = 0
+        self._commits_since_compaction = 0
 
     # ---- public -------------------------------------------------------------------------
     def run(
@@ -154,6 +156,9 @@ class Indexer:
             self.store.clear_failures(stale_failures)
             for view in self.views:
                 self._maybe_refit(view)
+            # One commit per track leaves one small fragment per track: compact before the passes
+            # below read every row, and again after them.
+            self.store.optimize()
             if "words" in self.views:
                 moods = tag_library(self.store, self.emotions)
                 report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
@@ -299,6 +304,10 @@ class Indexer:
         report.analysed_seconds += res.analysed_seconds
         report.analysis_cpu_seconds += res.elapsed if res.raw else 0.0
         self._commits_since_refit += 1
+        self._commits_since_compaction += 1
+        if self._commits_since_compaction >= _COMPACT_EVERY:
+            self._commits_since_compaction = 0
+            self.store.optimize()  # long runs: keep reads (queries meanwhile, the passes) fast
         if self._commits_since_refit >= _REFIT_EVERY:
             for view in self.views:
                 self._maybe_refit(view)

@@ -103,15 +103,20 @@ def similar(
     where: str | None = None,
     min_score: float | None = None,
     view: str = "sound",
-    hubness: bool = False,
+    hubness: bool | None = None,
 ) -> dict[str, Any]:
     """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``.
 
-    ``hubness`` re-ranks a wider candidate pool with CSLS (:mod:`tonearm.search.hubness`).
+    ``hubness`` re-ranks a wider candidate pool with CSLS (:mod:`tonearm.search.hubness`); None
+    means the view's default (on where ``tonearm eval`` measured a gain: the melody view).
     """
     if k < 1:
         raise TonearmError("-k must be at least 1")
     flt = store.compile_where(where)
+    if hubness is None:
+        from tonearm.search.hubness import DEFAULT_VIEWS
+
+        hubness = view in DEFAULT_VIEWS
     return rank(store, resolve_target(store, target, view), k, flt, min_score, hubness, where)
 
 
