@@ -168,6 +168,7 @@ def test_history_import_partial_matches_and_for_you(lib: Path, tmp_path: Path) -
     assert recent not in [r["id"] for r in out["results"]] and out["query"]["excluded_recent"] == 1
     assert len(out["results"]) == 10 and len({r["id"] for r in out["results"]}) == 10
     res = run_cli("for-you", "--length", "5", "--seed", "1", "--where", "genre = 'Noise'", "--json", "-l", str(lib))
+    assert res.returncode == 0, res.stderr
     assert {r["genre"] for r in json.loads(res.stdout)["results"]} == {"Noise"}  # filters honoured here too
     again = run_cli("for-you", "--length", "5", "--seed", "1", "--where", "genre = 'Noise'", "--json", "-l", str(lib))
     assert json.loads(again.stdout)["results"] == json.loads(res.stdout)["results"]  # deterministic with --seed

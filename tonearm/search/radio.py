@@ -143,7 +143,8 @@ def radio(
     for view, target in targets.items():
         have = np.array([c.get(vector_column(view)) is not None for c in cands])
         mat = np.zeros((len(cands), target.size), np.float32)
-        mat[have] = np.array([c[vector_column(view)] for c, h in zip(cands, have, strict=True) if h], np.float32)
+        if have.any():  # none of the candidates may have this view (instrumental tracks: no words)
+            mat[have] = np.array([c[vector_column(view)] for c, h in zip(cands, have, strict=True) if h], np.float32)
         mats[view] = mat
         score = mat @ target
         if view in away and away[view] is not None:
