@@ -53,7 +53,7 @@ _POOLS_LOCK = threading.Lock()
 POOL_MAX = 8
 # HNSW build/search settings: m=16, ef_construction=64 are pgvector's defaults; ef_search is raised
 # per query to cover k, and iterative scans keep filtered queries from returning too few rows.
-EF_SEARCH_MIN = 100
+EF_SEARCH_MIN = 200  # bench_scale at 1M x 889-d: ef 100 -> recall@10 0.915, 200 -> 0.966, 400 -> 0.989
 
 
 def _import_driver():  # psycopg and its pool; a clear error names the extra
