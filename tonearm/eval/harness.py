@@ -272,20 +272,11 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
     log(f"corpus: {len(corpus.items)} items, {len(corpus.queries)} queries ({time.perf_counter() - t0:.0f} s)")
     ev = Evaluation(corpus, out, workers)
     results: dict[str, Any] = {}
-    if set(tasks) <= STANDALONE_TASKS:  # these build their own library: skip the main index
-        for task in tasks:
-            results[task] = recs.task_duplicates(corpus, cache, out, workers)
-        corpus_info = {"items": len(corpus.items), "queries": len(corpus.queries), "notes": corpus.notes}
-        report = {"size": size, "analyzers": None, "results": results, "elapsed_seconds": time.perf_counter() - t0,
-                  "corpus": corpus_info}  # fmt: skip
-        (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
-        from tonearm.eval.report import write_markdown
-
-        write_markdown(report, out / "report.md")
-        return report
-    index_report = ev.index()
-    log(f"indexed in {index_report['elapsed']:.0f} s; failed: {len(index_report['failed'])}")
-    ev.prepare_baseline()
+    index_report: dict[str, Any] | None = None
+    if not set(tasks) <= STANDALONE_TASKS:  # those build their own library: no main index for them alone
+        index_report = ev.index()
+        log(f"indexed in {index_report['elapsed']:.0f} s; failed: {len(index_report['failed'])}")
+        ev.prepare_baseline()
     for task in tasks:
         t = time.perf_counter()
         if task in ("style", "instrument"):
@@ -318,14 +309,16 @@ def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, 
         log(f"task {task}: {time.perf_counter() - t:.0f} s")
     report = {
         "size": size,
-        "analyzers": ev.store.get_meta("views"),
+        "analyzers": ev.store.get_meta("views") if index_report else None,
         "corpus": {
             "items": len(corpus.items),
             "queries": len(corpus.queries),
             "notes": corpus.notes,
             "real_licences": sorted({i.licence for i in corpus.items if i.source == "real" and i.licence}),
         },
-        "index": {k: v for k, v in index_report.items() if k != "failed"} | {"failed": index_report["failed"]},
+        "index": {k: v for k, v in index_report.items() if k != "failed"} | {"failed": index_report["failed"]}
+        if index_report
+        else None,
         "results": results,
         "elapsed_seconds": time.perf_counter() - t0,
     }

@@ -187,8 +187,8 @@ def update_duplicates(
     report = DuplicateReport()
     if FINGERPRINT_VIEW not in store.views():
         return report
-    store.ensure_fields({DUP_FIELD: "string", "ana_dup_key": "string", "ana_fingerprint": "string",
-                         "ana_fingerprint_key": "string"})  # fmt: skip
+    # dup_group is a core column; these come with the first analysed row, or here before it.
+    store.ensure_fields({"ana_dup_key": "string", "ana_fingerprint": "string", "ana_fingerprint_key": "string"})
     state = {
         r["id"]: r for r in store.scan(columns=["id", "content_hash", "ana_fingerprint_key", "ana_dup_key", DUP_FIELD])
     }
@@ -250,8 +250,6 @@ def update_duplicates(
 
 def duplicate_groups(store: Store) -> list[dict[str, Any]]:
     """Groups for ``tonearm duplicates``: the keeper first, each copy with its bit error rate to a member."""
-    if DUP_FIELD not in store.fields():
-        return []
     rates: dict[str, float] = {}
     for a, b, rate in store.get_meta(EDGES_META) or []:
         for x in (a, b):

@@ -6,7 +6,7 @@ similarity local scaling (CSLS; Conneau et al., 2018) discounts each candidate b
 is to its own neighbourhood: ``csls(q, y) = 2 cos(q, y) - r(q) - r(y)``, with ``r(y)`` the mean
 cosine of ``y`` to its ``K`` nearest library tracks. ``r(q)`` is the same for every candidate of
 one query, so ranking needs only ``r(y)``, which is computed at query time for the candidates
-(a k-NN query each: always current, nothing to keep in sync at index time). Reported scores
+(one batched k-NN query for all of them: always current, nothing to keep in sync at index time). Reported scores
 are ``cos(q, y) - (r(y) - mean r) / 2``: CSLS's order on the cosine's scale.
 
 It is on by default only where ``tonearm eval`` measured a gain (``DEFAULT_VIEWS``): the melody
@@ -36,18 +36,23 @@ def neighbour_means(sim: np.ndarray, k: int = K) -> np.ndarray:
     return np.partition(sim, -k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
 
 
-def neighbourhood(store: Store, view: str, vector: np.ndarray, exclude: str) -> float:
-    """``r(y)``: mean cosine of a track's vector to its ``K`` nearest other tracks (whole library)."""
-    hits = store.knn(view, vector, K, exclude_ids=[exclude], columns=["id"])
-    return float(np.mean([h.score for h in hits])) if hits else 0.0
+def neighbourhoods(store: Store, view: str, hits: Sequence[Hit]) -> list[float]:
+    """``r(y)`` per hit: mean cosine of its vector to its ``K`` nearest other tracks (whole library),
+    found with one batched k-NN query for all hits."""
+    col = vector_column(view)
+    vectors = np.asarray([h.row[col] for h in hits], np.float32)
+    out = []
+    for hit, found in zip(hits, store.knn_batch(view, vectors, K + 1), strict=True):
+        others = [f.score for f in found if f.row["id"] != hit.row["id"]][:K]
+        out.append(float(np.mean(others)) if others else 0.0)
+    return out
 
 
 def rerank(store: Store, view: str, hits: Sequence[Hit]) -> list[Hit]:
     """Candidates (which must carry their ``vec_<view>``) re-scored by CSLS, best first."""
-    col = vector_column(view)
-    r = [neighbourhood(store, view, np.asarray(h.row[col], np.float32), h.row["id"]) for h in hits]
-    if not r:
+    if not hits:
         return []
+    r = neighbourhoods(store, view, hits)
     mean = float(np.mean(r))
     rescored = [Hit(h.row, h.score - 0.5 * (ry - mean)) for h, ry in zip(hits, r, strict=True)]
     return sorted(rescored, key=lambda h: -h.score)

@@ -142,7 +142,6 @@ class Store(ABC):
     def count(self, where: Filter | None = None) -> int:
         """Number of rows matching ``where``."""
 
-    @abstractmethod
     def knn(
         self,
         view: str,
@@ -154,6 +153,32 @@ class Store(ABC):
         columns: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The ``k`` rows most similar (cosine) to ``vector`` in ``view``, filtered before ranking."""
+        self._check_view(view)
+        if k <= 0:
+            return []
+        return self._knn(view, vector, k, where, exclude_ids, exclude_hashes, columns)
+
+    def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Unfiltered ``knn`` for many vectors at once (rows carry ``id`` only); backends may batch it."""
+        self._check_view(view)
+        return [self.knn(view, v, k, columns=["id"]) for v in vectors]
+
+    def _check_view(self, view: str) -> None:
+        if view not in self.views():
+            raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
+
+    @abstractmethod
+    def _knn(
+        self,
+        view: str,
+        vector: np.ndarray,
+        k: int,
+        where: Filter | None,
+        exclude_ids: Sequence[str],
+        exclude_hashes: Sequence[str],
+        columns: Sequence[str] | None,
+    ) -> list[Hit]:
+        """The backend's k-NN search (``view`` exists and ``k`` > 0: checked by ``knn``)."""
 
     def find_by_path(self, path: str) -> dict[str, Any] | None:
         """The row indexed from ``path``, if any."""

@@ -23,7 +23,6 @@ from tonearm.store.base import Store
 
 BATCH = 500
 PROGRESS_META = "copy_progress"
-_NUMBER_KINDS = ("number",)
 
 
 @dataclass
@@ -46,7 +45,7 @@ def _canonical(value: Any, kind: str) -> Any:
         return None
     if kind.startswith("vector("):
         return hashlib.blake2b(np.asarray(value, dtype="<f4").tobytes(), digest_size=16).hexdigest()
-    if kind in _NUMBER_KINDS:
+    if kind == "number":
         return float(value)  # int64 vs double columns hash alike
     return value
 

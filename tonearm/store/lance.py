@@ -287,20 +287,36 @@ class LanceStore(Store):
     def count(self, where: Filter | None = None) -> int:
         return int(self._tracks.count_rows(to_sql(where) if where else None))
 
-    def knn(
+    def _search(self, view: str, vectors: np.ndarray, k: int):  # a LanceDB vector query with our settings
+        q = self._tracks.search(vectors, vector_column_name=vector_column(view)).metric("cosine").limit(k)
+        if self._has_ann(view):
+            # Wider probe + exact re-rank of the quantised candidates: recall, and true cosine scores.
+            q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)
+        return q
+
+    def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        self._check_view(view)
+        out: list[list[Hit]] = [[] for _ in range(len(vectors))]
+        if len(vectors) == 0 or k <= 0:
+            return out
+        vecs = np.asarray(vectors, dtype=np.float32)
+        rows = self._search(view, vecs, k).select(["id", "_distance"]).to_arrow().to_pylist()
+        for row in rows:  # one query for all vectors; rows name their query by index
+            out[row.get("query_index", 0)].append(Hit({"id": row["id"]}, 1.0 - row["_distance"]))
+        for hits in out:
+            hits.sort(key=lambda h: -h.score)
+        return out
+
+    def _knn(
         self,
         view: str,
         vector: np.ndarray,
         k: int,
-        where: Filter | None = None,
-        exclude_ids: Sequence[str] = (),
-        exclude_hashes: Sequence[str] = (),
-        columns: Sequence[str] | None = None,
+        where: Filter | None,
+        exclude_ids: Sequence[str],
+        exclude_hashes: Sequence[str],
+        columns: Sequence[str] | None,
     ) -> list[Hit]:
-        if view not in self.views():
-            raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
-        if k <= 0:
-            return []
         cond = _and(
             to_sql(where) if where else None,
             to_sql(InList("id", tuple(exclude_ids), negate=True)) if exclude_ids else None,
@@ -309,16 +325,9 @@ class LanceStore(Store):
             if exclude_hashes
             else None,
         )
-        q = (
-            self._tracks.search(np.asarray(vector, dtype=np.float32), vector_column_name=vector_column(view))
-            .metric("cosine")
-            .limit(k)
-        )
+        q = self._search(view, np.asarray(vector, dtype=np.float32), k)
         if cond:
             q = q.where(cond, prefilter=True)
-        if self._has_ann(view):
-            # Wider probe + exact re-rank of the quantised candidates: recall, and true cosine scores.
-            q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)
         cols = (
             list(columns)
             if columns

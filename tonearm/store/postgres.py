@@ -449,20 +449,16 @@ class PostgresStore(Store):
         with self._conn() as conn:
             return int(conn.execute(query, params).fetchone()[0])
 
-    def knn(
+    def _knn(
         self,
         view: str,
         vector: np.ndarray,
         k: int,
-        where: Filter | None = None,
-        exclude_ids: Sequence[str] = (),
-        exclude_hashes: Sequence[str] = (),
-        columns: Sequence[str] | None = None,
+        where: Filter | None,
+        exclude_ids: Sequence[str],
+        exclude_hashes: Sequence[str],
+        columns: Sequence[str] | None,
     ) -> list[Hit]:
-        if view not in self.views():
-            raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
-        if k <= 0:
-            return []
         sql = self._sql
         vec = sql.Identifier(vector_column(view))
         select, names = self._select_list(columns, default_skip=("vec_", "raw_", "ana_"))
