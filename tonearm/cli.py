@@ -73,7 +73,7 @@ def _handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except TonearmError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: finished tracks are saved; run the same command again to resume")
@@ -116,6 +116,14 @@ def index(
     keep_missing: Annotated[bool, typer.Option(help="Keep tracks whose files are gone from disk.")] = False,
     retry_failed: Annotated[bool, typer.Option(help="Retry files that failed before, even if unchanged.")] = False,
     views: Annotated[str | None, typer.Option(help="View analyzers, e.g. sound=dsp.")] = None,
+    model_path: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-path",
+            help="Weights for analyzers you supply models for: NAME=PATH (panns, vggish, clap, hf); "
+            "remembered by the library.",
+        ),
+    ] = None,
     transcribe: Annotated[
         str, typer.Option(help="Transcribe speech: auto (tracks that are mostly speech), always, never.")
     ] = "auto",
@@ -134,7 +142,7 @@ def index(
     json_out: JsonOpt = False,
 ) -> None:
     """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
-    from tonearm.analyzers import parse_views
+    from tonearm.analyzers import get_analyzer, parse_views
     from tonearm.library.engines import make_engine
     from tonearm.library.indexer import Indexer
     from tonearm.words.emotions import backend_from_settings
@@ -148,6 +156,11 @@ def index(
     runner = make_engine(engine, address)
     store = _open(library, create=True)
     configured = parse_views(views, store.get_meta("views"))
+    if model_path:
+        from tonearm.analyzers.external import ExternalModelAnalyzer, parse_model_paths, set_model_paths
+
+        takes_path = [n for n in configured.values() if isinstance(get_analyzer(n), ExternalModelAnalyzer)]
+        set_model_paths(parse_model_paths(model_path, takes_path))
     indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout))
     columns = [
         SpinnerColumn(),
@@ -298,7 +311,11 @@ def _clock(seconds: float) -> str:
 def search(
     text: Annotated[str, typer.Argument(help="What you are looking for, in words (any language).")],
     mode: Annotated[
-        str, typer.Option(help="auto (fuse all), words (lyrics/transcripts), mood (emotions), tags (sound tags).")
+        str,
+        typer.Option(
+            help="auto (fuse all), words (lyrics/transcripts), mood (emotions), tags (sound tags), "
+            "audio (CLAP text-to-audio; needs a CLAP sound view).",
+        ),
     ] = "auto",
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
     where: WhereOpt = None,

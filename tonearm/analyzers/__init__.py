@@ -24,6 +24,11 @@ _BUILTIN: dict[str, str] = {
     "basicpitch": "tonearm.analyzers.basicpitch:BasicPitchMelodyAnalyzer",
     "words": "tonearm.analyzers.words:WordsAnalyzer",
     "chromaprint": "tonearm.analyzers.chromaprint:ChromaprintAnalyzer",
+    # Weights the user supplies (--model-path NAME=PATH; the torch extra): see analyzers/external.py.
+    "panns": "tonearm.analyzers.panns:PannsAnalyzer",
+    "vggish": "tonearm.analyzers.vggish:VggishAnalyzer",
+    "clap": "tonearm.analyzers.clap:ClapAnalyzer",
+    "hf": "tonearm.analyzers.hf_audio:HfAudioAnalyzer",
 }
 
 # The analyzer each view uses unless the user picks another.

@@ -194,7 +194,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         out["query"].update(target=file.filename, path=None)
         return out
 
-    @app.get("/api/search", summary="Text search: words, mood, sound tags, or all fused")
+    @app.get("/api/search", summary="Text search: words, mood, sound tags, CLAP text-to-audio, or all fused")
     def text_search(
         s: StoreDep,
         q: Annotated[str, Query(min_length=1, max_length=2000)],

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tonearm.analyzers import get_analyzer, parse_views
+from tonearm.analyzers import external, get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.library.duplicates import FINGERPRINT_VIEW, update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
@@ -104,6 +104,7 @@ class Indexer:
         self.emotions = emotions or OfflineEmotions()
         # No views given: the library's own choices (layered over the defaults for views it lacks).
         self.views = dict(views) if views else parse_views(None, store.get_meta("views"))
+        external.use_library_paths(store)  # weights this library was indexed with, unless given others
         self.analyzers = {v: get_analyzer(n) for v, n in self.views.items()}
         for analyzer in self.analyzers.values():
             analyzer.ensure_ready()  # fail before scanning, not once per file
@@ -175,6 +176,12 @@ class Indexer:
         configured = dict(self.store.get_meta("views") or {})
         configured.update(self.views)
         self.store.set_meta("views", configured)  # lets queries analyse files the same way
+        paths = dict(self.store.get_meta(external.META_KEY) or {})
+        for name in self.views.values():
+            if os.environ.get(external.env_var(name)):
+                paths[name] = os.environ[external.env_var(name)]
+        if paths:
+            self.store.set_meta(external.META_KEY, paths)
         stored = self.store.views()
         for view, analyzer in self.analyzers.items():
             if view in stored and stored[view] != analyzer.dim:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer
+from tonearm.analyzers import DEFAULT_VIEWS, external, get_analyzer
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
@@ -45,6 +45,7 @@ def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
     name = (store.get_meta("views") or DEFAULT_VIEWS).get(view)
     if name is None:
         raise TonearmError(f"the library has no {view!r} view")
+    external.use_library_paths(store)
     analyzer = get_analyzer(name)
     raw = analyzer.run(load_for_analysis(path, analyzer.sample_rate)).vector
     if analyzer.normalization == "none":

@@ -12,7 +12,10 @@ Modes (the CLI and the HTTP API share these functions):
 * ``tags``: the sentence's phrases are matched to the sound view's tag vocabulary (musicnn's
   MSD and MagnaTagATune tags, e.g. "calm piano" -> chill, piano), with negations ("not sad", "sin voz")
   subtracting; so instrumental tracks are findable by text.
-* ``auto``: the three fused by reciprocal-rank fusion; each result says which modes found it.
+* ``audio``: for libraries whose sound view is CLAP (weights the user supplies), the sentence
+  is embedded by CLAP's text tower and matched against the sound view directly.
+* ``auto``: the modes the library supports fused by reciprocal-rank fusion; each result says
+  which modes found it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from tonearm.store.filters import Filter
 from tonearm.words import embed
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
 
-MODES = ("auto", "words", "mood", "tags")
+MODES = ("auto", "words", "mood", "tags", "audio")
 PREFILTER = 200  # track-level candidates re-scored by their passages
 MOOD_MIN_SCORE = 0.9  # default cut for mood: emotion profiles this close share their main feelings
 MOOD_POOL = 500
@@ -49,7 +52,7 @@ WORDS_STAND_OUT = 0.035
 AUTO_MOOD_EVIDENCE = 0.05
 # auto: RRF weight per mode. Short neutral questions still read as weakly emotional (up to 0.08
 # evidence), so mood counts half: it reorders and fills in, it does not outvote a matching passage.
-MODE_WEIGHTS = {"words": 1.0, "tags": 1.0, "mood": 0.5}
+MODE_WEIGHTS = {"words": 1.0, "tags": 1.0, "mood": 0.5, "audio": 1.0}
 MAX_QUERY_CHARS = 2000
 
 # How each musicnn tag reads as a description (E5 matches descriptions better than bare labels).
@@ -251,6 +254,40 @@ def search_tags(store: Store, q: TextQuery) -> dict[str, Any]:
     return {"query": info, "results": _ranked(items, q.k)}
 
 
+# ---- audio (CLAP) ------------------------------------------------------------------------
+def _clap(store: Store) -> Any | None:
+    """The library's CLAP analyzer when its sound view is CLAP, else None."""
+    from tonearm.analyzers import external, get_analyzer
+
+    if (store.get_meta("views") or {}).get("sound") != "clap" or "sound" not in store.views():
+        return None
+    external.use_library_paths(store)
+    return get_analyzer("clap")
+
+
+def search_audio(store: Store, q: TextQuery) -> dict[str, Any]:
+    """Text-to-audio: CLAP's text embedding of the sentence against the sound view."""
+    text = _check(q)
+    clap = _clap(store)
+    if clap is None:
+        raise TonearmError(
+            "text-to-audio search needs a CLAP sound view: tonearm index --views sound=clap --model-path clap=FOLDER"
+        )
+    vec = clap.embed_text([text])[0]
+    hits = store.knn(
+        "sound", vec, dedupe.overfetch(q.k), where=store.compile_where(q.where), columns=list(RESULT_FIELDS)
+    )
+    items = [_item(h.row, h.score) for h in hits if q.min_score is None or h.score >= q.min_score]
+    info = {
+        "text": text,
+        "mode": "audio",
+        "k": q.k,
+        "where": q.where,
+        "explain": "cosine of CLAP text and audio embeddings",
+    }
+    return {"query": info, "results": _ranked(items, q.k)}
+
+
 # ---- auto --------------------------------------------------------------------------------
 def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = None) -> dict[str, Any]:
     """Reciprocal-rank fusion of the modes this library supports; each result names its modes."""
@@ -285,6 +322,8 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     else:
         skipped["mood"] = "no track has emotions"
     runs["tags"] = search_tags(store, pool)
+    if _clap(store) is not None:
+        runs["audio"] = search_audio(store, pool)
     fused: dict[str, dict[str, Any]] = {}
     for mode, payload in runs.items():
         for r in payload["results"]:
@@ -313,6 +352,8 @@ def search(store: Store, q: TextQuery, mode: str = "auto", backend: EmotionBacke
         return search_mood(store, q, backend)
     if mode == "tags":
         return search_tags(store, q)
+    if mode == "audio":
+        return search_audio(store, q)
     if mode == "auto":
         return search_auto(store, q, backend)
     raise TonearmError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
