@@ -47,6 +47,8 @@ def pool(x: np.ndarray, how: str) -> np.ndarray:
         return x.mean(0)
     if how == "max":
         return x.max(0)
+    if how == "mean/2":  # every other patch/block, as the shipped view computes them
+        return x[::2].mean(0)
     return np.concatenate([x.mean(0), x.std(0)])
 
 
@@ -97,6 +99,19 @@ VARIANTS: dict[str, list[tuple[str, str, float]]] = {
         ("pen", "mean", 1.0),
         ("tags", "mean", 0.5),
         ("aisfx", "mean", 1.5),
+    ],
+    "musicnn + aisfx": [("pen", "mean", 1.0), ("aisfx", "mean", 1.0)],
+    "dsp 0.5 + musicnn + tags 0.5 + aisfx 1.5": [
+        ("dsp", "", 0.5),
+        ("pen", "mean", 1.0),
+        ("tags", "mean", 0.5),
+        ("aisfx", "mean", 1.5),
+    ],
+    "same, every 2nd patch (shipped: fused)": [
+        ("dsp", "", 0.5),
+        ("pen", "mean/2", 1.0),
+        ("tags", "mean/2", 0.5),
+        ("aisfx", "mean/2", 1.5),
     ],
     "dsp + musicnn m+s + tags + aisfx m+s": [
         ("dsp", "", 1.0),
