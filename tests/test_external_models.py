@@ -166,7 +166,23 @@ def test_panns_layout_and_run(small_music, tmp_path):
     state["logmel_extractor.melW"] = torch.zeros(513, 64)  # the published file holds its front end too
     ckpt = tmp_path / "Cnn14_random.pth"
     torch.save({"model": state, "iteration": 0}, ckpt)
-    _run_view(small_music, tmp_path / "lib", "panns", ckpt, 2048)
+    lib = tmp_path / "lib"
+    _run_view(small_music, lib, "panns", ckpt, 2048)
+
+    def reindex(weights: Path) -> dict:
+        args = ["index", str(small_music), "--library", str(lib), "--json", "--model-path", f"panns={weights}"]
+        res = run_cli(*args)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)
+
+    assert reindex(ckpt)["unchanged"] == 4  # same weights: nothing to do
+    torch.manual_seed(1)
+    other = tmp_path / "Cnn14_other.pth"
+    torch.save({"model": build_cnn14(torch).state_dict()}, other)
+    before = {r["id"]: r for r in json.loads(run_cli("tracks", "--library", str(lib), "--json").stdout)}
+    assert reindex(other)["updated"] == 4  # other weights: the sound view is analysed again
+    rows = json.loads(run_cli("tracks", "--library", str(lib), "--json").stdout)
+    assert {r["id"] for r in rows} == set(before)
 
     bad = tmp_path / "wrong.pth"
     torch.save({"model": {"fc1.weight": torch.zeros(3, 3)}}, bad)

@@ -85,6 +85,7 @@ class ExternalModelAnalyzer(Analyzer):
 
     def __init__(self) -> None:
         self._loaded: dict[str, Any] = {}
+        self._keys: dict[str, str] = {}
 
     # -- where the weights are ---------------------------------------------------------------
     def model_path(self) -> Path:
@@ -120,6 +121,11 @@ class ExternalModelAnalyzer(Analyzer):
     @property
     def key(self) -> str:
         path = self.model_path()
+        if str(path) not in self._keys:  # asked once per row when an index run plans: stat the files once
+            self._keys[str(path)] = self._fingerprint(path)
+        return self._keys[str(path)]
+
+    def _fingerprint(self, path: Path) -> str:
         parts = [path.name]
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for f in files:
