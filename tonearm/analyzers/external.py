@@ -137,6 +137,28 @@ class ExternalModelAnalyzer(Analyzer):
     def ensure_ready(self) -> None:
         self.model()
 
+    def load_state_into(self, path: Path, net: Any, what: str) -> Any:
+        """Read a torch checkpoint into ``net`` (eval mode); every weight must be there with its shape.
+
+        Accepts a bare state dict or the ``{"model": state_dict, ...}`` wrapper training scripts write;
+        extra entries (a stored front end, optimiser state) are ignored.
+        """
+        torch = import_torch()
+        try:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise TonearmError(f"{path} is not a readable torch checkpoint ({self.expects}): {exc}") from exc
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]
+        wanted = net.state_dict()
+        bad = [k for k in wanted if k not in state or tuple(state[k].shape) != tuple(wanted[k].shape)]
+        if bad:
+            raise TonearmError(
+                f"{path} is not a {what} ({len(bad)} of {len(wanted)} weights missing or misshapen, e.g. {bad[0]!r})"
+            )
+        net.load_state_dict({k: state[k] for k in wanted})
+        return net.eval()
+
     @staticmethod
     def finite(vector: np.ndarray) -> np.ndarray:
         """float32, with NaN/inf from a degenerate input turned into zeros (the row is still valid)."""

@@ -21,7 +21,6 @@ import numpy as np
 
 from tonearm.analyzers.external import ExternalModelAnalyzer, chunks, import_torch
 from tonearm.audio.segments import DecodedAudio
-from tonearm.errors import TonearmError
 
 SR = 32000
 N_FFT = 1024
@@ -90,23 +89,7 @@ class PannsAnalyzer(ExternalModelAnalyzer):
     expects = "a PANNs CNN14 checkpoint, e.g. Cnn14_mAP=0.431.pth"
 
     def load(self, path: Path) -> Any:
-        torch = import_torch()
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise TonearmError(f"{path} is not a readable torch checkpoint ({self.expects}): {exc}") from exc
-        state = state.get("model", state) if isinstance(state, dict) else state
-        net = build_cnn14(torch)
-        wanted = net.state_dict()
-        missing = [k for k in wanted if k not in state]
-        wrong = [k for k in wanted if k in state and tuple(state[k].shape) != tuple(wanted[k].shape)]
-        if missing or wrong:
-            raise TonearmError(
-                f"{path} is not a CNN14 checkpoint ({len(missing)} weights missing, e.g. "
-                f"{(missing or wrong)[0]!r}; {len(wrong)} of the wrong shape)"
-            )
-        net.load_state_dict({k: state[k] for k in wanted})
-        return net.eval()
+        return self.load_state_into(path, build_cnn14(import_torch()), "CNN14 checkpoint")
 
     def analyze(self, audio: DecodedAudio) -> np.ndarray:
         torch = import_torch()

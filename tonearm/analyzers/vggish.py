@@ -127,19 +127,7 @@ class VggishAnalyzer(ExternalModelAnalyzer):
 
     def load(self, path: Path) -> Any:
         torch = import_torch()
-        try:
-            state = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise TonearmError(f"{path} is not a readable torch checkpoint ({self.expects}): {exc}") from exc
-        net = build_vggish(torch)
-        wanted = net.state_dict()
-        bad = [k for k in wanted if k not in state or tuple(state[k].shape) != tuple(wanted[k].shape)]
-        if bad:
-            raise TonearmError(
-                f"{path} is not a VGGish state dict ({len(bad)} weights missing or misshapen, e.g. {bad[0]!r})"
-            )
-        net.load_state_dict({k: state[k] for k in wanted})
-        return net.eval(), _load_pca(path.parent, torch)
+        return self.load_state_into(path, build_vggish(torch), "VGGish state dict"), _load_pca(path.parent, torch)
 
     def analyze(self, audio: DecodedAudio) -> np.ndarray:
         torch = import_torch()
