@@ -10,7 +10,6 @@ tower and searches the sound view with it: text-to-audio search without tags.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ class ClapAnalyzer(ExternalModelAnalyzer):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
-        config = json.loads((self.model_path() / "config.json").read_text())
+        config = self.folder_config()
         if config.get("model_type") != "clap":
             raise TonearmError(f"{self.model_path()} holds a {config.get('model_type')!r} model, not CLAP")
         return int(config.get("projection_dim", 512))

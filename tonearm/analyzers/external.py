@@ -13,6 +13,7 @@ modification time: pointing the view at another checkpoint re-analyses that view
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -86,6 +87,7 @@ class ExternalModelAnalyzer(Analyzer):
     def __init__(self) -> None:
         self._loaded: dict[str, Any] = {}
         self._keys: dict[str, str] = {}
+        self._configs: dict[str, dict[str, Any]] = {}
 
     # -- where the weights are ---------------------------------------------------------------
     def model_path(self) -> Path:
@@ -136,6 +138,16 @@ class ExternalModelAnalyzer(Analyzer):
 
     def ensure_ready(self) -> None:
         self.model()
+
+    def folder_config(self) -> dict[str, Any]:
+        """The model folder's ``config.json`` (read once per path: ``dim`` is asked for every track)."""
+        path = self.model_path() / "config.json"
+        if str(path) not in self._configs:
+            try:
+                self._configs[str(path)] = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise TonearmError(f"{path} is missing or unreadable ({self.expects}): {exc}") from exc
+        return self._configs[str(path)]
 
     def load_state_into(self, path: Path, net: Any, what: str) -> Any:
         """Read a torch checkpoint into ``net`` (eval mode); every weight must be there with its shape.

@@ -13,7 +13,6 @@ wav2vec2-style models). The view's dimension is the model's hidden size.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +64,7 @@ class HfAudioAnalyzer(ExternalModelAnalyzer):
 
     @property
     def dim(self) -> int:  # type: ignore[override]
-        config = json.loads((self.model_path() / "config.json").read_text())
+        config = self.folder_config()
         if "hidden_size" not in config:
             raise TonearmError(f"{self.model_path() / 'config.json'} has no hidden_size: not an audio encoder")
         return int(config["hidden_size"])
