@@ -50,9 +50,11 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert set(r["qbh"]["by"]) >= {"hummed", "sung", "all"} or set(r["qbh"]["by"]) >= {"hummed", "all"}
     # Fixed seeds: a second build of the corpus gives the same items and queries.
     manifest = (tmp_path / "cache" / "tiny-v3" / "manifest.json").read_text()
+    # (and --views scores another analyzer: the report names it)
     res2 = run_cli("eval", "--size", "tiny", "--tasks", "versions", "--out", str(tmp_path / "o2"),
-                   "--cache", str(tmp_path / "cache2"), "-j", "2")  # fmt: skip
+                   "--cache", str(tmp_path / "cache2"), "-j", "2", "--views", "sound=dsp")  # fmt: skip
     assert res2.returncode == 0, res2.stderr
+    assert json.loads((tmp_path / "o2" / "report.json").read_text())["analyzers"]["sound"] == "dsp"
     assert (tmp_path / "cache2" / "tiny-v3" / "manifest.json").read_text() == manifest.replace(
         str(tmp_path / "cache"), str(tmp_path / "cache2")
     )
@@ -63,3 +65,8 @@ def test_unknown_task_and_size_are_clear_errors(tmp_path):
     assert res.returncode == 2 and "unknown task" in res.stderr
     res = run_cli("eval", "--size", "huge", "--out", str(tmp_path))
     assert res.returncode == 2 and "--size must be one of" in res.stderr
+    # A model the user must supply is asked for before the corpus is built.
+    res = run_cli("eval", "--views", "sound=panns", "--tasks", "style", "--out", str(tmp_path / "o"),
+                  "--cache", str(tmp_path / "c"))  # fmt: skip
+    assert res.returncode == 2 and "--model-path panns=PATH" in res.stderr
+    assert not (tmp_path / "c").exists()

@@ -82,6 +82,22 @@ def _handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _views_with_models(
+    views: str | None, model_paths: list[str] | None, configured: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The view -> analyzer map for ``--views``, with ``--model-path`` weights made visible to workers."""
+    from tonearm.analyzers import get_analyzer, parse_views
+    from tonearm.analyzers.external import ExternalModelAnalyzer, parse_model_paths, set_model_paths
+
+    chosen = parse_views(views, configured)
+    takes_path = [n for n in chosen.values() if isinstance(get_analyzer(n), ExternalModelAnalyzer)]
+    if model_paths:
+        set_model_paths(parse_model_paths(model_paths, takes_path))
+    for name in takes_path:
+        get_analyzer(name).model_path()  # fail before any work when the weights are not given or missing
+    return chosen
+
+
 def _open(library: str | None, create: bool = False):
     from tonearm.store import open_store
 
@@ -142,7 +158,6 @@ def index(
     json_out: JsonOpt = False,
 ) -> None:
     """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
-    from tonearm.analyzers import get_analyzer, parse_views
     from tonearm.library.engines import make_engine
     from tonearm.library.indexer import Indexer
     from tonearm.words.emotions import backend_from_settings
@@ -155,12 +170,7 @@ def index(
         os.environ["TONEARM_ASR_MODEL"] = asr_model
     runner = make_engine(engine, address)
     store = _open(library, create=True)
-    configured = parse_views(views, store.get_meta("views"))
-    if model_path:
-        from tonearm.analyzers.external import ExternalModelAnalyzer, parse_model_paths, set_model_paths
-
-        takes_path = [n for n in configured.values() if isinstance(get_analyzer(n), ExternalModelAnalyzer)]
-        set_model_paths(parse_model_paths(model_path, takes_path))
+    configured = _views_with_models(views, model_path, store.get_meta("views"))
     indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout))
     columns = [
         SpinnerColumn(),
@@ -891,8 +901,14 @@ def eval_(
     out: Annotated[str, typer.Option(help="Where report.json / report.md and the scratch library go.")] = "eval-out",
     cache: Annotated[str | None, typer.Option(help="Corpus cache (default: <out>/../eval-cache).")] = None,
     workers: WorkersOpt = DEFAULT_WORKERS,
+    views: Annotated[
+        str | None, typer.Option(help="Score other analyzers than the defaults, e.g. sound=dsp or sound=panns.")
+    ] = None,
+    model_path: Annotated[
+        list[str] | None, typer.Option("--model-path", help="Weights for analyzers you supply: NAME=PATH.")
+    ] = None,
 ) -> None:
-    """Build the benchmark corpus, index it with the current analyzers, and score every task."""
+    """Build the benchmark corpus, index it with the chosen analyzers (default: the shipped ones), score every task."""
     from pathlib import Path
 
     from tonearm.eval.corpus import SIZES
@@ -904,9 +920,18 @@ def eval_(
     unknown = [t for t in chosen if t not in ALL_TASKS]
     if unknown:
         raise TonearmError(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(ALL_TASKS)}")
+    chosen_views = _views_with_models(views, model_path) if views or model_path else None
     out_dir = Path(out).resolve()
     cache_dir = Path(cache).resolve() if cache else out_dir.parent / "eval-cache"
-    run_eval(size, chosen, out_dir, cache_dir, workers, log=lambda m: err_console.print(m, highlight=False))
+    run_eval(
+        size,
+        chosen,
+        out_dir,
+        cache_dir,
+        workers,
+        log=lambda m: err_console.print(m, highlight=False),
+        views=chosen_views,
+    )
     console.print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.json'}")
     console.print((out_dir / "report.md").read_text(), markup=False, highlight=False)
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,11 @@ def _chance(n_items: int, n_relevant: int, k: int, rng: np.random.Generator, tri
 
 
 class Evaluation:
-    def __init__(self, corpus: Corpus, out: Path, workers: int, view: str = "sound") -> None:
+    def __init__(
+        self, corpus: Corpus, out: Path, workers: int, view: str = "sound", views: Mapping[str, str] | None = None
+    ) -> None:
         self.corpus, self.out, self.workers, self.view = corpus, out, workers, view
+        self.views = dict(views) if views else None  # None: the shipped defaults
         self.items = {i.item_id: i for i in corpus.items}
         self.rng = np.random.default_rng(0)
         self.query_vectors: dict[str, np.ndarray] = {}
@@ -73,7 +76,7 @@ class Evaluation:
         shutil.rmtree(lib, ignore_errors=True)
         self.store = open_store(str(lib))
         paths = [i.path for i in self.corpus.items]
-        report = Indexer(self.store).run(paths, workers=self.workers)
+        report = Indexer(self.store, self.views).run(paths, workers=self.workers)
         self.by_track = {track_id(os.path.realpath(i.path)): i.item_id for i in self.corpus.items}
         self.track_of = {v: k for k, v in self.by_track.items()}
         self.view_vectors: dict[str, dict[str, np.ndarray]] = {}
@@ -264,13 +267,25 @@ def _qbh_buckets(meta: dict) -> list[str]:
     return ["10-12 notes" if n <= 12 else "13-16 notes", meta.get("voice", "hummed")]
 
 
-def run_eval(size: str, tasks: list[str], out: Path, cache: Path, workers: int, log=print) -> dict:
-    """Build/load the corpus, index it, run the tasks; write report.json and report.md into ``out``."""
+def run_eval(
+    size: str,
+    tasks: list[str],
+    out: Path,
+    cache: Path,
+    workers: int,
+    log=print,
+    views: Mapping[str, str] | None = None,
+) -> dict:
+    """Build/load the corpus, index it, run the tasks; write report.json and report.md into ``out``.
+
+    ``views`` (view -> analyzer) scores other analyzers than the shipped ones, e.g. a model the
+    user supplies: ``{"sound": "panns"}`` with its ``--model-path`` set in the environment.
+    """
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     corpus = build_corpus(size, cache)
     log(f"corpus: {len(corpus.items)} items, {len(corpus.queries)} queries ({time.perf_counter() - t0:.0f} s)")
-    ev = Evaluation(corpus, out, workers)
+    ev = Evaluation(corpus, out, workers, views=views)
     results: dict[str, Any] = {}
     index_report: dict[str, Any] | None = None
     if not set(tasks) <= STANDALONE_TASKS:  # those build their own library: no main index for them alone
