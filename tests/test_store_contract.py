@@ -110,6 +110,18 @@ def test_knn_orders_by_similarity_and_scores_cosine(filled):
     assert all(-1.0001 <= s <= 1.0001 for s in scores)
 
 
+def test_knn_batch_matches_single_queries(filled):
+    """The batched search (CSLS neighbourhoods) returns what one query per vector would."""
+    vectors = np.array([r[vector_column("sound")] for r in _rows()[:3]], np.float32)
+    batch = filled.knn_batch("sound", vectors, 4)
+    assert len(batch) == 3
+    for v, hits in zip(vectors, batch, strict=True):
+        single = filled.knn("sound", v, 4)
+        assert [h.row["id"] for h in hits] == [h.row["id"] for h in single]
+        assert [h.score for h in hits] == pytest.approx([h.score for h in single], abs=1e-5)
+    assert filled.knn_batch("sound", vectors, 0) == [[], [], []]
+
+
 def test_knn_filters_and_exclusions(filled):
     q = _rows()[3][vector_column("sound")]
     flt = filled.compile_where("genre = 'Jazz' AND year >= 1991")

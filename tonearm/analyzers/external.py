@@ -17,6 +17,7 @@ import json
 import os
 from abc import abstractmethod
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,8 +65,9 @@ def parse_model_paths(specs: list[str], external: list[str]) -> dict[str, str]:
     return out
 
 
+@cache
 def import_torch() -> Any:
-    """torch, or an error naming the extra that installs it."""
+    """torch (threads set once per process), or an error naming the extra that installs it."""
     try:
         import torch
     except ImportError as exc:

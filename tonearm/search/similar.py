@@ -45,8 +45,9 @@ def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
     name = (store.get_meta("views") or DEFAULT_VIEWS).get(view)
     if name is None:
         raise TonearmError(f"the library has no {view!r} view")
-    external.use_library_paths(store)
     analyzer = get_analyzer(name)
+    if isinstance(analyzer, external.ExternalModelAnalyzer):
+        external.use_library_paths(store)  # the weights this library was indexed with
     raw = analyzer.run(load_for_analysis(path, analyzer.sample_rate)).vector
     if analyzer.normalization == "none":
         if not np.any(raw):

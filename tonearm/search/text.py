@@ -255,20 +255,22 @@ def search_tags(store: Store, q: TextQuery) -> dict[str, Any]:
 
 
 # ---- audio (CLAP) ------------------------------------------------------------------------
-def _clap(store: Store) -> Any | None:
-    """The library's CLAP analyzer when its sound view is CLAP, else None."""
+def _clap(store: Store, views: dict[str, int] | None = None) -> Any | None:
+    """The library's CLAP analyzer when its sound view is CLAP, else None (``views``: if already read)."""
     from tonearm.analyzers import external, get_analyzer
 
-    if (store.get_meta("views") or {}).get("sound") != "clap" or "sound" not in store.views():
+    if "sound" not in (views if views is not None else store.views()):
+        return None
+    if (store.get_meta("views") or {}).get("sound") != "clap":
         return None
     external.use_library_paths(store)
     return get_analyzer("clap")
 
 
-def search_audio(store: Store, q: TextQuery) -> dict[str, Any]:
-    """Text-to-audio: CLAP's text embedding of the sentence against the sound view."""
+def search_audio(store: Store, q: TextQuery, clap: Any | None = None) -> dict[str, Any]:
+    """Text-to-audio: CLAP's text embedding of the sentence against the sound view (``clap``: if found)."""
     text = _check(q)
-    clap = _clap(store)
+    clap = clap or _clap(store)
     if clap is None:
         raise TonearmError(
             "text-to-audio search needs a CLAP sound view: tonearm index --views sound=clap --model-path clap=FOLDER"
@@ -322,8 +324,9 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     else:
         skipped["mood"] = "no track has emotions"
     runs["tags"] = search_tags(store, pool)
-    if _clap(store) is not None:
-        runs["audio"] = search_audio(store, pool)
+    clap = _clap(store, views)
+    if clap is not None:
+        runs["audio"] = search_audio(store, pool, clap)
     fused: dict[str, dict[str, Any]] = {}
     for mode, payload in runs.items():
         for r in payload["results"]:

@@ -161,7 +161,9 @@ class Store(ABC):
     def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """Unfiltered ``knn`` for many vectors at once (rows carry ``id`` only); backends may batch it."""
         self._check_view(view)
-        return [self.knn(view, v, k, columns=["id"]) for v in vectors]
+        if k <= 0:
+            return [[] for _ in vectors]
+        return [self._knn(view, v, k, None, (), (), ["id"]) for v in vectors]
 
     def _check_view(self, view: str) -> None:
         if view not in self.views():
