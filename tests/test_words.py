@@ -14,6 +14,7 @@ import pytest
 from conftest import run_cli, speak, synth, write_audio
 
 from tonearm.errors import TonearmError
+from tonearm.eval.metrics import word_error_rate
 from tonearm.library.indexer import Indexer
 from tonearm.search.text import TextQuery, parse_tag_query, search
 from tonearm.store import open_store
@@ -36,6 +37,11 @@ SPACE_EN = (
     "This is the astronomy hour. Tonight we look at the planets through a small telescope, find Jupiter and its "
     "moons, and talk about how far away the stars really are."
 )
+BANKS_EN = (
+    "On tonight's programme we ask how central banks fight inflation. When prices rise too fast, the bank "
+    "raises interest rates, borrowing gets more expensive, and spending slows down."
+)
+PAELLA_ES = "Hoy cocinamos una paella con arroz, azafrán y mariscos frescos del puerto."
 COOKING_ES = (
     "Bienvenidos al programa de cocina. Hoy preparamos una tortilla de patatas con cebolla y huevos, "
     "y hablamos de los mercados de Madrid."
@@ -84,6 +90,13 @@ def test_missing_asr_model_or_runtime_is_a_clear_error(tmp_path: Path, monkeypat
         asr.resolve_model()
 
 
+# Transcripts differ between CPUs (other GEMM kernels, other rounding): tests bound the word
+# error rate against the script instead of asserting words. Measured here (bench/bench_asr.py):
+# English 0.08-0.11, espeak's Spanish 0.37-0.53 over the eval's episodes; the bounds leave room for a
+# transcript as good from other kernels.
+MAX_WER = {"en": 0.3, "es": 0.6}
+
+
 def test_english_and_spanish_speech_are_transcribed(tmp_path: Path) -> None:
     from tonearm.audio.decode import load
 
@@ -91,9 +104,9 @@ def test_english_and_spanish_speech_are_transcribed(tmp_path: Path) -> None:
     es = load(speak(tmp_path / "es.wav", COOKING_ES, voice="es"), asr.ASR_SR)
     t_en, t_es = asr.transcribe(en), asr.transcribe(es)
     assert t_en.language == "en" and t_es.language == "es"
-    assert {"garden", "tomatoes", "balcony"} <= set(t_en.text.lower().replace(",", " ").replace(".", " ").split())
-    heard = set(t_es.text.lower().replace(",", " ").replace(".", " ").split())
-    assert {"bienvenidos", "programa", "cebolla", "huevos"} <= heard  # espeak's Spanish is hard: key words
+    assert word_error_rate(GARDEN_EN, t_en.text) <= MAX_WER["en"], t_en.text
+    assert word_error_rate(COOKING_ES, t_es.text) <= MAX_WER["es"], t_es.text
+    assert t_es.decoder.endswith(":b3") and asr.DecodeSettings.from_env().beam == 3  # the shipped setting
     assert all(a.start < a.end <= b.start + 1e-6 for a, b in zip(t_en.segments, t_en.segments[1:], strict=False))
     assert asr.speech_seconds(en) > 0.8 * en.size / asr.ASR_SR
     assert asr.speech_seconds(synth("tonal", 8.0, sr=asr.ASR_SR)) < 0.5
@@ -140,7 +153,7 @@ def test_sources_of_words(words_library: tuple[Path, Path]) -> None:
     assert inst["speech_ratio"] is not None and inst["speech_ratio"] < 0.4  # VAD said: no speech, no ASR
     cocina = _row(lib, "cocina.wav")
     assert cocina["words_source"] == "transcript" and cocina["language"] == "es"
-    assert "cebolla" in cocina["transcript"].lower()
+    assert word_error_rate(COOKING_ES, cocina["transcript"]) <= MAX_WER["es"], cocina["transcript"]
     assert _row(lib, "garden1.wav")["language"] == "en"
 
 
@@ -158,13 +171,37 @@ def test_words_search_returns_the_passage(words_library: tuple[Path, Path]) -> N
     store = open_store(str(lib))
     out = search(store, TextQuery("how to look at Jupiter with a telescope", k=3), "words")
     top = out["results"][0]
-    assert top["path"].endswith("space.wav") and "jupiter" in top["passage"].lower() and top["start"] == 0.0
+    assert top["path"].endswith("space.wav") and top["passage"] and top["start"] == 0.0
+    assert out["query"]["language"] == "en"
     es = search(store, TextQuery("recetas de cocina española", k=1), "words")["results"][0]
     assert es["path"].endswith("cocina.wav")
-    # Cross-lingual: an English query finds the Spanish talk about cooking.
+    # Cross-lingual: an English query finds the Spanish talk about cooking, and the other way round.
     assert search(store, TextQuery("a cooking show about potato omelette", k=1), "words")["results"][0][
         "path"
     ].endswith("cocina.wav")
+    assert search(store, TextQuery("un programa sobre las estrellas y los planetas", k=1), "words")["results"][0][
+        "path"
+    ].endswith("space.wav")
+
+
+def test_three_talks_are_found_by_meaning_across_languages(tmp_path: Path) -> None:
+    """The fresh-machine example: EN gardening, EN central banks, ES paella, found from real transcripts."""
+    media = tmp_path / "talks"
+    speak(media / "garden.wav", GARDEN_EN)
+    speak(media / "banks.wav", BANKS_EN, voice="en-gb")
+    speak(media / "paella.wav", PAELLA_ES, voice="es")
+    lib = tmp_path / "lib"
+    assert run_cli("index", str(media), "--library", str(lib), "--views", "words=words").returncode == 0
+    store = open_store(str(lib))
+    for text, want in [
+        ("cooking rice with seafood", "paella.wav"),
+        ("growing vegetables at home", "garden.wav"),
+        ("interest rates and rising prices", "banks.wav"),
+        ("una receta de arroz con marisco", "paella.wav"),
+        ("cómo cultivar tomates en casa", "garden.wav"),
+    ]:
+        results = search(store, TextQuery(text, k=3), "words")["results"]
+        assert results[0]["path"].endswith(want), (text, [(r["path"], r["score"]) for r in results])
 
 
 def test_talks_like_this_one(words_library: tuple[Path, Path]) -> None:

@@ -67,7 +67,8 @@ class WordsAnalyzer(Analyzer):
     """Lyrics or transcript + metadata, embedded with multilingual E5 (384-d)."""
 
     name = "words"
-    version = 1
+    # 2: beam-search transcripts, reused only when model and decoding settings match.
+    version = 2
     view = "words"
     dim = embed.DIM
     sample_rate = asr.ASR_SR
@@ -146,7 +147,9 @@ class WordsAnalyzer(Analyzer):
             return None  # instrumental music (or mostly music): not worth a transcription
         previous = context.previous.get("ana_transcript")
         if previous:
-            return asr.Transcript.from_json(json.loads(previous))
+            kept = asr.Transcript.from_json(json.loads(previous))
+            if kept.decoder == asr.decoder_key(asr.resolve_model()):
+                return kept  # same bytes, same model and settings: the transcript would not change
         whole = len(segments) == 1 and audio.offsets[0] == 0.0 and total >= audio.info.duration - 0.5
         if whole:
             y = segments[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,11 +40,38 @@ class AudioInfo:
     backend: str  # "soundfile" or "pyav"
 
 
+def describe(exc: BaseException) -> str:
+    """A plain-words reason for a failure to open or decode a file: no errno numbers, no paths, no reprs."""
+    import errno as _errno
+
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, PermissionError) or code in (_errno.EACCES, _errno.EPERM):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError) or code == _errno.ENOENT:
+        return "file not found (moved or deleted during the run?)"
+    if isinstance(exc, IsADirectoryError) or code == _errno.EISDIR:
+        return "is a folder, not a file"
+    if code == _errno.EIO:
+        return "input/output error (a failing disk or a dropped network mount?)"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, EOFError):
+        return "the file ends unexpectedly"
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = re.sub(r"\[Errno -?\d+\]\s*", "", str(text))
+    text = re.sub(r":\s*'[^']*'\s*$", "", text)  # PyAV appends the file name
+    text = " ".join(text.split())
+    return (text[:1].lower() + text[1:])[:160] if text else "unknown decoder error"
+
+
 def _check_readable(path: Path) -> None:
     try:
         size = path.stat().st_size
+        if size:
+            with open(path, "rb") as f:
+                f.read(1)
     except OSError as exc:
-        raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+        raise DecodeError(describe(exc)) from exc
     if size == 0:
         raise DecodeError("empty file (0 bytes)")
 
@@ -64,12 +92,28 @@ def _av_open(path: Path):
     try:
         container = av.open(str(path))
     except Exception as exc:
-        raise DecodeError(f"not a decodable audio file ({_short(exc)})") from exc
+        raise DecodeError(_open_failure(path, exc)) from exc
     audio = [s for s in container.streams if s.type == "audio"]
     if not audio:
         container.close()
-        raise DecodeError("no audio stream in file")
+        raise DecodeError("not audio (no audio stream found)")
     return container, audio[0]
+
+
+def _open_failure(path: Path, exc: BaseException) -> str:
+    """Why FFmpeg could not open a file, in words: what the bytes look like decides the sentence."""
+    from tonearm.audio.integrity import Integrity, inspect
+
+    if isinstance(exc, OSError) and not isinstance(exc, EOFError) and getattr(exc, "errno", None) in (1, 2, 5, 13, 21):
+        return describe(exc)
+    found: Integrity = inspect(path)
+    if found.problem:
+        return found.problem
+    if found.kind == "text":
+        return "not audio (a text file)"
+    if found.kind == "unknown":
+        return "not audio (unrecognised format)"
+    return f"damaged {found.label} file ({describe(exc)})"
 
 
 def _av_info(path: Path) -> AudioInfo:
@@ -86,7 +130,7 @@ def _av_info(path: Path) -> AudioInfo:
     finally:
         container.close()
     if rate <= 0:
-        raise DecodeError("not a decodable audio file (no valid audio stream)")
+        raise DecodeError(_open_failure(path, ValueError("no valid audio stream")))
     return AudioInfo(duration, rate, channels, "pyav")
 
 
@@ -95,11 +139,6 @@ def probe(path: str | os.PathLike[str]) -> AudioInfo:
     p = Path(path)
     _check_readable(p)
     return _sf_info(p) or _av_info(p)
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:
@@ -158,8 +197,8 @@ def _av_load(path: Path, sr: int, offset: float, duration: float | None) -> np.n
         raise
     except Exception as exc:
         if not chunks:
-            raise DecodeError(f"decoding failed ({_short(exc)})") from exc
-        log.warning("%s: decoding stopped early (%s)", path, _short(exc))
+            raise DecodeError(f"decoding failed ({describe(exc)})") from exc
+        log.warning("%s: decoding stopped early (%s)", path, describe(exc))
     finally:
         container.close()
     y = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
@@ -174,5 +213,5 @@ def load(path: str | os.PathLike[str], sr: int, offset: float = 0.0, duration: f
         try:
             return _sf_load(p, sr, offset, duration)
         except Exception as exc:  # fall through to FFmpeg, which tolerates more damage
-            log.debug("%s: soundfile failed (%s), trying PyAV", p, _short(exc))
+            log.debug("%s: soundfile failed (%s), trying PyAV", p, describe(exc))
     return _av_load(p, sr, offset, duration)

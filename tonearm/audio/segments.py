@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tonearm.audio.decode import AudioInfo, load, probe, resample
+from tonearm.audio.integrity import inspect, missing_tolerance, truncation_reason
 from tonearm.errors import DecodeError
 
 
@@ -34,8 +35,9 @@ class WindowPolicy:
         return [(float(s), self.length) for s in starts]
 
 
-# Shorter than this fraction of the declared length means the file is cut off.
-_TRUNCATION_RATIO = 0.9
+# For lengths that are only estimates (no sample count in the header), decoding this much less
+# than the estimate still counts as whole: bitrate-based estimates are that loose.
+_ESTIMATE_RATIO = 0.9
 
 
 @dataclass
@@ -62,8 +64,17 @@ class DecodedAudio:
 
 
 def load_for_analysis(path: str | os.PathLike[str], sr: int, policy: WindowPolicy | None = None) -> DecodedAudio:
-    """Decode the windows that ``policy`` selects; raise DecodeError for empty or cut-off files."""
+    """Decode the windows that ``policy`` selects; raise DecodeError for empty or cut-off files.
+
+    A file is refused when its container promises more audio than decodes (a half-finished
+    download or copy, see :mod:`tonearm.audio.integrity`): by the header alone when it shows
+    the cut, else by comparing what each window decodes with the declared length. Long files
+    are decoded only in windows, so their last second is probed too.
+    """
     policy = policy or WindowPolicy()
+    found = inspect(path)
+    if found.problem:
+        raise DecodeError(found.problem)
     info = probe(path)
     if info.duration <= 0:
         # Some containers do not declare a length: decode a bounded prefix and judge by that.
@@ -72,14 +83,43 @@ def load_for_analysis(path: str | os.PathLike[str], sr: int, policy: WindowPolic
             raise DecodeError("no audio samples could be decoded")
         info = AudioInfo(y.size / sr, info.sample_rate, info.channels, info.backend)
         return DecodedAudio(info, sr, [y], [0.0])
+    declared = found.declared_seconds if found.exact and found.declared_seconds else info.duration
+    exact = found.exact and bool(found.declared_seconds)
     segments, offsets = [], []
     for offset, length in policy.plan(info.duration):
         y = load(path, sr, offset, length)
         got = y.size / sr
-        if got < _TRUNCATION_RATIO * length - 0.25:
-            raise DecodeError(f"truncated or corrupt: decoded {offset + got:.1f} s of {info.duration:.1f} s declared")
+        expected = min(length, max(0.0, declared - offset))
+        if _short(expected, got, declared, exact):
+            raise DecodeError(truncation_reason(declared, offset + got))
         segments.append(y)
         offsets.append(offset)
     if not any(s.size for s in segments):
         raise DecodeError("no audio samples could be decoded")
+    last_end = offsets[-1] + segments[-1].size / sr
+    if declared - last_end > missing_tolerance(declared):
+        _probe_tail(path, sr, declared, exact)
     return DecodedAudio(info, sr, segments, offsets)
+
+
+def _short(expected: float, got: float, declared: float, exact: bool) -> bool:
+    if exact:
+        return expected - got > missing_tolerance(declared)
+    return got < _ESTIMATE_RATIO * expected - 0.25
+
+
+def _probe_tail(path: str | os.PathLike[str], sr: int, declared: float, exact: bool) -> None:
+    """Decode one second just before the declared end; if it is not there, find where the audio stops."""
+    probe_len = 1.0
+    if load(path, sr, max(0.0, declared - 1.5), probe_len).size / sr >= 0.5 * probe_len:
+        return
+    if not exact and load(path, sr, max(0.0, 0.9 * declared - 1.0), probe_len).size / sr >= 0.5 * probe_len:
+        return  # an estimated length overshoots; the audio reaches close enough to it
+    lo, hi = 0.0, declared  # audio exists at lo, not at hi: bisect to about a second
+    while hi - lo > 1.0:
+        mid = (lo + hi) / 2
+        if load(path, sr, mid, 0.25).size > 0:
+            lo = mid
+        else:
+            hi = mid
+    raise DecodeError(truncation_reason(declared, lo, approximate=True))

@@ -48,12 +48,23 @@ EPISODES: tuple[Episode, ...] = (
     Episode("viajes-2", "travel", "es", "es-419", "Hoy les contamos cómo viajar barato en tren por Europa. Compren los billetes con tiempo y duerman en albergues.", "consejos para recorrer Europa en tren gastando poco"),
 )  # fmt: skip
 
-# Cross-lingual queries: English questions whose answer is a Spanish episode.
+# Cross-lingual queries: English questions whose answer is a Spanish episode...
 CROSS_LINGUAL: tuple[tuple[str, str], ...] = (
     ("a recipe for Spanish potato omelette", "cocina-1"),
     ("baking bread at home with yeast", "cocina-2"),
     ("a last minute goal wins the football match", "futbol-1"),
     ("a trip to Galicia and the cathedral of Santiago", "viajes-1"),
+    ("how goalkeepers train their reflexes", "futbol-2"),
+    ("travelling cheaply around Europe by train", "viajes-2"),
+)
+# ... and Spanish questions whose answer is an English episode.
+CROSS_LINGUAL_ES_EN: tuple[tuple[str, str], ...] = (
+    ("cómo regar las tomateras en macetas cuando hace mucho calor", "garden-1"),
+    ("las lunas de Júpiter vistas con un telescopio pequeño", "space-1"),
+    ("ahorrar dinero cada mes para la jubilación", "money-1"),
+    ("cómo reparar un pinchazo de la bicicleta", "cycling-1"),
+    ("consejos para dormir mejor por la noche", "health-2"),
+    ("la imprenta hizo los libros baratos", "history-2"),
 )
 
 

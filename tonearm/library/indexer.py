@@ -38,6 +38,7 @@ from tonearm.library.scan import FileStat, iter_audio_files, track_id
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
+from tonearm.store.schema import LANGUAGES_META
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class Indexer:
             # below read every row, and again after them.
             self.store.optimize()
             if "words" in self.views:
+                self._record_languages()
                 moods = tag_library(self.store, self.emotions)
                 report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
                 report.warnings += [f"emotions: {r}" for r in moods.reasons]
@@ -170,6 +172,14 @@ class Indexer:
             self.store.optimize()
         report.elapsed = time.perf_counter() - t0
         return report
+
+    def _record_languages(self) -> None:
+        """Which languages the transcripts are in: text search asks its question in each of them."""
+        if "language" not in self.store.fields():
+            return
+        langs = sorted({r["language"] for r in self.store.scan(columns=["language"]) if r.get("language")})
+        if self.store.get_meta(LANGUAGES_META) != langs:
+            self.store.set_meta(LANGUAGES_META, langs)
 
     # ---- planning -----------------------------------------------------------------------
     def _prepare_views(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tonearm.analyzers import TrackContext, get_analyzer
+from tonearm.audio.decode import describe
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
 from tonearm.library.metadata import SidecarReader, read_tags, to_columns
@@ -66,10 +67,12 @@ def quiet_native_stderr() -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if not isinstance(exc, TonearmError):
-        text = f"{type(exc).__name__}: {text}"
-    return text[:240]
+    """The failure as the user reads it: a TonearmError's own words, else what went wrong in plain terms."""
+    if isinstance(exc, TonearmError):
+        return " ".join(str(exc).split())[:240]
+    if isinstance(exc, OSError):
+        return describe(exc)
+    return f"analysis failed ({describe(exc)})"[:240]
 
 
 def run_job(job: Job) -> Result:

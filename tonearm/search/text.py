@@ -34,8 +34,9 @@ from tonearm.library.moods import MOOD_VIEW, load_vocabulary
 from tonearm.search import dedupe
 from tonearm.search.similar import RESULT_FIELDS
 from tonearm.store.base import Store
-from tonearm.store.filters import Filter
-from tonearm.words import embed
+from tonearm.store.filters import And, Compare, Filter
+from tonearm.store.schema import LANGUAGES_META
+from tonearm.words import embed, languages
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
 
 MODES = ("auto", "words", "mood", "tags", "audio")
@@ -43,10 +44,11 @@ PREFILTER = 200  # track-level candidates re-scored by their passages
 MOOD_MIN_SCORE = 0.9  # default cut for mood: emotion profiles this close share their main feelings
 MOOD_POOL = 500
 RRF_K = 60
-# auto: a words hit must beat the median score of the words candidates by this much to be fused
-# (on the eval: right spoken-word matches stand 0.03-0.12 above it, title noise for "played on
-# the flute" 0.017-0.03).
-WORDS_STAND_OUT = 0.035
+# auto: a words hit is fused when it scores this much above the 90th percentile of the query's
+# scores against everyday sentences (tonearm.words.languages.everyday_scores). On the eval's
+# spoken-word set right matches stand 0.0-0.3 above that percentile (28 of 30 by more than 0.04),
+# title noise for "played on the flute" 0.006 above it.
+WORDS_STAND_OUT = 0.04
 # auto: the offline emotion evidence a query needs before mood is fused (listeners' mood phrases
 # score 0.066-0.12 on their best term).
 AUTO_MOOD_EVIDENCE = 0.05
@@ -84,6 +86,11 @@ _STOPWORDS = frozenset((
 _TAG_MIN_SIM = 0.87  # below this a phrase names no tag ("blah qwerty", "rainy sunday")
 _WORD_MIN_SIM = 0.89  # a single word needs stronger evidence than a phrase ("reel", "blah" match noise)
 _TAG_MARGIN = 0.005
+# How far the best tag must stand above the median of all 92 tags. Measured over 33 tag phrases and
+# 22 talk topics: phrases naming a tag 0.050-0.167 ("happy dance music" lowest), topics 0.018-0.049;
+# single content words naming a tag mostly above 0.065, topic words up to 0.060 ("home" -> House).
+_TAG_STAND_OUT = 0.05
+_WORD_STAND_OUT = 0.065
 
 
 @dataclass(frozen=True)
@@ -120,25 +127,53 @@ def _ranked(items: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
 
 
 # ---- words -------------------------------------------------------------------------------
+def library_languages(store: Store) -> list[str]:
+    """Languages the library's transcripts are in (recorded by index runs; read from the rows otherwise)."""
+    langs = store.get_meta(LANGUAGES_META)
+    if langs is None:
+        langs = sorted({r["language"] for r in store.scan(columns=["language"]) if r.get("language")})
+    return [str(x) for x in langs]
+
+
 def search_words(store: Store, q: TextQuery) -> dict[str, Any]:
-    """Semantic search over passages; each result carries its best passage and timestamp."""
+    """Semantic search over passages; each result carries its best passage and timestamp.
+
+    Scores compare topics across languages: each side's language mean is removed from the E5
+    vectors (:mod:`tonearm.words.languages`) before the cosine, and the question is also asked
+    "in" every other language the library's talks are in (the query vector moved by the
+    difference of the language means), so a talk in another language is a candidate even
+    when every talk in the question's language outranks it on the raw vectors.
+    """
     text = _check(q)
     if "words" not in store.views():
         raise TonearmError("the library has no words view; index it with the default views (or --views words=words)")
     vec = embed.query(text)
-    hits = store.knn(
-        "words", vec, max(PREFILTER, dedupe.overfetch(q.k)), where=store.compile_where(q.where),
-        columns=[*RESULT_FIELDS, "words_source", "language", "ana_words_chunks"],
-    )  # fmt: skip
+    qlang = languages.detect_text(text, vec)
+    where = store.compile_where(q.where)
+    cols = [*RESULT_FIELDS, "words_source", "language", "ana_words_chunks"]
+    pool = max(PREFILTER, dedupe.overfetch(q.k))
+    hits = {h.row["id"]: h for h in store.knn("words", vec, pool, where=where, columns=cols)}
+    if qlang is not None and "language" in store.fields():
+        for lang in library_languages(store):
+            if lang == qlang or lang not in languages.SENTENCES:
+                continue
+            in_lang = Compare("language", "=", lang)
+            shifted = languages.shifted_query(vec, qlang, lang)
+            for h in store.knn("words", shifted, pool, where=And((where, in_lang)) if where else in_lang,
+                               columns=cols):  # fmt: skip
+                hits.setdefault(h.row["id"], h)
+    qc = languages.centred(vec, qlang, "q")[0]
     items = []
-    for hit in hits:
+    for hit in hits.values():
         chunks, vectors = decode_chunks(hit.row.get("ana_words_chunks"))
         if not chunks:
             continue
-        sims = vectors @ vec
+        lang = hit.row.get("language") or languages.nearest(_unit(vectors.mean(axis=0)), "p")
+        sims = languages.centred(vectors, lang, "p") @ qc
         best = int(np.argmax(sims))
+        whole = float(languages.centred(vectors.mean(axis=0), lang, "p")[0] @ qc)
         # Mostly the best passage, a little of the whole track (a talk about the topic throughout wins ties).
-        score = 0.8 * float(sims[best]) + 0.2 * hit.score
+        score = 0.8 * float(sims[best]) + 0.2 * whole
         if q.min_score is not None and score < q.min_score:
             continue
         item = _item(hit.row, score)
@@ -148,7 +183,12 @@ def search_words(store: Store, q: TextQuery) -> dict[str, Any]:
         )
         items.append(item)
     items.sort(key=lambda r: -r["score"])
-    return {"query": {"text": text, "mode": "words", "k": q.k, "where": q.where}, "results": _ranked(items, q.k)}
+    info = {"text": text, "mode": "words", "k": q.k, "where": q.where, "language": qlang}
+    return {"query": info, "results": _ranked(items, q.k)}
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) + 1e-9)
 
 
 # ---- mood --------------------------------------------------------------------------------
@@ -212,6 +252,9 @@ def parse_tag_query(text: str) -> list[tuple[str, float, float]]:
         for n, sims in enumerate(embed.queries([u + " music" for u in units]) @ _tag_vectors().T):
             best = float(sims.max())
             if best < (_TAG_MIN_SIM if n == 0 else _WORD_MIN_SIM):
+                continue
+            # E5 puts any text within ~0.03 of every tag: a unit names a tag only when one tag stands out.
+            if best - float(np.median(sims)) < (_TAG_STAND_OUT if n == 0 else _WORD_STAND_OUT):
                 continue
             for i in np.flatnonzero(sims >= best - _TAG_MARGIN):
                 label = ALL_TAG_LABELS[int(i)]
@@ -302,8 +345,8 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
         # E5 scores every text ~0.8, so the words mode always returns *something*; only passages
         # that stand out from the library (best minus median score) are fused.
         wide = search_words(store, TextQuery(text, max(PREFILTER, pool.k), q.where, q.min_score))
-        scores = [r["score"] for r in wide["results"]]
-        floor = float(np.median(scores)) + WORDS_STAND_OUT if scores else 0.0
+        qc = languages.centred(embed.query(text), wide["query"]["language"], "q")[0]
+        floor = float(np.percentile(languages.everyday_scores(qc), 90)) + WORDS_STAND_OUT
         kept = [r for r in wide["results"] if r["score"] >= floor][: pool.k]
         runs["words"] = {"query": wide["query"], "results": kept}
         if not kept:
