@@ -38,9 +38,9 @@ from tonearm.audio.decode import load
 from tonearm.eval import metrics as M
 from tonearm.eval.corpus import SIZES, build_corpus
 from tonearm.eval.symbolic import STYLE_BPM, bach_families, select_tunes
-from tonearm.library.scan import track_id
 from tonearm.search.hum import local_alignment, search_notes
 from tonearm.store import open_store
+from tonearm.store.identity import track_id
 
 
 def ours(y: np.ndarray, fmin: float):

@@ -11,9 +11,9 @@ from conftest import run_cli, synth, write_audio, write_sparse_wav
 
 from tonearm.analyzers import get_analyzer
 from tonearm.library.indexer import Indexer
-from tonearm.library.scan import track_id
 from tonearm.store import open_store
 from tonearm.store.base import vector_column
+from tonearm.store.identity import track_id
 
 
 @pytest.fixture

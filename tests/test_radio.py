@@ -138,7 +138,8 @@ def test_cli_radio_path_playlist(lib: Path, tmp_path: Path) -> None:
 def test_history_import_partial_matches_and_for_you(lib: Path, tmp_path: Path) -> None:
     import time
 
-    from tonearm.library.history import HISTORY_META, normalise, read_plays
+    from tonearm.library.history import normalise, read_plays
+    from tonearm.store.schema import HISTORY_META
 
     assert normalise("Ünder Pressure (Remastered 2011) feat. Bowie") == "under pressure"
     now = int(time.time())

@@ -92,7 +92,7 @@ def build_demo_audio(folder: Path, tunes: int = 100, console: Console | None = N
 
 def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: Console) -> None:
     """Render, index and query the demo library."""
-    from tonearm.cli import _results_table, _RichProgress, _search_table
+    from tonearm.cli.render import RichProgress, results_table, search_table
     from tonearm.library.indexer import Indexer
     from tonearm.search.similar import similar
     from tonearm.store import open_store
@@ -105,7 +105,7 @@ def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: 
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console) as progress:  # fmt: skip
-        report = Indexer(store).run([str(audio_dir)], workers=workers, progress=_RichProgress(progress))
+        report = Indexer(store).run([str(audio_dir)], workers=workers, progress=RichProgress(progress))
     console.print(
         f"indexed: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.failed)} failed in {report.elapsed:.1f} s"
@@ -115,10 +115,10 @@ def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: 
         return
     seed = next((r for r in rows if r.get("style") == "reel"), rows[0])
     console.print(f"\n[bold]Example:[/] tonearm similar {seed['path']} --library {library}")
-    console.print(_results_table(similar(store, seed["id"], k=8)))
+    console.print(results_table(similar(store, seed["id"], k=8)))
     where = "instrument = 'flute'"
     console.print(f'\n[bold]Filtered:[/] tonearm similar {seed["id"]} --where "{where}" --library {library}')
-    console.print(_results_table(similar(store, seed["id"], k=5, where=where)))
+    console.print(results_table(similar(store, seed["id"], k=5, where=where)))
     table = Table("style", "instrument", title="Neighbours share the seed's style / instrument", title_justify="left")
     hits = similar(store, seed["id"], k=10)["results"]
     by_id = {r["id"]: r for r in rows}
@@ -130,5 +130,5 @@ def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: 
 
     text = "a calm piano piece"
     console.print(f'\n[bold]Text search:[/] tonearm search "{text}" --library {library}')
-    console.print(_search_table(search(store, TextQuery(text, k=5), "auto")))
+    console.print(search_table(search(store, TextQuery(text, k=5), "auto")))
     console.print(f"\nTry: [bold]TONEARM_LIBRARY={library} tonearm tracks --where \"style = 'jig'\"[/]")

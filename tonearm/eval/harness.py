@@ -22,11 +22,11 @@ from tonearm.eval import metrics as M
 from tonearm.eval import recs
 from tonearm.eval.corpus import Corpus, build_corpus
 from tonearm.library.indexer import Indexer
-from tonearm.library.scan import track_id
 from tonearm.search.similar import rank as rank_query
 from tonearm.search.similar import resolve_target, similar
 from tonearm.store import open_store
 from tonearm.store.base import vector_column
+from tonearm.store.identity import track_id
 
 ALL_TASKS = (
     "style", "instrument", "versions", "grouping", "qbe", "qbh", "text", "hubness", "radio", "duplicates", "speed",

@@ -29,9 +29,9 @@ from tonearm.eval import metrics as M
 from tonearm.eval.corpus import Corpus, Item
 from tonearm.library.duplicates import EDGES_META, compare
 from tonearm.library.indexer import Indexer
-from tonearm.library.scan import track_id
 from tonearm.store import open_store
 from tonearm.store.base import vector_column
+from tonearm.store.identity import track_id
 
 CODECS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mp3-192k", "mp3", ("-c:a", "libmp3lame", "-b:a", "192k")),

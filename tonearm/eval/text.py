@@ -20,11 +20,11 @@ from tonearm.eval.corpus import Corpus
 from tonearm.eval.moodset import MOOD_SET
 from tonearm.eval.speech import CROSS_LINGUAL, CROSS_LINGUAL_ES_EN, build_speech
 from tonearm.library.indexer import Indexer
-from tonearm.library.scan import track_id
 from tonearm.search.similar import similar
 from tonearm.search.text import TextQuery, search
 from tonearm.store import open_store
 from tonearm.store.base import Store
+from tonearm.store.identity import track_id
 from tonearm.words.emotions import OfflineEmotions
 from tonearm.words.vocabulary import EMOTIONS, Vocabulary, merge_report
 

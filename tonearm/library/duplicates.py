@@ -29,11 +29,10 @@ import numpy as np
 from tonearm.analyzers.chromaprint import decode_contour, decode_words, is_distinctive
 from tonearm.store.base import Store, vector_column
 from tonearm.store.filters import InList
+from tonearm.store.schema import DUP_FIELD, FINGERPRINT_VIEW
 
 log = logging.getLogger(__name__)
 
-FINGERPRINT_VIEW = "fingerprint"
-DUP_FIELD = "dup_group"
 EDGES_META = "duplicate_edges"
 MAX_BIT_ERRORS = 0.15
 MAX_OFFSET = 4  # frames of ~0.12 s: encoder delay and seek jitter are far smaller

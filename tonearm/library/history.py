@@ -1,4 +1,4 @@
-"""Listening history: import plays, match them to library tracks, and a taste profile.
+"""Listening history: import plays and match them to library tracks (read back by ``tonearm.search.taste``).
 
 Formats: a ListenBrainz export (JSON array or JSON lines of listens), a Last.fm export (CSV with
 artist, album, title, date — with or without a header row), or a simple play log (CSV/TSV with a
@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import time
 import unicodedata
@@ -26,8 +25,8 @@ from typing import Any
 
 from tonearm.errors import TonearmError
 from tonearm.store.base import Store
+from tonearm.store.schema import HISTORY_META
 
-HISTORY_META = "listening_history"
 _BRACKETS = re.compile(r"\s*[\(\[][^)\]]*(remaster|version|edit|mix|live|mono|stereo|feat|ft\.)[^)\]]*[\)\]]", re.I)
 _FEAT = re.compile(r"\s+(feat\.?|ft\.?|featuring)\s+.*$", re.I)
 
@@ -160,20 +159,3 @@ def import_history(store: Store, path: str) -> ImportReport:
     history["unmatched"] = int(history.get("unmatched", 0)) + report.unmatched
     store.set_meta(HISTORY_META, history)
     return report
-
-
-def taste(store: Store, half_life_days: float = 90.0, now: float | None = None) -> list[tuple[str, float]]:
-    """Tracks by affinity: play count with each play's weight halving every ``half_life_days``."""
-    now = now or time.time()
-    tracks = (store.get_meta(HISTORY_META) or {}).get("tracks") or {}
-    scores = []
-    for track, e in tracks.items():
-        age_days = max(0.0, (now - float(e.get("last") or now)) / 86400)
-        scores.append((track, float(e["plays"]) * math.pow(0.5, age_days / half_life_days)))
-    return sorted(scores, key=lambda x: -x[1])
-
-
-def recently_played(store: Store, days: float, now: float | None = None) -> list[str]:
-    now = now or time.time()
-    tracks = (store.get_meta(HISTORY_META) or {}).get("tracks") or {}
-    return [t for t, e in tracks.items() if now - float(e.get("last") or 0) <= days * 86400]

@@ -30,7 +30,7 @@ import numpy as np
 
 from tonearm.analyzers import external, get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
-from tonearm.library.duplicates import FINGERPRINT_VIEW, update_duplicates
+from tonearm.library.duplicates import update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
@@ -38,7 +38,7 @@ from tonearm.library.scan import FileStat, iter_audio_files, track_id
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
-from tonearm.store.schema import LANGUAGES_META
+from tonearm.store.schema import FINGERPRINT_VIEW, LANGUAGES_META
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 
 log = logging.getLogger(__name__)

@@ -19,18 +19,17 @@ from typing import Any
 
 from tonearm.analyzers.words import decode_chunks
 from tonearm.store.base import Store, vector_column
+from tonearm.store.schema import MOOD_VIEW, VOCAB_META
 from tonearm.words import embed
 from tonearm.words.emotions import EmotionBackend, LLMError, profile_vector
 from tonearm.words.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
-MOOD_VIEW = "mood"
 MOOD_FIELDS = ("emotions", "valence", "arousal", "ana_emotions", "ana_emotions_key")
 _TYPES = {"emotions": "string", "valence": "number", "arousal": "number", "ana_emotions": "string",
           "ana_emotions_key": "string"}  # fmt: skip
 _GIVE_UP_AFTER = 3  # consecutive endpoint failures before the rest of the run is skipped
-VOCAB_META = "emotion_vocabulary"
 
 
 @dataclass

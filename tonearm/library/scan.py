@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tonearm.audio.decode import AUDIO_EXTENSIONS
+from tonearm.store.identity import content_hash, track_id
 
-_HASH_CHUNK = 1 << 20
-
+__all__ = ["FileStat", "content_hash", "is_audio_path", "iter_audio_files", "track_id"]
 
 @dataclass(frozen=True)
 class FileStat:
@@ -20,20 +19,6 @@ class FileStat:
     path: str
     size: int
     mtime_ns: int
-
-
-def track_id(path: str) -> str:
-    """Stable id of the track at an absolute path (16 hex chars)."""
-    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-
-
-def content_hash(path: str | os.PathLike[str]) -> str:
-    """BLAKE2b-128 of the file's bytes: identifies exact duplicates and confirms real changes."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def is_audio_path(path: str | os.PathLike[str]) -> bool:

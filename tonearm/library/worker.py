@@ -19,7 +19,7 @@ from tonearm.audio.decode import describe
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
 from tonearm.library.metadata import SidecarReader, read_tags, to_columns
-from tonearm.library.scan import content_hash
+from tonearm.store.identity import content_hash
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""Query modes over a library: similar-by-example now; more modes plug in beside it."""
-
-from tonearm.search.similar import SimilarQuery, similar
-
-__all__ = ["SimilarQuery", "similar"]
+"""Query modes over a library: similar tracks (``similar``), humming (``hum``), text (``text``),
+recommendations (``radio``, with ``taste`` reading listening history), and the helpers they share
+(``dedupe``: one file per recording; ``hubness``: CSLS re-ranking; ``projection``: the library map).
+"""

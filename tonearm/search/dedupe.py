@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tonearm.library.duplicates import DUP_FIELD
+from tonearm.store.schema import DUP_FIELD
 
 
 def overfetch(k: int) -> int:

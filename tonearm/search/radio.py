@@ -190,7 +190,8 @@ def for_you(
 ) -> dict[str, Any]:
     """Recommendations from the listening history: radio from the most-loved tracks (plays, decayed by
     age), never anything played in the last ``recent_days``."""
-    from tonearm.library.history import HISTORY_META, recently_played, taste
+    from tonearm.search.taste import recently_played, taste
+    from tonearm.store.schema import HISTORY_META
 
     loved = [t for t, _ in taste(store)]
     if not loved:

@@ -18,10 +18,10 @@ from tonearm.analyzers import DEFAULT_VIEWS, external, get_analyzer
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
-from tonearm.library.scan import content_hash
 from tonearm.search import dedupe
 from tonearm.store.base import Store, vector_column
 from tonearm.store.filters import Filter
+from tonearm.store.identity import content_hash
 
 RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration", "dup_group")
 _TRACK_ID = re.compile(r"^[0-9a-f]{16}$")

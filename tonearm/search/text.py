@@ -30,14 +30,14 @@ import numpy as np
 from tonearm.analyzers.musicnn import ALL_TAG_LABELS, tag_field
 from tonearm.analyzers.words import decode_chunks
 from tonearm.errors import TonearmError
-from tonearm.library.moods import MOOD_VIEW, load_vocabulary
 from tonearm.search import dedupe
 from tonearm.search.similar import RESULT_FIELDS
 from tonearm.store.base import Store
 from tonearm.store.filters import And, Compare, Filter
-from tonearm.store.schema import LANGUAGES_META
+from tonearm.store.schema import LANGUAGES_META, MOOD_VIEW, VOCAB_META
 from tonearm.words import embed, languages
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
+from tonearm.words.vocabulary import Vocabulary
 
 MODES = ("auto", "words", "mood", "tags", "audio")
 PREFILTER = 200  # track-level candidates re-scored by their passages
@@ -198,7 +198,7 @@ def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     if MOOD_VIEW not in store.views():
         raise TonearmError("no track has emotions yet: index tracks with lyrics or speech first")
     backend = backend or OfflineEmotions(min_evidence=None)
-    emotions = backend.tag([text], load_vocabulary(store))
+    emotions = backend.tag([text], Vocabulary(list(store.get_meta(VOCAB_META) or [])))
     if not emotions.weights:
         raise TonearmError("no emotion could be read from the search text")
     min_score = MOOD_MIN_SCORE if q.min_score is None else q.min_score

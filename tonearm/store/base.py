@@ -231,17 +231,3 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
-
-
-def open_store(location: str, create: bool = True) -> Store:
-    """Open the store for a library location (a folder, or a URL with a scheme)."""
-    if "://" in location:
-        scheme = location.split("://", 1)[0].lower()
-        if scheme in ("postgresql", "postgres"):
-            from tonearm.store.postgres import PostgresStore
-
-            return PostgresStore(location, create=create)
-        raise TonearmError(f"no store backend for {scheme}:// URLs (use a folder, or postgresql://...)")
-    from tonearm.store.lance import LanceStore
-
-    return LanceStore(location, create=create)

@@ -6,5 +6,14 @@ import the names from here (below both), so neither needs the other.
 
 from __future__ import annotations
 
+# Columns.
+DUP_FIELD = "dup_group"  # id of the copy kept when one recording is in several files
+
+# Views (vector columns are vec_<view>).
+FINGERPRINT_VIEW = "fingerprint"  # Chromaprint statistics: proposes duplicate candidates
+MOOD_VIEW = "mood"  # emotion profile of a track's words
+
 # Meta keys (JSON values kept with the library).
 LANGUAGES_META = "words_languages"  # languages of the library's transcripts, e.g. ["en", "es"]
+VOCAB_META = "emotion_vocabulary"  # the emotion terms in use (grows with an LLM backend)
+HISTORY_META = "listening_history"  # {"tracks": {id: {"plays": n, "last": epoch}}, "unmatched": n}

@@ -1,0 +1,5 @@
+"""``python -m tonearm.cli``: the same as the ``tonearm`` command."""
+
+from tonearm.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""Query commands: tracks that sound like a track or file, a hummed tune, a sentence."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tonearm.cli.common import (
+    JsonOpt,
+    LibraryOpt,
+    LlmModelOpt,
+    LlmTimeoutOpt,
+    LlmUrlOpt,
+    WhereOpt,
+    console,
+    handle_errors,
+    open_library,
+)
+from tonearm.cli.render import results_table, search_table
+
+
+@handle_errors
+def similar(
+    target: Annotated[str, typer.Argument(help="Track id, indexed path, or any audio file.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results scoring below this (cosine, -1..1).")] = None,
+    view: Annotated[
+        str, typer.Option(help="Which view to compare: sound, melody, words (talks like this), mood.")
+    ] = "sound",
+    hubness: Annotated[
+        bool,
+        typer.Option("--hubness", help="Re-rank with the CSLS hubness correction (demotes tracks near everything)."),
+    ] = False,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tracks that sound like TARGET (never TARGET itself, nor a copy of it; each recording once)."""
+    from tonearm.search.similar import dumps
+    from tonearm.search.similar import similar as run_similar
+
+    store = open_library(library)
+    payload = run_similar(store, target, k=k, where=where, min_score=min_score, view=view, hubness=hubness)
+    if json_out:
+        print(dumps(payload))
+    else:
+        console.print(results_table(payload))
+
+
+@handle_errors
+def hum(
+    file: Annotated[str, typer.Argument(help="A recording of you humming, singing or whistling the tune.")],
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Find the track a hummed, sung or whistled tune comes from (any key, any tempo)."""
+    from tonearm.search.hum import hum_search
+    from tonearm.search.similar import dumps
+
+    payload = hum_search(open_library(library), file, k=k, where=where)
+    if json_out:
+        print(dumps(payload))
+        return
+    console.print(results_table(payload))
+
+
+@handle_errors
+def search(
+    text: Annotated[str, typer.Argument(help="What you are looking for, in words (any language).")],
+    mode: Annotated[
+        str,
+        typer.Option(
+            help="auto (fuse all), words (lyrics/transcripts), mood (emotions), tags (sound tags), "
+            "audio (CLAP text-to-audio; needs a CLAP sound view).",
+        ),
+    ] = "auto",
+    k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
+    where: WhereOpt = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood default: 0.9).")] = None,
+    llm_url: LlmUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_timeout: LlmTimeoutOpt = 60.0,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Search by meaning: spoken words and lyrics, mood ("rainy Sunday, heartbroken but hopeful"), or sound tags."""
+    from tonearm.search.similar import dumps
+    from tonearm.search.text import TextQuery
+    from tonearm.search.text import search as run_search
+    from tonearm.words.emotions import backend_from_settings
+
+    backend = backend_from_settings(llm_url, llm_model, llm_timeout) if llm_url else None
+    payload = run_search(open_library(library), TextQuery(text, k, where, min_score), mode, backend)
+    if json_out:
+        print(dumps(payload))
+    else:
+        console.print(search_table(payload))
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the ``tonearm`` app, under "Find" in ``--help``."""
+    panel = "Find"
+    app.command(rich_help_panel=panel)(similar)
+    app.command(rich_help_panel=panel)(hum)
+    app.command(rich_help_panel=panel)(search)

@@ -1,0 +1,166 @@
+"""Recommendation commands: radio, song paths, mood/text playlists, listening history and for-you."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from tonearm.cli.common import (
+    ExportOpt,
+    JsonOpt,
+    LibraryOpt,
+    WhereOpt,
+    console,
+    err_console,
+    handle_errors,
+    open_library,
+)
+from tonearm.cli.render import playlist_table
+from tonearm.errors import TonearmError
+
+
+def _playlist_out(payload: dict[str, Any], export: str | None, json_out: bool, title: str) -> None:
+    from tonearm.search.radio import export_playlist
+    from tonearm.search.similar import dumps
+
+    if export:
+        fmt = export_playlist(payload, export)
+        err_console.print(f"wrote {len(payload['results'])} tracks to {export} ({fmt})")
+    if json_out:
+        print(dumps(payload))
+        return
+    console.print(playlist_table(payload, title))
+
+
+@handle_errors
+def radio(
+    seeds: Annotated[list[str], typer.Argument(help="Seed tracks (ids or indexed paths).")],
+    avoid: Annotated[list[str] | None, typer.Option("--avoid", help="Steer away from this track (repeatable).")] = None,
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    weights: Annotated[
+        str | None, typer.Option(help="View weights, e.g. sound=1,melody=0.5,words=0.5,mood=0.2.")
+    ] = None,
+    where: WhereOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Same number, same list (default: varied).")] = None,
+    artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
+    diversity: Annotated[float, typer.Option(help="0 = closest tracks only, 1 = as varied as possible.")] = 0.3,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Endless-radio style list from seed tracks: no seeds, no repeats, artists spaced out, filters kept."""
+    from tonearm.search.radio import RadioSettings, parse_weights
+    from tonearm.search.radio import radio as run_radio
+
+    if not 0.0 <= diversity <= 1.0:
+        raise TonearmError("--diversity must be between 0 and 1")
+    settings = RadioSettings(length, parse_weights(weights) if weights else None, where, seed, diversity,
+                             artist_window)  # fmt: skip
+    payload = run_radio(open_library(library), seeds, avoid or [], settings)
+    _playlist_out(
+        payload, export, json_out, f"Radio from {', '.join(s['title'] or s['id'] for s in payload['query']['seeds'])}"
+    )
+
+
+history_app = typer.Typer(help="Listening history: import plays from ListenBrainz, Last.fm or a log.",
+                          no_args_is_help=True)  # fmt: skip
+
+
+@history_app.command("import")
+@handle_errors
+def history_import(
+    file: Annotated[str, typer.Argument(help="ListenBrainz JSON/JSONL, Last.fm CSV, or a CSV/TSV play log.")],
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Match plays to library tracks (MusicBrainz id, then artist + title) and add them to the history."""
+    from dataclasses import asdict
+
+    from tonearm.library.history import import_history
+
+    rep = import_history(open_library(library), file)
+    if json_out:
+        print(json.dumps(asdict(rep) | {"matched": rep.matched}, indent=2))
+        return
+    console.print(f"{rep.plays} plays: {rep.matched} matched ({rep.matched_mbid} by MusicBrainz id, "
+                  f"{rep.matched_name} by artist + title, {rep.matched_path} by path), {rep.unmatched} not in the "
+                  "library")  # fmt: skip
+    for example in rep.unmatched_examples:
+        console.print(f"  not found: {escape(example)}", highlight=False)
+
+
+@handle_errors
+def for_you(
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    recent_days: Annotated[float, typer.Option(help="Leave out tracks played in the last N days.")] = 30.0,
+    where: WhereOpt = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Same number, same list (default: varied).")] = None,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recommendations from your listening history, without what you played recently."""
+    from tonearm.search.radio import RadioSettings
+    from tonearm.search.radio import for_you as run_for_you
+
+    payload = run_for_you(open_library(library), RadioSettings(length, None, where, seed), recent_days)
+    q = payload["query"]
+    if not json_out:
+        err_console.print(f"from {q['history_tracks']} tracks in your history ({q['unmatched_plays']} plays did not "
+                          f"match the library); {q['excluded_recent']} played in the last {recent_days:g} days "
+                          "left out")  # fmt: skip
+    _playlist_out(payload, export, json_out, "For you")
+
+
+@handle_errors
+def path_(
+    start: Annotated[str, typer.Argument(help="First track (id or indexed path).")],
+    end: Annotated[str, typer.Argument(help="Last track.")],
+    steps: Annotated[int, typer.Option(help="Tracks between the two.")] = 10,
+    view: Annotated[str, typer.Option(help="View to travel through.")] = "sound",
+    where: WhereOpt = None,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A smooth sequence of tracks leading from START to END."""
+    from tonearm.search.radio import song_path
+
+    payload = song_path(open_library(library), start, end, steps, view, where)
+    q = payload["query"]
+    _playlist_out(payload, export, json_out, f"Path from {q['from']['title'] or q['from']['id']} to "
+                                             f"{q['to']['title'] or q['to']['id']}")  # fmt: skip
+
+
+@handle_errors
+def playlist(
+    mood: Annotated[str | None, typer.Option("--mood", help="How it should feel, in a sentence.")] = None,
+    text: Annotated[str | None, typer.Option("--text", help="What it should be about or sound like.")] = None,
+    length: Annotated[int, typer.Option(help="Tracks in the list.")] = 20,
+    where: WhereOpt = None,
+    artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A playlist from a mood or a description (the search modes), artists spaced out."""
+    from tonearm.search.radio import text_playlist
+
+    if bool(mood) == bool(text):
+        raise TonearmError("give exactly one of --mood or --text")
+    payload = text_playlist(open_library(library), mood or text or "", "mood" if mood else "auto", length, where,
+                            artist_window)  # fmt: skip
+    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this group's commands to the ``tonearm`` app, under "Recommend" in ``--help``."""
+    panel = "Recommend"
+    app.command(rich_help_panel=panel)(radio)
+    app.command("for-you", rich_help_panel=panel)(for_you)
+    app.command("path", rich_help_panel=panel)(path_)
+    app.command(rich_help_panel=panel)(playlist)
+    app.add_typer(history_app, name="history", rich_help_panel=panel)
