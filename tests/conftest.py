@@ -190,3 +190,33 @@ def postgres_url(tmp_path_factory) -> str:
     finally:
         server.cleanup()
         shutil.rmtree(root, ignore_errors=True)
+
+
+SUBSONIC_SECRET = "sesame-secret"
+
+
+@pytest.fixture(scope="session")
+def subsonic_server(tmp_path_factory):
+    """A real ``tonearm serve --subsonic`` over the tagged library of ``subsonic_fixture``: (base URL, music, lib)."""
+    import subsonic_fixture
+
+    root = tmp_path_factory.mktemp("subsonic")
+    music = subsonic_fixture.build(root)
+    lib = root / "lib"
+    subsonic_fixture.index(music, lib)
+    old = os.environ.get("TONEARM_SUBSONIC_SECRET")
+    os.environ["TONEARM_SUBSONIC_SECRET"] = SUBSONIC_SECRET
+    try:
+        proc, base = serve_library(lib, music, "--subsonic")
+    finally:
+        if old is None:
+            os.environ.pop("TONEARM_SUBSONIC_SECRET", None)
+        else:
+            os.environ["TONEARM_SUBSONIC_SECRET"] = old
+    yield base, music, lib
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # an index job a test started (startScan) may still be finishing
+        proc.kill()
+        proc.wait(timeout=10)

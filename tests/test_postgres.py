@@ -51,8 +51,10 @@ def test_copy_both_ways_is_verified_and_resumable(
     pg_library: str, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lance = tmp_path / "lance-lib"
+    open_store(pg_library).put_state("star", {"al-x": {"at": 1.0}})  # listener state travels too
     out = _json(run_cli("store", "copy", pg_library, str(lance), "--json"))
     assert out["verified"] and out["source_count"] == out["destination_count"] == 12
+    assert open_store(str(lance)).state("star") == {"al-x": {"at": 1.0}}
     back = _url(postgres_url, "copied_back")
     out = _json(run_cli("store", "copy", str(lance), back, "--json"))
     assert out["verified"] and out["source_checksum"] == out["destination_checksum"]

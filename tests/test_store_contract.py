@@ -165,6 +165,35 @@ def test_meta_and_failures(store):
     assert store.failures() == []
 
 
+def test_revision_changes_with_every_write(filled):
+    first = filled.revision()
+    assert filled.revision() == first
+    row = filled.get(["0000000000000001"])[0]
+    filled.upsert([dict(row, title="changed")])
+    second = filled.revision()
+    assert second != first
+    assert open_store(filled.location).revision() == second  # another process sees the same token
+    filled.delete(["0000000000000002"])
+    assert filled.revision() not in (first, second)
+
+
+def test_listener_state_is_per_key(store):
+    assert store.state("star") == {} and store.state_kinds() == []
+    store.put_state("star", {"a": {"at": 1.0}, "b": {"at": 2.0}})
+    store.put_state("star", {"b": {"at": 3.0}})  # replaces b, leaves a
+    store.put_state("playlist", {"pl-1": {"name": "x", "entries": ["a", "b", "a"]}})
+    assert store.state("star") == {"a": {"at": 1.0}, "b": {"at": 3.0}}
+    assert store.state("star", ["b", "zzz"]) == {"b": {"at": 3.0}} and store.state("star", []) == {}
+    assert store.state("playlist")["pl-1"]["entries"] == ["a", "b", "a"]
+    assert store.state_kinds() == ["playlist", "star"]
+    # A second process writing another key of the same kind loses nothing.
+    other = open_store(store.location)
+    other.put_state("star", {"c": {"at": 4.0}})
+    assert sorted(store.state("star")) == ["a", "b", "c"]
+    assert store.delete_state("star", ["a", "nope"]) == 1
+    assert sorted(store.state("star")) == ["b", "c"] and store.state("rating") == {}
+
+
 def test_write_lock_is_exclusive(store):
     with store.write_lock():
         other = open_store(store.location)

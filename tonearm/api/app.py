@@ -45,6 +45,8 @@ class ServerConfig:
     workers: int = 1
     media_dir: str | None = None  # where URL and feed downloads go (default: <library>/media)
     max_disk_mb: int | None = None
+    subsonic: bool = False  # the OpenSubsonic API at /rest (players)
+    subsonic_user: str = "tonearm"
 
     @property
     def requires_token(self) -> bool:
@@ -310,9 +312,37 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {"requires_token": config.requires_token, "max_upload_mb": config.max_upload_mb,
                 "can_index": bool(roots)}  # fmt: skip
 
+    _mount_subsonic(app, config, jobs, roots)
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")
     return app
+
+
+def _mount_subsonic(app: FastAPI, config: ServerConfig, jobs: JobManager, roots: list[str]) -> None:
+    """``/rest/*`` for Subsonic players when enabled; otherwise a failed envelope that says how to enable it."""
+    if not config.subsonic:
+        from fastapi.responses import Response
+
+        from tonearm.api.subsonic.protocol import GENERIC, Params, SubsonicError, to_json, to_xml
+
+        @app.api_route("/rest", methods=["GET", "POST", "HEAD"], include_in_schema=False)
+        @app.api_route("/rest/{name:path}", methods=["GET", "POST", "HEAD"], include_in_schema=False)
+        def rest_off(request: Request, name: str = "") -> Response:
+            off = SubsonicError(GENERIC, "the Subsonic API is off: start tonearm serve with --subsonic")
+            if (Params(list(request.query_params.multi_items())).get("f") or "").lower().startswith("json"):
+                return Response(to_json(None, "failed", off), media_type="application/json")
+            return Response(to_xml(None, "failed", off), media_type="text/xml; charset=utf-8")
+
+        return
+    from tonearm.api.subsonic.router import SubsonicConfig, mount
+
+    def scan() -> bool:
+        if not roots or jobs.running() is not None:
+            return False
+        jobs.start(list(roots))
+        return True
+
+    mount(app, SubsonicConfig(config.library, config.subsonic_user, scan=scan))
 
 
 def track_detail(s: Store, track_id: str) -> dict[str, Any]:

@@ -156,6 +156,35 @@ def playlist(
     _playlist_out(payload, export, json_out, f"Playlist: {mood or text}")
 
 
+@handle_errors
+def playlists(
+    name: Annotated[
+        str | None, typer.Argument(help="A saved playlist's name or id: show (or export) its tracks.")
+    ] = None,
+    export: ExportOpt = None,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Playlists saved by players (Subsonic) or the web app; with NAME, one playlist's tracks."""
+    from tonearm.search.radio import saved_playlist, saved_playlists
+
+    store = open_library(library)
+    if name is None:
+        rows = saved_playlists(store)
+        if json_out:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+            return
+        from rich.table import Table
+
+        table = Table("name", "songs", "id", title=f"{len(rows)} saved playlists", title_justify="left")
+        for r in rows:
+            table.add_row(r["name"], str(r["songs"]), r["id"])
+        console.print(table)
+        return
+    payload = saved_playlist(store, name)
+    _playlist_out(payload, export, json_out, f"Playlist: {payload['query']['name']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the ``tonearm`` app, under "Recommend" in ``--help``."""
     panel = "Recommend"
@@ -163,4 +192,5 @@ def register(app: typer.Typer) -> None:
     app.command("for-you", rich_help_panel=panel)(for_you)
     app.command("path", rich_help_panel=panel)(path_)
     app.command(rich_help_panel=panel)(playlist)
+    app.command(rich_help_panel=panel)(playlists)
     app.add_typer(history_app, name="history", rich_help_panel=panel)

@@ -30,6 +30,13 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", "-j", help="Analysis processes for index jobs.")] = max(
         1, (os.cpu_count() or 2)
     ),
+    subsonic: Annotated[
+        bool,
+        typer.Option(
+            "--subsonic/--no-subsonic", help="Serve the OpenSubsonic API at /rest for players (or $TONEARM_SUBSONIC=1)."
+        ),
+    ] = False,
+    subsonic_user: Annotated[str, typer.Option(help="The Subsonic user name players log in with.")] = "tonearm",
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and the web app for a library."""
     import secrets
@@ -44,15 +51,64 @@ def serve(
     if missing:
         raise TonearmError(f"no such folder: {', '.join(missing)}")
     config = ServerConfig(lib, list(folders or []), host, token, list(cors or []), max_upload_mb, workers)
+    config.subsonic = subsonic or os.environ.get("TONEARM_SUBSONIC", "").lower() in ("1", "true", "yes")
+    config.subsonic_user = subsonic_user
     if config.requires_token and not config.token:
         config.token = secrets.token_urlsafe(18)
         console.print(f"token for uploads and writes: [bold]{config.token}[/]")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"tonearm serving {lib} at [bold]http://{shown}:{port}/[/] (API docs: /docs)")
+    if config.subsonic:
+        from tonearm.api.subsonic import auth
+
+        creds, created = auth.load(lib, subsonic_user)
+        where = "from $TONEARM_SUBSONIC_SECRET" if os.environ.get("TONEARM_SUBSONIC_SECRET") else (
+            f"new, stored in {auth.credentials_file(lib)}" if created else "`tonearm subsonic show` prints it")
+        console.print(f"Subsonic API for players at [bold]http://{shown}:{port}/[/] (user [bold]{creds.user}[/], "
+                      f"secret {creds.secret if created else '(' + where + ')'}"
+                      f"{'; ' + where if created else ''})", highlight=False)  # fmt: skip
+        if config.requires_token:
+            console.print("[yellow]warning:[/] Subsonic credentials travel in URLs: put TLS in front of this server")
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+
+
+subsonic_app = typer.Typer(help="The Subsonic API's credentials: show them, or rotate the secret.",
+                           no_args_is_help=True)  # fmt: skip
+
+
+@subsonic_app.command("show")
+@handle_errors
+def subsonic_show(
+    library: LibraryOpt = None,
+    user: Annotated[str, typer.Option("--user", help="The Subsonic user name.")] = "tonearm",
+) -> None:
+    """Print the user, secret (players' password) and API key for this library."""
+    from tonearm.api.subsonic import auth
+
+    lib = resolve_library(library)
+    creds, created = auth.load(lib, user)
+    console.print(f"user      {creds.user}\nsecret    {creds.secret}\napi key   {creds.api_key}", highlight=False)
+    if os.environ.get("TONEARM_SUBSONIC_SECRET"):
+        console.print("(the secret comes from $TONEARM_SUBSONIC_SECRET)")
+    console.print(f"stored in {auth.credentials_file(lib)}" + (" (new)" if created else ""), highlight=False)
+
+
+@subsonic_app.command("rotate")
+@handle_errors
+def subsonic_rotate(
+    library: LibraryOpt = None,
+    api_key: Annotated[bool, typer.Option("--api-key", help="Replace the API key instead of the secret.")] = False,
+) -> None:
+    """Replace the secret (or the API key); players need the new one after the server restarts."""
+    from tonearm.api.subsonic import auth
+
+    creds = auth.rotate(resolve_library(library), api_key=api_key)
+    console.print(f"new {'api key' if api_key else 'secret'}: {creds.api_key if api_key else creds.secret}",
+                  highlight=False)  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the ``tonearm`` app, under "Serve" in ``--help``."""
     panel = "Serve"
     app.command(rich_help_panel=panel)(serve)
+    app.add_typer(subsonic_app, name="subsonic", rich_help_panel=panel)

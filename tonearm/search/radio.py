@@ -195,12 +195,14 @@ def for_you(
 
     loved = [t for t, _ in taste(store)]
     if not loved:
-        raise TonearmError("no listening history yet: run `tonearm history import FILE` first")
+        raise TonearmError(
+            "no listening history yet: run `tonearm history import FILE`, or play tracks in a Subsonic player"
+        )
     recent = recently_played(store, recent_days)
     out = radio(store, loved[:seeds], (), settings, exclude=recent)
     history = store.get_meta(HISTORY_META) or {}
     out["query"].update(kind="for-you", recent_days=recent_days, excluded_recent=len(recent),
-                        history_tracks=len(history.get("tracks") or {}),
+                        history_tracks=len(loved),
                         unmatched_plays=history.get("unmatched", 0))  # fmt: skip
     return out
 
@@ -281,6 +283,31 @@ def _payload(kind: str, seeds: list[dict[str, Any]], items: list[dict[str, Any]]
 
 
 # ---- export -------------------------------------------------------------------------------
+def saved_playlists(store: Store) -> list[dict[str, Any]]:
+    """Playlists made in players (Subsonic) or the web app: id, name, song count, changed time."""
+    from tonearm.store.listening import playlists
+
+    out = [{"id": pid, "name": v.get("name") or "", "songs": len(v.get("entries") or []),
+            "changed": v.get("changed"), "comment": v.get("comment") or ""} for pid, v in playlists(store).items()]
+    return sorted(out, key=lambda p: (p["name"].lower(), p["id"]))
+
+
+def saved_playlist(store: Store, ref: str) -> dict[str, Any]:
+    """A saved playlist (by id, else by name) as a result list, in its order, ready to export."""
+    from tonearm.store.listening import playlists
+
+    lists = playlists(store)
+    pid = ref if ref in lists else next((p for p, v in lists.items() if (v.get("name") or "") == ref), None)
+    if pid is None:
+        raise NotFoundError(f"no saved playlist {ref!r}; `tonearm playlists` lists them")
+    value = lists[pid]
+    entries = list(value.get("entries") or [])
+    rows = {r["id"]: r for r in store.get(entries, columns=list(_ROW_FIELDS))}
+    items = [_item(rows[t], 1.0) for t in entries if t in rows]  # tracks removed from the library drop out
+    info = {"kind": "saved playlist", "id": pid, "name": value.get("name") or "", "missing": len(entries) - len(items)}
+    return {"query": info, "results": _ranked(items)}
+
+
 def export_playlist(payload: Mapping[str, Any], path: str) -> str:
     """Write results as M3U8, XSPF or JSON (chosen by the file extension); returns the format."""
     ext = os.path.splitext(path)[1].lower()

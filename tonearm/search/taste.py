@@ -1,7 +1,7 @@
-"""What the listening history says about taste: the read side of ``tonearm.library.history``.
+"""What listening says about taste: the read side of plays (imported history and players' scrobbles).
 
-The importer writes per-track play counts and last-play times under ``HISTORY_META``;
-recommendations read them here.
+``tonearm history import`` (``tonearm.library.history``) and the Subsonic API's ``scrobble``
+(``tonearm.store.listening``) record plays; recommendations read them here, merged.
 """
 
 from __future__ import annotations
@@ -10,22 +10,20 @@ import math
 import time
 
 from tonearm.store.base import Store
-from tonearm.store.schema import HISTORY_META
+from tonearm.store.listening import play_counts
 
 
 def taste(store: Store, half_life_days: float = 90.0, now: float | None = None) -> list[tuple[str, float]]:
     """Tracks by affinity: play count with each play's weight halving every ``half_life_days``."""
     now = now or time.time()
-    tracks = (store.get_meta(HISTORY_META) or {}).get("tracks") or {}
     scores = []
-    for track, e in tracks.items():
-        age_days = max(0.0, (now - float(e.get("last") or now)) / 86400)
-        scores.append((track, float(e["plays"]) * math.pow(0.5, age_days / half_life_days)))
+    for track, (plays, last) in play_counts(store).items():
+        age_days = max(0.0, (now - (last or now)) / 86400)
+        scores.append((track, float(plays) * math.pow(0.5, age_days / half_life_days)))
     return sorted(scores, key=lambda x: -x[1])
 
 
 def recently_played(store: Store, days: float, now: float | None = None) -> list[str]:
     """Tracks whose last play is at most ``days`` old."""
     now = now or time.time()
-    tracks = (store.get_meta(HISTORY_META) or {}).get("tracks") or {}
-    return [t for t, e in tracks.items() if now - float(e.get("last") or 0) <= days * 86400]
+    return [t for t, (_, last) in play_counts(store).items() if now - (last or 0.0) <= days * 86400]

@@ -182,6 +182,10 @@ class Store(ABC):
     ) -> list[Hit]:
         """The backend's k-NN search (``view`` exists and ``k`` > 0: checked by ``knn``)."""
 
+    @abstractmethod
+    def revision(self) -> str:
+        """A token that changes whenever a row is added, changed or removed (by any process): caches key on it."""
+
     def find_by_path(self, path: str) -> dict[str, Any] | None:
         """The row indexed from ``path``, if any."""
         from tonearm.store.filters import Compare
@@ -205,6 +209,27 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON value for the library, atomically."""
+
+    # ---- what listeners do: stars, ratings, plays, playlists (one value per kind and key) ---------
+    @abstractmethod
+    def state(self, kind: str, keys: Sequence[str] | None = None) -> dict[str, Any]:
+        """Stored JSON values of one kind (all of them, or those of ``keys``), by key."""
+
+    @abstractmethod
+    def put_state(self, kind: str, items: Mapping[str, Any]) -> None:
+        """Insert or replace values of one kind, atomically; other keys are untouched.
+
+        Each key is its own row, so two processes writing different keys (two players scrobbling,
+        a player starring while another edits a playlist) never lose each other's writes.
+        """
+
+    @abstractmethod
+    def delete_state(self, kind: str, keys: Sequence[str]) -> int:
+        """Remove values of one kind; return how many existed."""
+
+    def state_kinds(self) -> list[str]:
+        """Kinds that have values (for copying a library)."""
+        return []
 
     @abstractmethod
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:

@@ -3,7 +3,8 @@
 Rows are copied in id order, in batches; after each batch the destination records how far it
 got (``copy_progress``), so an interrupted copy continues where it stopped. Views, columns
 (``ana_*`` analyzer fields included), library settings (normaliser statistics, views, feeds,
-history...) and failure records come along. At the end both sides are counted and hashed: the
+history...), listener state (stars, ratings, plays, playlists) and failure records come
+along. At the end both sides are counted and hashed: the
 checksum covers every column of every row in id order, vectors as float32 bytes, so a copy that
 lost or changed anything is reported as such, never as a success.
 """
@@ -93,6 +94,8 @@ def copy_library(src: Store, dst: Store, on_progress: Callable[[int, int], None]
             if key != PROGRESS_META:
                 dst.set_meta(key, src.get_meta(key))
         dst.record_failures(src.failures())
+        for kind in src.state_kinds():  # stars, ratings, plays, playlists
+            dst.put_state(kind, src.state(kind))
         # Rows the destination holds that the source does not (an earlier, different library) are removed.
         extra = sorted({r["id"] for r in dst.scan(columns=["id"])} - set(ids))
         dst.delete(extra)

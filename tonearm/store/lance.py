@@ -53,7 +53,7 @@ from tonearm.store.filters import (
 
 log = logging.getLogger(__name__)
 
-_TRACKS, _FAILURES, _META = "tracks", "failures", "meta"
+_TRACKS, _FAILURES, _META, _STATE = "tracks", "failures", "meta", "state"
 # Below this many searchable rows a view is searched exactly (a flat scan is fast enough and exact);
 # from it on, an IVF-HNSW index with scalar-quantised vectors, rebuilt when the view doubles (new
 # rows in between are merged into it by optimize(), or scanned exactly until then).
@@ -163,6 +163,23 @@ class LanceStore(Store):
         self._meta = self._open_or_create(
             _META, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
         )
+        self._state_table = None  # opened on first use: most commands never touch listener state
+
+    @property
+    def _state(self):
+        if self._state_table is None:
+            self._state_table = self._open_or_create(
+                _STATE,
+                pa.schema(
+                    [
+                        pa.field("kind", pa.string(), nullable=False),
+                        pa.field("key", pa.string(), nullable=False),
+                        pa.field("value", pa.string()),
+                        pa.field("updated_at", pa.float64()),
+                    ]
+                ),
+            )
+        return self._state_table
 
     def _add_new_core_columns(self) -> None:
         """Migration: a library made by an older version gets the core columns added since (as NULLs)."""
@@ -340,6 +357,9 @@ class LanceStore(Store):
             hits.append(Hit(row, float(1.0 - dist) if dist is not None else float("nan")))
         return hits
 
+    def revision(self) -> str:
+        return str(self._tracks.version)  # a new table version per commit; reads see other processes' commits
+
     def columns(self) -> dict[str, str]:
         out = {}
         for f in self._schema():
@@ -360,6 +380,46 @@ class LanceStore(Store):
     def set_meta(self, key: str, value: Any) -> None:
         data = pa.table({"key": [key], "value": [json.dumps(value)]}, schema=self._meta.schema)
         self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def state(self, kind: str, keys: Sequence[str] | None = None) -> dict[str, Any]:
+        if keys is not None and not keys:
+            return {}
+        cond = to_sql(Compare("kind", "=", kind))
+        out: dict[str, Any] = {}
+        chunks = [None] if keys is None else [tuple(keys[i : i + 500]) for i in range(0, len(keys), 500)]
+        for chunk in chunks:
+            where = cond if chunk is None else f"{cond} AND {to_sql(InList('key', chunk))}"
+            for r in self._state.search().where(where).select(["key", "value"]).limit(None).to_arrow().to_pylist():
+                out[r["key"]] = json.loads(r["value"])
+        return out
+
+    def put_state(self, kind: str, items: Mapping[str, Any]) -> None:
+        if not items:
+            return
+        now = time.time()
+        data = pa.table(
+            {
+                "kind": [kind] * len(items),
+                "key": list(items),
+                "value": [json.dumps(v) for v in items.values()],
+                "updated_at": [now] * len(items),
+            },
+            schema=self._state.schema,
+        )
+        self._state.merge_insert(["kind", "key"]).when_matched_update_all().when_not_matched_insert_all().execute(data)
+
+    def delete_state(self, kind: str, keys: Sequence[str]) -> int:
+        total = 0
+        for i in range(0, len(keys), 500):
+            cond = f"{to_sql(Compare('kind', '=', kind))} AND {to_sql(InList('key', tuple(keys[i : i + 500])))}"
+            n = self._state.count_rows(cond)
+            if n:
+                self._state.delete(cond)
+            total += n
+        return total
+
+    def state_kinds(self) -> list[str]:
+        return sorted({r["kind"] for r in self._state.search().select(["kind"]).limit(None).to_arrow().to_pylist()})
 
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:
@@ -440,7 +500,7 @@ class LanceStore(Store):
             self.build_ann_indexes()
         except Exception as exc:  # an index is an optimisation: exact search still works without it
             log.warning("ANN index build skipped: %s", exc)
-        for table in (self._tracks, self._failures, self._meta):
+        for table in (self._tracks, self._failures, self._meta, self._state):
             try:
                 table.optimize(cleanup_older_than=timedelta(hours=1))
             except Exception as exc:  # compaction is an optimisation: never fail a run for it

@@ -215,6 +215,15 @@ class PostgresStore(Store):
                     ).format(self._table("failures")),
                 ],
             ),
+            (
+                2,
+                [
+                    sql.SQL(
+                        "CREATE TABLE {} (kind text, key text, value jsonb, updated_at double precision, "
+                        "PRIMARY KEY (kind, key))"
+                    ).format(self._table("state")),
+                ],
+            ),
         ]
 
     def _lock_key(self, purpose: str) -> int:
@@ -488,6 +497,15 @@ class PostgresStore(Store):
         hits.sort(key=lambda h: -h.score)  # relaxed order: re-sort the few rows returned
         return hits
 
+    def revision(self) -> str:
+        # xmin (the writing transaction) changes with every insert and update; the count catches deletes.
+        query = self._sql.SQL("SELECT count(*), coalesce(max(xmin::text::bigint), 0) FROM {}").format(
+            self._table("tracks")
+        )
+        with self._conn() as conn:
+            n, xmin = conn.execute(query).fetchone()
+        return f"{n}:{xmin}"
+
     def columns(self) -> dict[str, str]:
         return {n: t if t.startswith("vector(") else (_field_type(t) or "string") for n, t in self._columns().items()}
 
@@ -511,6 +529,42 @@ class PostgresStore(Store):
         ).format(self._table("meta"))
         with self._conn() as conn, conn.transaction():
             conn.execute(query, (key, json.dumps(value)))
+
+    def state(self, kind: str, keys: Sequence[str] | None = None) -> dict[str, Any]:
+        if keys is not None and not keys:
+            return {}
+        sql = self._sql
+        query = sql.SQL("SELECT key, value FROM {} WHERE kind = %s").format(self._table("state"))
+        params: tuple[Any, ...] = (kind,)
+        if keys is not None:
+            query = query + sql.SQL(" AND key = ANY(%s)")
+            params = (kind, list(keys))
+        with self._conn() as conn:
+            return dict(conn.execute(query, params).fetchall())
+
+    def put_state(self, kind: str, items: Mapping[str, Any]) -> None:
+        if not items:
+            return
+        query = self._sql.SQL(
+            "INSERT INTO {} (kind, key, value, updated_at) VALUES (%s, %s, %s::jsonb, %s) "
+            "ON CONFLICT (kind, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at"
+        ).format(self._table("state"))
+        now = time.time()
+        rows = [(kind, k, json.dumps(v), now) for k, v in items.items()]
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, rows)
+
+    def delete_state(self, kind: str, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        query = self._sql.SQL("DELETE FROM {} WHERE kind = %s AND key = ANY(%s)").format(self._table("state"))
+        with self._conn() as conn, conn.transaction():
+            return conn.execute(query, (kind, list(keys))).rowcount
+
+    def state_kinds(self) -> list[str]:
+        with self._conn() as conn:
+            query = self._sql.SQL("SELECT DISTINCT kind FROM {} ORDER BY kind").format(self._table("state"))
+            return [r[0] for r in conn.execute(query)]
 
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:
