@@ -22,7 +22,9 @@ def test_declares_identity_and_dimension():
     a = get_analyzer("dsp")
     assert (a.name, a.view, a.key) == ("dsp", "sound", "dsp@1")
     assert a.dim == DIM == sum(n for _, n in BLOCKS)
-    assert DEFAULT_VIEWS == {"sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint"}
+    assert DEFAULT_VIEWS == {
+        "sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint", "landmarks": "landmarks",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("y", [np.zeros(SR * 3, np.float32), np.zeros(100, np.float32), synth("noise", 0.2)])
@@ -69,6 +71,7 @@ def test_parse_views():
         "melody": "melody",
         "words": "words",
         "fingerprint": "chromaprint",
+        "landmarks": "landmarks",
     }
     assert parse_views("melody=melody")["melody"] == "melody"
     with pytest.raises(TonearmError, match="unknown analyzer"):

@@ -17,7 +17,7 @@ from conftest import SR, serve_library, synth, wait_for_job, write_audio
 from tonearm.library.indexer import Indexer
 from tonearm.store import open_store
 
-VIEWS = {"sound": "dsp", "melody": "melody", "words": "words", "fingerprint": "chromaprint"}
+VIEWS = {"sound": "dsp", "melody": "melody", "words": "words", "fingerprint": "chromaprint", "landmarks": "landmarks"}
 
 
 def _wav_bytes(kind: str, seconds: float = 4.0, seed: int = 0) -> bytes:

@@ -49,13 +49,13 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert (out / "qbe_mrr.png").stat().st_size > 1000 and "![qbe MRR per bucket](qbe_mrr.png)" in md
     assert set(r["qbh"]["by"]) >= {"hummed", "sung", "all"} or set(r["qbh"]["by"]) >= {"hummed", "all"}
     # Fixed seeds: a second build of the corpus gives the same items and queries.
-    manifest = (tmp_path / "cache" / "tiny-v3" / "manifest.json").read_text()
+    manifest = (tmp_path / "cache" / "tiny-v4" / "manifest.json").read_text()
     # (and --views scores another analyzer: the report names it)
     res2 = run_cli("eval", "--size", "tiny", "--tasks", "versions", "--out", str(tmp_path / "o2"),
                    "--cache", str(tmp_path / "cache2"), "-j", "2", "--views", "sound=dsp")  # fmt: skip
     assert res2.returncode == 0, res2.stderr
     assert json.loads((tmp_path / "o2" / "report.json").read_text())["analyzers"]["sound"] == "dsp"
-    assert (tmp_path / "cache2" / "tiny-v3" / "manifest.json").read_text() == manifest.replace(
+    assert (tmp_path / "cache2" / "tiny-v4" / "manifest.json").read_text() == manifest.replace(
         str(tmp_path / "cache"), str(tmp_path / "cache2")
     )
 

@@ -40,6 +40,7 @@ def test_first_run_then_unchanged_rerun(music, library):
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
     assert json.loads(rows[0]["views_json"]) == {
         "sound": "fused@2", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
+        "landmarks": "landmarks@1",
     }  # fmt: skip
     second = _index(store, music)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 12)
@@ -118,7 +119,8 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
                                                        "views_json", "sidecar_sig"])}  # fmt: skip
     stale_path = next(iter(rows))
     rows[stale_path]["views_json"] = json.dumps(
-        {"sound": "dsp@0", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1"}
+        {"sound": "dsp@0", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
+         "landmarks": "landmarks@1"}
     )
     from tonearm.library.indexer import IndexReport
     from tonearm.library.scan import iter_audio_files

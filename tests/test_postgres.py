@@ -54,10 +54,14 @@ def test_copy_both_ways_is_verified_and_resumable(
     open_store(pg_library).put_state("star", {"al-x": {"at": 1.0}})  # listener state travels too
     out = _json(run_cli("store", "copy", pg_library, str(lance), "--json"))
     assert out["verified"] and out["source_count"] == out["destination_count"] == 12
+    # The landmark postings are derived again on the other backend, from the copied peaks, and match them.
+    assert out["postings_tracks"] == 12 and out["postings_match_rows"]
+    assert out["source_postings_checksum"] == out["destination_postings_checksum"]
     assert open_store(str(lance)).state("star") == {"al-x": {"at": 1.0}}
     back = _url(postgres_url, "copied_back")
     out = _json(run_cli("store", "copy", str(lance), back, "--json"))
     assert out["verified"] and out["source_checksum"] == out["destination_checksum"]
+    assert out["source_postings_checksum"] == out["destination_postings_checksum"] and out["postings_tracks"] == 12
     # Same answers from both backends.
     ids = [r["id"] for r in open_store(str(lance)).scan(columns=["id"])]
     ranked = [

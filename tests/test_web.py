@@ -57,22 +57,31 @@ def site(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def browser(site):
+def playwright():
     from playwright.sync_api import sync_playwright
 
-    _, _, mic = site
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}",
-            ],
-        )  # fmt: skip
-        yield b
-        b.close()
+        yield p
+
+
+def _launch(playwright, mic: Path):
+    """Debian's chromium, headless, offline, with ``mic`` as the microphone."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}",
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, site):
+    b = _launch(playwright, site[2])
+    yield b
+    b.close()
 
 
 @pytest.fixture()
@@ -188,3 +197,48 @@ def test_radio_and_path_from_the_track_page(page, site) -> None:
     page.click("#t-path-to")
     page.wait_for_function("document.querySelector('#explain').textContent.includes('Path from Tune 0 to Tune 3')")
     assert page.locator("#results li").count() >= 1
+
+
+@pytest.fixture(scope="module")
+def room_browser(playwright, site, tmp_path_factory):
+    """A second browser whose microphone hears 12 s of tune 3 (from 6 s) played through a small room: noise and echo."""
+    _, media, _ = site
+    y, sr = sf.read(str(media / "tune3.flac"), dtype="float32")
+    clip = y[6 * sr : 18 * sr]
+    echo = np.zeros_like(clip)
+    echo[int(0.07 * sr) :] = 0.4 * clip[: -int(0.07 * sr)]
+    noisy = clip + echo + 0.02 * np.random.default_rng(4).standard_normal(clip.size).astype(np.float32)
+    from tonearm.audio.decode import resample
+
+    mic = tmp_path_factory.mktemp("room") / "room.wav"
+    sf.write(str(mic), resample(noisy, sr, 48000), 48000, subtype="PCM_16")
+    b = _launch(playwright, mic)
+    yield b
+    b.close()
+
+
+def test_whats_playing_identifies_the_room_recording_and_plays_from_there(room_browser, site) -> None:
+    base, _, _ = site
+    context = room_browser.new_context(viewport={"width": 1100, "height": 800}, permissions=["microphone"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "/")
+    page.wait_for_function("document.querySelector('#stats').textContent.includes('tracks')")
+    page.click("#listen")
+    page.wait_for_function("document.querySelector('#listen').getAttribute('aria-pressed') === 'true'")
+    # It stops by itself after ~10 s and sends the recording.
+    page.wait_for_selector("#results li.identified", timeout=60000)
+    assert page.inner_text("#explain") == "What's playing:"
+    first = page.locator("#results li.identified").first
+    assert first.locator(".title").inner_text() == "Tune 3"
+    m, s = first.locator(".offset").inner_text().split(":")
+    at = 60 * int(m) + int(s)
+    assert 5 <= at <= 18  # the fake microphone loops the 12-s excerpt that starts 6 s into the track
+    _shot(page, "whats-playing")
+    first.locator(".play").click()
+    page.wait_for_function("!document.querySelector('#player').paused")
+    page.wait_for_function(f"document.querySelector('#player').currentTime >= {at}")
+    assert page.eval_on_selector("#player", "p => p.currentSrc").endswith("/audio")
+    assert errors == [], errors
+    context.close()

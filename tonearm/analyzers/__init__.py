@@ -24,6 +24,7 @@ _BUILTIN: dict[str, str] = {
     "basicpitch": "tonearm.analyzers.basicpitch:BasicPitchMelodyAnalyzer",
     "words": "tonearm.analyzers.words:WordsAnalyzer",
     "chromaprint": "tonearm.analyzers.chromaprint:ChromaprintAnalyzer",
+    "landmarks": "tonearm.analyzers.landmarks:LandmarkAnalyzer",
     # Weights the user supplies (--model-path NAME=PATH; the torch extra): see analyzers/external.py.
     "panns": "tonearm.analyzers.panns:PannsAnalyzer",
     "vggish": "tonearm.analyzers.vggish:VggishAnalyzer",
@@ -32,7 +33,9 @@ _BUILTIN: dict[str, str] = {
 }
 
 # The analyzer each view uses unless the user picks another.
-DEFAULT_VIEWS: dict[str, str] = {"sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint"}
+DEFAULT_VIEWS: dict[str, str] = {
+    "sound": "fused", "melody": "melody", "words": "words", "fingerprint": "chromaprint", "landmarks": "landmarks",
+}  # fmt: skip
 
 
 def available() -> dict[str, str]:

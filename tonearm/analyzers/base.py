@@ -55,7 +55,7 @@ class Analyzer(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     view: ClassVar[str]
-    dim: ClassVar[int]
+    dim: ClassVar[int]  # 0: the view has no vector, only the analyzer's fields (landmark peaks)
     sample_rate: ClassVar[int]
     # "standardize": raw vectors are z-scored with statistics fitted over the whole library,
     # then L2-normalised. Hand-made features on different scales need it; embeddings do not.

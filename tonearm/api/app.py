@@ -196,6 +196,19 @@ def create_app(config: ServerConfig) -> FastAPI:
         out["query"].update(target=file.filename, path=None)
         return out
 
+    @app.post("/api/identify", summary="Which track a recording of it comes from, and where", dependencies=[Token])
+    def identify_upload(
+        s: StoreDep,
+        file: Annotated[UploadFile, File(description="A recording of a track playing (10 s is enough)")],
+        k: Annotated[int, Form(ge=1, le=20)] = 5,
+    ) -> dict[str, Any]:
+        from tonearm.search.identify import identify
+
+        with saved_upload(file, max_bytes) as path:
+            out = identify(s, path, k=k)
+        out["query"].update(target=file.filename, path=None)
+        return out
+
     @app.get("/api/search", summary="Text search: words, mood, sound tags, CLAP text-to-audio, or all fused")
     def text_search(
         s: StoreDep,

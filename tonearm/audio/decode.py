@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,3 +216,79 @@ def load(path: str | os.PathLike[str], sr: int, offset: float = 0.0, duration: f
         except Exception as exc:  # fall through to FFmpeg, which tolerates more damage
             log.debug("%s: soundfile failed (%s), trying PyAV", p, describe(exc))
     return _av_load(p, sr, offset, duration)
+
+
+def stream_blocks(
+    path: str | os.PathLike[str], sr: int, block_seconds: float = 60.0, max_seconds: float | None = None
+) -> Iterator[np.ndarray]:
+    """The whole file as mono float32 blocks of about ``block_seconds`` at ``sr``: bounded memory for any length.
+
+    soundfile reads blocks sample-exactly; anything else streams through PyAV's decoder and
+    resampler. At most ``max_seconds`` of audio are produced.
+    """
+    p = Path(path)
+    _check_readable(p)
+    limit = None if max_seconds is None else round(max_seconds * sr)
+    produced = 0
+    if _sf_info(p) is not None:
+        try:
+            with sf.SoundFile(str(p)) as f:
+                native = int(f.samplerate)
+                step = max(1, round(block_seconds * native))
+                resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
+                while True:
+                    data = f.read(step, dtype="float32", always_2d=True)
+                    last = data.shape[0] < step
+                    y = _to_mono(data)
+                    if resampler is not None:
+                        y = resampler.resample_chunk(y, last=last)
+                    if limit is not None:
+                        y = y[: max(0, limit - produced)]
+                    if y.size:
+                        produced += y.size
+                        yield y
+                    if last or (limit is not None and produced >= limit):
+                        return
+        except DecodeError:
+            raise
+        except Exception as exc:  # fall through to FFmpeg, which tolerates more damage
+            if produced:
+                raise DecodeError(f"decoding failed part way ({describe(exc)})") from exc
+            log.debug("%s: soundfile failed (%s), trying PyAV", p, describe(exc))
+    import av
+
+    container, stream = _av_open(p)
+    try:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        want = max(1, round(block_seconds * sr))
+        chunks: list[np.ndarray] = []
+        held = 0
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                arr = out.to_ndarray().reshape(-1)
+                chunks.append(arr)
+                held += arr.size
+            if held >= want:
+                y = np.concatenate(chunks)
+                if limit is not None:
+                    y = y[: max(0, limit - produced)]
+                produced += y.size
+                chunks, held = [], 0
+                yield y.astype(np.float32, copy=False)
+                if limit is not None and produced >= limit:
+                    return
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+        if chunks:
+            y = np.concatenate(chunks)
+            if limit is not None:
+                y = y[: max(0, limit - produced)]
+            if y.size:
+                yield y.astype(np.float32, copy=False)
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"decoding failed ({describe(exc)})") from exc
+    finally:
+        container.close()
+

@@ -17,7 +17,8 @@ from tonearm.cli.common import (
     handle_errors,
     open_library,
 )
-from tonearm.cli.render import results_table, search_table
+from tonearm.cli.render import identify_table, results_table, search_table
+from tonearm.errors import TonearmError
 
 
 @handle_errors
@@ -100,9 +101,43 @@ def search(
         console.print(search_table(payload))
 
 
+@handle_errors
+def identify(
+    clip: Annotated[str, typer.Argument(help="A recording of a track playing: 10 s is enough, 30 s are used.")],
+    k: Annotated[int, typer.Option("-k", help="At most this many results (the same audio in several releases).")] = 5,
+    probes: Annotated[
+        bool, typer.Option("--probes/--no-probes", help="Also try speed and pitch changes when a plain lookup fails.")
+    ] = True,
+    library: LibraryOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Which track of the library a clip comes from, and where in it (landmark fingerprints).
+
+    Exits 0 with empty results and a one-line message when nothing in the library matches.
+    """
+    import os
+
+    from tonearm.search.identify import identify as run_identify
+    from tonearm.search.similar import dumps
+
+    if not os.path.isfile(clip):
+        raise TonearmError(f"no such file: {clip}")
+    if k < 1:
+        raise TonearmError("-k must be at least 1")
+    payload = run_identify(open_library(library), clip, k=k, probes=probes)
+    if json_out:
+        print(dumps(payload))
+        return
+    if not payload["results"]:
+        console.print(payload["query"]["message"], highlight=False)
+        return
+    console.print(identify_table(payload))
+
+
 def register(app: typer.Typer) -> None:
     """Add this group's commands to the ``tonearm`` app, under "Find" in ``--help``."""
     panel = "Find"
     app.command(rich_help_panel=panel)(similar)
     app.command(rich_help_panel=panel)(hum)
     app.command(rich_help_panel=panel)(search)
+    app.command(rich_help_panel=panel)(identify)

@@ -68,6 +68,24 @@ def clock(seconds: float) -> str:
     return f"{h}:{m:02d}:{s_:02d}" if h else f"{m}:{s_:02d}"
 
 
+def identify_table(payload: dict[str, Any]) -> Table:
+    q = payload["query"]
+    table = Table(title=f"Identified ({q['seconds']:.0f} s clip, {q['ms']:.0f} ms)", title_justify="left")
+    for col in ("#", "confidence", "at", "title", "artist", "album", "matched", "id"):
+        table.add_column(col, justify="right" if col in ("#", "confidence", "matched") else "left")
+    for r in payload["results"]:
+        title = r.get("title") or os.path.basename(r.get("path") or "")
+        change = []
+        if r.get("speed", 1.0) != 1.0:
+            change.append(f"speed {r['speed']:g}")
+        if r.get("pitch_semitones"):
+            change.append(f"pitch {r['pitch_semitones']:+g} st")
+        at = f"{clock(r['offset'])} ({r['offset']:.1f} s)" + (f", {', '.join(change)}" if change else "")
+        table.add_row(str(r["rank"]), f"{r['confidence']:.2f}", at, title, r.get("artist") or "",
+                      r.get("album") or "", str(r["matched"]), r["id"])  # fmt: skip
+    return table
+
+
 def playlist_table(payload: dict[str, Any], title: str) -> Table:
     table = Table("#", "title", "artist", "album", "score", "id", title=title, title_justify="left")
     for r in payload["results"]:

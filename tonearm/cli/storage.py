@@ -22,13 +22,15 @@ def store_copy(
     json_out: JsonOpt = False,
 ) -> None:
     """Copy a library between LanceDB and PostgreSQL (either way), resumably; verified by counts and checksums."""
+    from tonearm.library.landmarks import sync_postings
     from tonearm.store.copy import copy_library
 
     source, dest = open_library(src), open_library(dst, create=True)
     with Progress(SpinnerColumn(), TextColumn("copying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=json_out) as progress:  # fmt: skip
         task = progress.add_task("copy", total=None)
-        report = copy_library(source, dest, lambda done, total: progress.update(task, completed=done, total=total))
+        report = copy_library(source, dest, lambda done, total: progress.update(task, completed=done, total=total),
+                              derive_postings=sync_postings)  # fmt: skip
     payload = dict(report.__dict__, verified=report.verified)
     if json_out:
         print(json.dumps(payload, indent=2))
@@ -39,6 +41,9 @@ def store_copy(
             f"source {report.source_count} rows, checksum {report.source_checksum[:16]}; "
             f"destination {report.destination_count} rows, checksum {report.destination_checksum[:16]}"
         )
+        if report.postings_tracks is not None:
+            console.print(f"landmark postings: {report.postings_tracks} tracks, "
+                          f"checksum {report.destination_postings_checksum[:16]}")  # fmt: skip
     if not report.verified:
         raise TonearmError("verification failed: the destination differs from the source (run the copy again)")
     if not json_out:

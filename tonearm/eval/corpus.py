@@ -23,10 +23,10 @@ from tonearm.eval import distort
 from tonearm.eval.hum import hum, random_style
 from tonearm.eval.render import INSTRUMENTS, Voice, render
 from tonearm.eval.sing import sing
-from tonearm.eval.symbolic import STYLE_BPM, STYLES, bach_families, select_tunes
+from tonearm.eval.symbolic import STYLE_BPM, STYLES, bach_families, melody_key, select_tunes
 
 SR = 22050
-CORPUS_VERSION = 3  # bump when the corpus recipe changes: the cache is keyed on it
+CORPUS_VERSION = 4  # bump when the corpus recipe changes: the cache is keyed on it (4: identify queries)
 HUM_MAX_BPM = 130  # quarter notes per minute at most in hummed/sung queries
 _INSTR = ("piano", "violin", "flute", "guitar", "clarinet", "trumpet")
 
@@ -43,6 +43,7 @@ class Size:
     qbh_queries: int
     chorale_families: int = 0  # Bach melody families (different harmonisations of one hymn tune)
     sung_fraction: float = 0.25  # share of melody queries sung by Festival instead of hummed
+    strangers_per_style: int = 2  # tunes outside the corpus, excerpted as out-of-library identify queries
 
 
 SIZES = {
@@ -57,6 +58,7 @@ SIZES = {
         150,
         100,
         12,
+        strangers_per_style=7,
     ),
     "large": Size(
         STYLES,
@@ -207,6 +209,41 @@ def _rendered(size: Size, root: Path) -> tuple[list[Item], dict[str, object]]:
     return items, tunes_by_id
 
 
+def _strangers(size: Size, root: Path, held_keys: set, seed: int) -> list[Query]:
+    """Out-of-library clips for identify: 10-s excerpts of tunes the corpus does not hold (rendered like its
+    own, so hard to tell apart by timbre), under the QbE distortions, plus silence and white noise.
+
+    A stranger must be another composition: tunes whose melody is one the corpus holds (another
+    harmonisation of a chorale melody, a folk tune printed twice in the music21 corpus) are skipped.
+    The draws come from their own generator, so the other queries do not depend on this set."""
+    rng = np.random.default_rng(seed + 1000)
+    out: list[Query] = []
+    n = 0
+    for s_i, style in enumerate(size.styles):
+        held = size.tunes_per_style
+        pool = select_tunes(style, held + 4 * size.strangers_per_style, seed=7)[held:]
+        strangers = [t for t in pool if melody_key(t.melody) not in held_keys][: size.strangers_per_style]
+        for t_i, tune in enumerate(strangers):
+            dist = distort.DISTORTIONS[n % len(distort.DISTORTIONS)]
+            path = root / "queries" / f"out-{n:03d}-{dist}.flac"
+            if not path.exists():
+                inst = _INSTR[(t_i + s_i + 1) % len(_INSTR)]
+                y = render([Voice(tune.melody, INSTRUMENTS[inst])], STYLE_BPM[style], ("fluidr3", "timgm6mb")[n % 2],
+                           SR, loop_to=size.clip_seconds, max_seconds=size.clip_seconds)  # fmt: skip
+                start = int(rng.integers(0, max(1, y.size - 10 * SR)))
+                _write(path, distort.apply(dist, y[start : start + 10 * SR], SR, rng))
+            out.append(Query(f"out-{n:03d}", "identify_out", str(path), [], {"distortion": dist, "kind": "music"}))
+            n += 1
+    for kind in ("silence", "noise"):
+        for j in range(2):
+            path = root / "queries" / f"out-{kind}-{j}.flac"
+            if not path.exists():
+                y = np.zeros(10 * SR, np.float32) if kind == "silence" else 0.3 * rng.standard_normal(10 * SR)
+                _write(path, np.asarray(y, np.float32))
+            out.append(Query(f"out-{kind}-{j}", "identify_out", str(path), [], {"kind": kind}))
+    return out
+
+
 def _fetch_packages(packages: tuple[str, ...], cache: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
     """Download and unpack Debian music packages (no install); return (package, file, licence)."""
     notes: list[str] = []
@@ -269,12 +306,17 @@ def build_corpus(size_name: str, root: Path, seed: int = 0) -> Corpus:
         target = qbe_pool[q % len(qbe_pool)]
         dist = distort.DISTORTIONS[q % len(distort.DISTORTIONS)]
         path = root / "queries" / f"qbe-{q:04d}-{dist}.flac"
+        # Each excerpt draws from its own generator: its offset (recorded for identify) is the same
+        # whether the clip is rendered now or read from the cache.
+        q_rng = np.random.default_rng((seed, 4242, q))
+        dur = probe(target.path).duration
+        offset = float(q_rng.uniform(0, max(0.0, dur - 10.0)))
         if not path.exists():
-            dur = probe(target.path).duration
-            offset = float(rng.uniform(0, max(0.0, dur - 10.0)))
             y = load(target.path, SR, offset, 10.0)
-            _write(path, distort.apply(dist, y, SR, rng))
-        queries.append(Query(f"qbe-{q:04d}", "qbe", str(path), [target.item_id], {"distortion": dist}))
+            _write(path, distort.apply(dist, y, SR, q_rng))
+        meta = {"distortion": dist, "offset": round(offset, 3)}
+        queries.append(Query(f"qbe-{q:04d}", "qbe", str(path), [target.item_id], meta))
+    queries += _strangers(size, root, {melody_key(t.melody) for t in tunes.values()} - {None}, seed)
     base = [i for i in items if i.source == "rendered" and i.version == 0]
     for q in range(size.qbh_queries):
         target = base[int(rng.integers(len(base)))]

@@ -29,7 +29,8 @@ from tonearm.store.base import vector_column
 from tonearm.store.identity import track_id
 
 ALL_TASKS = (
-    "style", "instrument", "versions", "grouping", "qbe", "qbh", "text", "hubness", "radio", "duplicates", "speed",
+    "style", "instrument", "versions", "grouping", "qbe", "identify", "qbh", "text", "hubness", "radio", "duplicates",
+    "speed",
 )  # fmt: skip
 Ranker = Callable[[str], list[str]]
 STANDALONE_TASKS = frozenset({"duplicates"})
@@ -113,7 +114,7 @@ class Evaluation:
 
     def engine_query(self, path: str) -> tuple[list[str], float]:
         t0 = time.perf_counter()
-        query = resolve_target(self.store, path, self.view)
+        query = resolve_target(self.store, path, self.view, identify=False)
         self.query_vectors[path] = query.vector  # reused by the hubness task
         res = rank_query(self.store, query, k=len(self.items))
         dt = time.perf_counter() - t0
@@ -302,6 +303,10 @@ def run_eval(
             results[task] = ev.task_grouping()
         elif task == "qbe":
             results[task] = ev._query_task("qbe", lambda m: [m["distortion"]])
+        elif task == "identify":
+            from tonearm.eval.identify import task_identify
+
+            results[task] = task_identify(ev)
         elif task == "qbh":
             if "melody" in ev.view_vectors:
                 results[task] = ev._query_task("qbh", _qbh_buckets, engine=ev.hum_query)

@@ -115,6 +115,36 @@ def plot_by_bucket(res: dict, title: str, path: Path) -> bool:
     return True
 
 
+def _identify_section(lines: list[str], r: dict) -> None:
+    if (res := _section(lines, r, "identify")) is None or "by" not in res:
+        return
+    qbe = (r.get("qbe") or {}).get("by", {})
+    lines += [
+        "engine = `tonearm identify` (landmark fingerprints); sound view and MFCC baseline = the qbe task's figures "
+        "on the same excerpts.",
+        "",
+        "| distortion | n | identify R@1 | identify MRR | answered | sound view R@1 | baseline R@1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for bucket, v in sorted(res["by"].items(), key=lambda kv: (kv[0] == "all", kv[0])):
+        q = qbe.get(bucket, {})
+        lines.append(f"| {bucket} | {v['n']} | {_f(v['r@1'])} | {_f(v['mrr'])} | {_f(v['answered'])} | "
+                     f"{_f(q.get('engine', {}).get('r@1'))} | {_f(q.get('baseline', {}).get('r@1'))} |")  # fmt: skip
+    fa = res["false_accepts"]
+    off, lat, post = res.get("offset_error_s") or {}, res["latency_ms"], res["postings"]
+    lines += [
+        "",
+        "False accepts on clips not in the library: "
+        + ", ".join(f"{k} {_f(v['rate'])} of {v['n']}" for k, v in fa.items())
+        + ".",
+        f"Offset error of correct answers: median {_f(off.get('median'))} s, p95 {_f(off.get('p95'))} s, "
+        f"within 50 ms {_f(off.get('within_0.05_s'))}, within 0.5 s {_f(off.get('within_0.5_s'))}.",
+        f"Latency: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms (lookup alone: p50 {lat['lookup_p50']:.0f} ms, "
+        f"p95 {lat['lookup_p95']:.0f} ms). Postings: {post['tracks']} tracks, {post['bytes'] / 1e6:.1f} MB.",
+        "",
+    ]
+
+
 def _recommendation_sections(lines: list[str], r: dict) -> None:
     if (h := _section(lines, r, "hubness")) is not None:
         lines += [
@@ -229,6 +259,7 @@ def write_markdown(report: dict, path: Path) -> None:
             f"p95 {res['latency_ms']['p95']:.0f} ms.",
             "",
         ]
+    _identify_section(lines, r)
     text = _section(lines, r, "text")
     if text:
         _text_section(lines, text)

@@ -32,13 +32,14 @@ from tonearm.analyzers import external, get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.library.duplicates import update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
+from tonearm.library.landmarks import sync_postings
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.scan import FileStat, iter_audio_files, track_id
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
-from tonearm.store.schema import FINGERPRINT_VIEW, LANGUAGES_META
+from tonearm.store.schema import FINGERPRINT_VIEW, LANDMARK_VIEW, LANGUAGES_META
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 
 log = logging.getLogger(__name__)
@@ -166,6 +167,8 @@ class Indexer:
                 moods = tag_library(self.store, self.emotions)
                 report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
                 report.warnings += [f"emotions: {r}" for r in moods.reasons]
+            if LANDMARK_VIEW in self.views:
+                sync_postings(self.store)
             if FINGERPRINT_VIEW in self.views:
                 dups = update_duplicates(self.store)
                 report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
@@ -197,6 +200,8 @@ class Indexer:
             if view in stored and stored[view] != analyzer.dim:
                 log.warning("view %s changes dimension %d -> %d: rebuilding it", view, stored[view], analyzer.dim)
                 self.store.drop_view(view)  # type: ignore[attr-defined]
+            if analyzer.dim == 0:
+                continue  # a view without a vector (landmarks: its index is the postings)
             self.store.ensure_view(view, analyzer.dim)
             saved = self.store.get_meta(f"normalizer:{view}")
             self._standardizers[view] = Standardizer.from_json(saved) if saved else None
@@ -309,8 +314,9 @@ class Indexer:
         if "words" in res.raw:
             clear_emotions(row)  # the words changed: their emotions are re-tagged after this run
         for view, raw in res.raw.items():
-            row[raw_column(view)] = raw
-            row[vector_column(view)] = self._normalise(view, raw)
+            if self.analyzers[view].dim:
+                row[raw_column(view)] = raw
+                row[vector_column(view)] = self._normalise(view, raw)
             views[view] = self.analyzers[view].key
         row["views_json"] = json.dumps(views, sort_keys=True)
         if res.raw:

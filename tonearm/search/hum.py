@@ -32,7 +32,7 @@ from tonearm.analyzers.melody import (
 from tonearm.audio.segments import WindowPolicy, load_for_analysis
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
-from tonearm.search.similar import RESULT_FIELDS
+from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store
 
 MAX_QUERY_S = 30.0

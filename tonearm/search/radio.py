@@ -26,7 +26,8 @@ import numpy as np
 
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.search import dedupe
-from tonearm.search.similar import RESULT_FIELDS, find_track
+from tonearm.search.results import RESULT_FIELDS
+from tonearm.search.similar import find_track
 from tonearm.store.base import Store, vector_column
 
 POOL = 300  # candidates fetched per view

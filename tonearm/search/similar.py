@@ -19,11 +19,11 @@ from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.search import dedupe
+from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store, vector_column
 from tonearm.store.filters import Filter
 from tonearm.store.identity import content_hash
 
-RESULT_FIELDS = ("id", "path", "title", "artist", "album", "genre", "year", "duration", "dup_group")
 _TRACK_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -77,8 +77,36 @@ def find_track(store: Store, ref: str, columns: list[str] | None = None) -> dict
     return store.find_by_path(path)
 
 
-def resolve_target(store: Store, target: str, view: str = "sound") -> SimilarQuery:
-    """Turn a track id, an indexed path or an audio file into a query vector."""
+IDENTIFIED_CONFIDENCE = 0.5
+
+
+def identified(store: Store, path: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(row, {id, offset, confidence}) when ``path`` is identified as a library recording with confidence."""
+    from tonearm.errors import DecodeError
+    from tonearm.search.identify import identify
+
+    if "landmarks" not in (store.get_meta("views") or {}) or not store.has_postings():
+        return None
+    try:
+        out = identify(store, path, k=1)
+    except (DecodeError, TonearmError):
+        return None
+    if not out["results"] or out["results"][0]["confidence"] < IDENTIFIED_CONFIDENCE:
+        return None
+    top = out["results"][0]
+    rows = store.get([top["id"]], columns=[*RESULT_FIELDS, "content_hash"])
+    if not rows:
+        return None
+    return rows[0], {"id": top["id"], "offset": top["offset"], "confidence": top["confidence"]}
+
+
+def resolve_target(store: Store, target: str, view: str = "sound", identify: bool = True) -> SimilarQuery:
+    """Turn a track id, an indexed path or an audio file into a query vector.
+
+    A file that is an excerpt of a library recording (identified by its landmarks) stands for
+    that recording, which is then left out of the results; ``identify=False`` skips that (the
+    evaluation scores the view's own ranking of excerpts).
+    """
     col = vector_column(view)
     path = os.path.realpath(os.path.expanduser(target))
     row = find_track(store, target) if _TRACK_ID.match(target) or os.path.isfile(path) else None
@@ -94,6 +122,11 @@ def resolve_target(store: Store, target: str, view: str = "sound") -> SimilarQue
         vec = analyze_file_for_view(store, path, view)
         info = {"target": target, "kind": "file", "path": path}
         digest = content_hash(path)
+        known = identified(store, path) if identify else None
+        if known is not None:  # a clip of a library recording: that recording is the query, not a result
+            row, found = known
+            info["identified"] = found
+            return SimilarQuery(vec, view, info, (row["id"],), (digest,), row)
         return SimilarQuery(vec, view, info, (), (digest,), {"content_hash": digest})
     raise NotFoundError(f"{target!r} is neither a track id, an indexed path, nor an audio file")
 

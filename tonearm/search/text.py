@@ -31,7 +31,7 @@ from tonearm.analyzers.musicnn import ALL_TAG_LABELS, tag_field
 from tonearm.analyzers.words import decode_chunks
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
-from tonearm.search.similar import RESULT_FIELDS
+from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store
 from tonearm.store.filters import And, Compare, Filter
 from tonearm.store.schema import LANGUAGES_META, MOOD_VIEW, VOCAB_META

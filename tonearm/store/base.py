@@ -231,6 +231,33 @@ class Store(ABC):
         """Kinds that have values (for copying a library)."""
         return []
 
+    # ---- landmark postings (identify a recording from an excerpt) ---------------------------------
+    @abstractmethod
+    def postings_tracks(self) -> dict[str, str]:
+        """Tracks that have postings, with the key (analyzer and peaks digest) they were made from."""
+
+    @abstractmethod
+    def update_postings(self, add: Mapping[str, tuple[str, np.ndarray, np.ndarray]], remove: Sequence[str]) -> None:
+        """Give each track of ``add`` the postings (key, uint32 hashes, int frames), drop those of ``remove``.
+
+        Atomic: after a crash the index holds either the old or the new postings, never a mix.
+        """
+
+    @abstractmethod
+    def vote_postings(
+        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_votes: int = 2
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(track ids, offsets in frames, counts) of the (track, offset) pairs at least ``min_votes`` query hashes
+        agree on; hashes with more than ``cap`` postings are ignored."""
+
+    def has_postings(self) -> bool:
+        """Whether any track has postings (cheaper than listing them)."""
+        return bool(self.postings_tracks())
+
+    def postings_size(self) -> int:
+        """Bytes the postings take (0 when the backend cannot tell)."""
+        return 0
+
     @abstractmethod
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         """Remember files that could not be indexed: path, reason, size, mtime_ns."""

@@ -7,6 +7,11 @@ history...), listener state (stars, ratings, plays, playlists) and failure recor
 along. At the end both sides are counted and hashed: the
 checksum covers every column of every row in id order, vectors as float32 bytes, so a copy that
 lost or changed anything is reported as such, never as a success.
+
+The landmark postings are derived data: the rows carry each track's peaks (``ana_landmarks``,
+covered by the checksum) and the digest they hash to (``ana_landmarks_key``). The caller passes
+the pass that derives postings from rows (``derive_postings``); the copy then holds the
+destination's postings to those digests, track by track, and compares both sides' postings.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import numpy as np
 
 from tonearm.errors import TonearmError
 from tonearm.store.base import Store
+from tonearm.store.filters import IsNull
+from tonearm.store.schema import LANDMARK_KEY
 
 BATCH = 500
 PROGRESS_META = "copy_progress"
@@ -35,10 +42,15 @@ class CopyReport:
     destination_count: int = 0
     source_checksum: str = ""
     destination_checksum: str = ""
+    postings_tracks: int | None = None  # tracks with postings in the destination (None: not checked)
+    source_postings_checksum: str = ""
+    destination_postings_checksum: str = ""
+    postings_match_rows: bool = True  # every destination row with peaks has postings made from exactly them
 
     @property
     def verified(self) -> bool:
-        return self.source_count == self.destination_count and self.source_checksum == self.destination_checksum
+        rows = self.source_count == self.destination_count and self.source_checksum == self.destination_checksum
+        return rows and self.postings_match_rows
 
 
 def _canonical(value: Any, kind: str) -> Any:
@@ -66,8 +78,19 @@ def checksum(store: Store, columns: dict[str, str] | None = None) -> tuple[int, 
     return len(ids), h.hexdigest()
 
 
-def copy_library(src: Store, dst: Store, on_progress: Callable[[int, int], None] | None = None) -> CopyReport:
-    """Copy every row, view, column, setting and failure record from ``src`` to ``dst``."""
+def postings_checksum(store: Store) -> tuple[dict[str, str], str]:
+    """(track -> peaks key of its postings, digest of that map)."""
+    have = store.postings_tracks()
+    return have, hashlib.blake2b(json.dumps(sorted(have.items())).encode(), digest_size=20).hexdigest()
+
+
+def copy_library(
+    src: Store,
+    dst: Store,
+    on_progress: Callable[[int, int], None] | None = None,
+    derive_postings: Callable[[Store], object] | None = None,
+) -> CopyReport:
+    """Copy every row, view, column, setting and failure record from ``src`` to ``dst``; derive its postings."""
     if src.location == dst.location:
         raise TonearmError("source and destination are the same library")
     report = CopyReport()
@@ -100,8 +123,17 @@ def copy_library(src: Store, dst: Store, on_progress: Callable[[int, int], None]
         extra = sorted({r["id"] for r in dst.scan(columns=["id"])} - set(ids))
         dst.delete(extra)
         dst.optimize()
+        if derive_postings is not None:
+            derive_postings(dst)
     report.source_count, report.source_checksum = checksum(src, cols)
     report.destination_count, report.destination_checksum = checksum(dst, cols)
+    if derive_postings is not None and LANDMARK_KEY in cols:
+        _, report.source_postings_checksum = postings_checksum(src)
+        have, report.destination_postings_checksum = postings_checksum(dst)
+        rows = dst.scan(IsNull(LANDMARK_KEY, negate=True), columns=["id", LANDMARK_KEY])
+        want = {r["id"]: r[LANDMARK_KEY] for r in rows}
+        report.postings_tracks = len(have)
+        report.postings_match_rows = have == want
     if report.verified:
         dst.set_meta(PROGRESS_META, {"source": src.location, "last_id": None, "verified": True})
     return report

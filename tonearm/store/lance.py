@@ -164,6 +164,7 @@ class LanceStore(Store):
             _META, pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
         )
         self._state_table = None  # opened on first use: most commands never touch listener state
+        self._postings_index = None  # the landmarks/ folder, opened on first use
 
     @property
     def _state(self):
@@ -420,6 +421,29 @@ class LanceStore(Store):
 
     def state_kinds(self) -> list[str]:
         return sorted({r["kind"] for r in self._state.search().select(["kind"]).limit(None).to_arrow().to_pylist()})
+
+    @property
+    def _postings(self):
+        if self._postings_index is None:
+            from tonearm.store.postings import FilePostings
+
+            self._postings_index = FilePostings(Path(self.location) / "landmarks")
+        return self._postings_index
+
+    def postings_tracks(self) -> dict[str, str]:
+        return self._postings.tracks()
+
+    def update_postings(self, add: Mapping[str, tuple[str, np.ndarray, np.ndarray]], remove: Sequence[str]) -> None:
+        self._postings.update(add, remove)
+
+    def vote_postings(
+        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_votes: int = 2
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        return self._postings.votes(hashes, times, cap, min_votes)
+
+    def postings_size(self) -> int:
+        folder = Path(self.location) / "landmarks"
+        return self._postings.size_bytes() if folder.is_dir() else 0
 
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:

@@ -224,6 +224,17 @@ class PostgresStore(Store):
                     ).format(self._table("state")),
                 ],
             ),
+            (
+                3,
+                [
+                    sql.SQL("CREATE TABLE {} (track text PRIMARY KEY, key text)").format(
+                        self._table("landmark_tracks")
+                    ),
+                    sql.SQL("CREATE TABLE {} (hash integer, track text, t integer)").format(self._table("landmarks")),
+                    sql.SQL("CREATE INDEX ON {} (hash)").format(self._table("landmarks")),
+                    sql.SQL("CREATE INDEX ON {} (track)").format(self._table("landmarks")),
+                ],
+            ),
         ]
 
     def _lock_key(self, purpose: str) -> int:
@@ -565,6 +576,56 @@ class PostgresStore(Store):
         with self._conn() as conn:
             query = self._sql.SQL("SELECT DISTINCT kind FROM {} ORDER BY kind").format(self._table("state"))
             return [r[0] for r in conn.execute(query)]
+
+    # ---- landmark postings: one row per posting, replaced per track in one transaction ----------
+    def postings_tracks(self) -> dict[str, str]:
+        with self._conn() as conn:
+            return dict(conn.execute(self._sql.SQL("SELECT track, key FROM {}").format(self._table("landmark_tracks"))))
+
+    def has_postings(self) -> bool:
+        with self._conn() as conn:
+            query = self._sql.SQL("SELECT 1 FROM {} LIMIT 1").format(self._table("landmark_tracks"))
+            return conn.execute(query).fetchone() is not None
+
+    def update_postings(self, add: Mapping[str, tuple[str, np.ndarray, np.ndarray]], remove: Sequence[str]) -> None:
+        if not add and not remove:
+            return
+        sql = self._sql
+        gone = sorted(set(remove) | set(add))
+        with self._conn() as conn, conn.transaction():
+            for table in ("landmarks", "landmark_tracks"):
+                conn.execute(sql.SQL("DELETE FROM {} WHERE track = ANY(%s)").format(self._table(table)), (gone,))
+            with conn.cursor() as cur:
+                with cur.copy(sql.SQL("COPY {} (hash, track, t) FROM STDIN").format(self._table("landmarks"))) as copy:
+                    for tid, (_, h, t) in add.items():
+                        for hv, tv in zip(
+                            np.asarray(h, np.int64).tolist(), np.asarray(t, np.int64).tolist(), strict=True
+                        ):
+                            copy.write_row((hv, tid, tv))
+                cur.executemany(
+                    sql.SQL("INSERT INTO {} (track, key) VALUES (%s, %s)").format(self._table("landmark_tracks")),
+                    [(tid, key) for tid, (key, _, _) in add.items()],
+                )
+
+    def vote_postings(
+        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_votes: int = 2
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        if len(hashes) == 0:
+            return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+        query = self._sql.SQL(
+            "WITH q(h, qt) AS (SELECT * FROM unnest(%s::integer[], %s::integer[])), "
+            "common AS (SELECT hash FROM {} WHERE hash = ANY(%s::integer[]) GROUP BY hash HAVING count(*) <= %s) "
+            "SELECT p.track, p.t - q.qt AS d, count(*) FROM {} p JOIN q ON p.hash = q.h "
+            "JOIN common c ON c.hash = p.hash GROUP BY 1, 2 HAVING count(*) >= %s"
+        ).format(self._table("landmarks"), self._table("landmarks"))
+        h = np.asarray(hashes, np.int64).tolist()
+        with self._conn() as conn:
+            rows = conn.execute(
+                query, (h, np.asarray(times, np.int64).tolist(), sorted(set(h)), cap, min_votes)
+            ).fetchall()
+        if not rows:
+            return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return [r[0] for r in rows], np.array([r[1] for r in rows], np.int64), np.array([r[2] for r in rows], np.int64)
 
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:

@@ -12,6 +12,8 @@ DUP_FIELD = "dup_group"  # id of the copy kept when one recording is in several 
 # Views (vector columns are vec_<view>).
 FINGERPRINT_VIEW = "fingerprint"  # Chromaprint statistics: proposes duplicate candidates
 MOOD_VIEW = "mood"  # emotion profile of a track's words
+LANDMARK_VIEW = "landmarks"  # spectral peaks for identifying excerpts (no vector: the postings index)
+LANDMARK_KEY = "ana_landmarks_key"  # analyzer and digest of a row's peaks: what its postings were made from
 
 # Meta keys (JSON values kept with the library).
 LANGUAGES_META = "words_languages"  # languages of the library's transcripts, e.g. ["en", "es"]

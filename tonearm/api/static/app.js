@@ -121,6 +121,57 @@ $("#hum").addEventListener("click", async () => {
   } catch (e) { $("#hum-status").textContent = "microphone unavailable: " + e.message; }
 });
 
+// ---- what's playing: ~10 s from the microphone (or a file), identified by landmark fingerprints ----
+async function identifyFile(file) {
+  const fd = new FormData();
+  fd.append("file", file, file.name || "clip.webm");
+  location.hash = "#/";
+  $("#explain").textContent = "listening for landmarks…";
+  try {
+    const out = await api("/api/identify", { method: "POST", body: fd, headers: authHeaders() });
+    state.results = out.results || [];
+    const ol = $("#results");
+    ol.innerHTML = "";
+    if (!state.results.length) { $("#explain").textContent = out.query.message || "no match"; return; }
+    $("#explain").textContent = "What's playing:";
+    for (const r of state.results) {
+      const title = r.title || (r.path || "").split("/").pop();
+      const li = document.createElement("li");
+      li.className = "identified";
+      li.innerHTML = `<button class="play" aria-label="Play ${esc(title)} from ${clock(r.offset)}">▶</button>
+        <div><a class="title" href="#/track/${r.id}">${esc(title)}</a>
+          <div class="meta">${esc([r.artist, r.album].filter(Boolean).join(" · "))}</div>
+          <div class="why">at <span class="offset">${clock(r.offset)}</span> · confidence ${Number(r.confidence).toFixed(2)} · ${r.matched} matching landmarks</div></div>`;
+      li.querySelector(".play").onclick = () => play(r.id, title, r.offset);
+      ol.appendChild(li);
+    }
+  } catch (e) { showError(e); }
+}
+let listener = null;
+$("#listen").addEventListener("click", async () => {
+  const btn = $("#listen");
+  if (listener && listener.state === "recording") { listener.stop(); return; }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    const chunks = [];
+    listener = new MediaRecorder(stream);
+    listener.ondataavailable = (e) => chunks.push(e.data);
+    listener.onstop = () => {
+      stream.getTracks().forEach((t) => t.stop());
+      btn.textContent = "♫ What's playing?"; btn.setAttribute("aria-pressed", "false");
+      $("#listen-status").textContent = "";
+      const blob = new Blob(chunks, { type: listener.mimeType || "audio/webm" });
+      const ext = (listener.mimeType || "").includes("ogg") ? "ogg" : "webm";
+      identifyFile(new File([blob], `clip.${ext}`, { type: blob.type }));
+    };
+    listener.start();
+    btn.textContent = "⏹ Stop and identify"; btn.setAttribute("aria-pressed", "true");
+    $("#listen-status").textContent = "listening… 10 seconds";
+    setTimeout(() => { if (listener && listener.state === "recording") listener.stop(); }, 10000);
+  } catch (e) { $("#listen-status").textContent = "microphone unavailable: " + e.message; }
+});
+$("#identify-file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) identifyFile(f); e.target.value = ""; });
+
 // ---- track page ---------------------------------------------------------------------
 async function showTrack(id) {
   const el = $("#view-track");

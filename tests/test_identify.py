@@ -1,0 +1,247 @@
+"""Identifying a recording from a short, degraded clip: landmark peaks, the postings index, matching, the faces."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import run_cli
+
+from tonearm.analyzers import landmarks as L
+from tonearm.audio.decode import resample
+from tonearm.eval import distort
+from tonearm.eval.render import INSTRUMENTS, Voice, have_renderer, render
+from tonearm.eval.symbolic import select_tunes
+from tonearm.store import open_store
+from tonearm.store.postings import FilePostings
+
+SR = 22050
+needs_renderer = pytest.mark.skipif(not have_renderer(), reason="fluidsynth / GM soundfonts not installed")
+VIEWS = {"sound": "dsp", "landmarks": "landmarks"}
+
+
+def _index(music: Path, lib: Path):
+    from tonearm.library.indexer import Indexer
+
+    return Indexer(open_store(str(lib)), VIEWS).run([str(music)], workers=2)
+
+
+def _tunes(n: int, seconds: float = 30.0, first: int = 0) -> list[np.ndarray]:
+    tunes = select_tunes("reel", first + n, seed=11)[first:]
+    inst = ("flute", "piano", "violin", "guitar", "clarinet")
+    return [render([Voice(t.melody, INSTRUMENTS[inst[i % 5]])], 120, loop_to=seconds, max_seconds=seconds)
+            for i, t in enumerate(tunes)]  # fmt: skip
+
+
+# ---- the fingerprint itself ----------------------------------------------------------------
+def test_peaks_fed_in_pieces_equal_peaks_of_the_whole():
+    rng = np.random.default_rng(0)
+    y = (np.sin(2 * np.pi * 440 * np.arange(8000 * 70) / 8000) * (rng.random(8000 * 70) > 0.3)).astype(np.float32)
+    y += 0.05 * rng.standard_normal(y.size).astype(np.float32)
+    whole = L.peaks(y)
+    stream = L.PeakStream(L.INDEX)
+    for i in range(0, y.size, 8000 * 7 + 13):  # odd block sizes cross frame and block boundaries
+        stream.feed(y[i : i + 8000 * 7 + 13])
+    t, f = stream.finish()
+    assert t.size > 500 and np.array_equal(t, whole[0]) and np.array_equal(f, whole[1])
+    assert np.all(np.diff(t) >= 0) and t.max() < 70 * L.FPS
+
+
+def test_hash_layout_and_packing():
+    t = np.array([0, 3, 5, 70, 71, 200], np.int64)
+    f = np.array([10, 20, 12, 50, 200, 30], np.int64)
+    h, ht = L.hashes(t, f, fanout=2)
+    assert h.dtype == np.uint32 and np.all(h < 2**21)
+    decoded = {(int(x >> 13), int((x >> 6) & 127) - 64, int(x & 63)) for x in h}
+    assert (10, 10, 3) in decoded and (10, 2, 5) in decoded  # anchor bin | bin difference | frame difference
+    assert all(1 <= dt <= 63 for _, _, dt in decoded) and 0 in set(ht.tolist())
+    packed = L.pack(t, f)
+    assert all(np.array_equal(a, b) for a, b in zip(L.unpack(packed), (t, f), strict=True))
+
+
+# ---- the postings index ------------------------------------------------------------------------
+def _fake(track_seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(track_seed)
+    return rng.integers(0, 2**21, n).astype(np.uint32), np.sort(rng.integers(0, 5000, n))
+
+
+def test_file_postings_update_vote_compact_and_survive_a_crash(tmp_path, monkeypatch):
+    index = FilePostings(tmp_path / "landmarks")
+    tracks = {f"t{i}": ("k1", *_fake(i)) for i in range(12)}
+    for name in sorted(tracks):  # one segment per update: compaction must kick in
+        index.update({name: tracks[name]}, [])
+    assert set(index.tracks()) == set(tracks) and len(index.manifest()["segments"]) <= 8
+    h, t = tracks["t5"][1], tracks["t5"][2]
+    sel = slice(1000, 1200)
+    names, deltas, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_votes=5)
+    best = int(np.argmax(counts))
+    assert names[best] == "t5" and deltas[best] == 700 and counts[best] >= 190
+    index.update({"t5": ("k2", *_fake(99))}, ["t6"])  # changed and removed
+    assert index.tracks()["t5"] == "k2" and "t6" not in index.tracks()
+    names, _, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_votes=5)
+    assert "t5" not in names  # its old postings are dead
+    # A crash while writing a segment: the manifest still points at intact segments only.
+    before = index.manifest()
+    monkeypatch.setattr("tonearm.store.postings._fsync_write", lambda *a: (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError):
+        index.update({"t7": ("k3", *_fake(7))}, [])
+    monkeypatch.undo()
+    fresh = FilePostings(tmp_path / "landmarks")
+    assert fresh.manifest() == before and fresh.tracks()["t7"] == "k1"
+    names, deltas, _ = fresh.votes(tracks["t7"][1][:200], tracks["t7"][2][:200], cap=2000, min_votes=5)
+    assert names and names[0] == "t7"
+
+
+# ---- identification end to end -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    if not have_renderer():
+        pytest.skip("fluidsynth / GM soundfonts not installed")
+    root = tmp_path_factory.mktemp("identify")
+    music = root / "music"
+    music.mkdir()
+    for i, y in enumerate(_tunes(6)):
+        sf.write(str(music / f"tune{i}.flac"), y, SR)
+        (music / f"tune{i}.json").write_text(json.dumps({"title": f"Tune {i}", "artist": f"Player {i}"}))
+    lib = root / "lib"
+    assert not _index(music, lib).failed
+    return music, lib
+
+
+@needs_renderer
+@pytest.mark.parametrize("name", distort.DISTORTIONS)
+def test_a_clip_is_identified_at_its_offset_under_each_distortion(library, name):
+    from tonearm.search.identify import identify_audio
+
+    music, lib = library
+    store = open_store(str(lib))
+    y, _ = sf.read(str(music / "tune3.flac"), dtype="float32")
+    start = 11.5
+    clip = distort.apply(name, y[int(start * SR) : int((start + 10) * SR)], SR, np.random.default_rng(5))
+    out = identify_audio(store, resample(clip, SR, L.SR), k=3)
+    assert out["results"], (name, out["query"])
+    top = out["results"][0]
+    assert top["title"] == "Tune 3" and top["confidence"] > 0.5, (name, top)
+    assert abs(top["offset"] - start) <= 0.5, (name, top["offset"])
+
+
+@needs_renderer
+def test_no_match_for_music_outside_the_library_silence_and_noise(library, tmp_path):
+    from tonearm.errors import TonearmError
+    from tonearm.search.identify import identify_audio
+
+    _, lib = library
+    store = open_store(str(lib))
+    strangers = [resample(y[: 10 * SR], SR, L.SR) for y in _tunes(3, 12.0, first=6)]
+    noise = (0.3 * np.random.default_rng(1).standard_normal(10 * L.SR)).astype(np.float32)
+    for y in [*strangers, noise, np.zeros(10 * L.SR, np.float32)]:
+        out = identify_audio(store, y)
+        assert out["results"] == [] and out["query"]["message"].startswith("no match")
+    with pytest.raises(TonearmError, match="too short"):
+        identify_audio(store, np.zeros(L.SR, np.float32))
+
+
+@needs_renderer
+def test_identify_cli_json_similar_and_api(library, tmp_path):
+    from conftest import serve_library
+
+    music, lib = library
+    y, _ = sf.read(str(music / "tune1.flac"), dtype="float32")
+    clip = tmp_path / "clip.mp3"
+    sf.write(str(tmp_path / "clip.wav"), y[5 * SR : 15 * SR], SR)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tmp_path / "clip.wav"), "-b:a", "64k", str(clip)],
+                   check=True)  # fmt: skip
+    res = run_cli("identify", str(clip), "--json", "-l", str(lib))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    top = out["results"][0]
+    assert set(top) >= {"rank", "id", "path", "title", "artist", "album", "offset", "confidence", "matched", "score"}
+    assert top["title"] == "Tune 1" and abs(top["offset"] - 5.0) <= 0.5
+    table = run_cli("identify", str(clip), "-l", str(lib))
+    assert "Tune 1" in table.stdout
+    foreign = tmp_path / "foreign.wav"
+    sf.write(str(foreign), _tunes(1, 12.0, first=9)[0], SR)
+    none = run_cli("identify", str(foreign), "--json", "-l", str(lib))
+    assert none.returncode == 0 and json.loads(none.stdout)["results"] == []
+    assert run_cli("identify", str(foreign), "-l", str(lib)).stdout.startswith("no match")
+    sim = json.loads(run_cli("similar", str(clip), "--json", "-l", str(lib)).stdout)
+    assert sim["query"]["identified"]["id"] == top["id"]
+    assert top["id"] not in {r["id"] for r in sim["results"]}  # the recording itself is the query, not a result
+    proc, base = serve_library(lib, music)
+    try:
+        import httpx
+
+        with open(clip, "rb") as f:
+            r = httpx.post(f"{base}/api/identify", files={"file": ("clip.mp3", f, "audio/mpeg")}, timeout=60)
+        assert r.status_code == 200 and r.json()["results"][0]["id"] == top["id"]
+        bad = httpx.post(f"{base}/api/identify", files={"file": ("x.mp3", b"not audio at all" * 100, "audio/mpeg")})
+        assert bad.status_code == 415
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@needs_renderer
+def test_postings_follow_changed_and_removed_files_and_skip_unchanged(library, tmp_path):
+    music, _ = library
+    work = tmp_path / "music"
+    work.mkdir()
+    for name in ("tune0.flac", "tune1.flac", "tune2.flac"):
+        (work / name).write_bytes((music / name).read_bytes())
+    lib = tmp_path / "lib"
+    _index(work, lib)
+    store = open_store(str(lib))
+    keys = store.postings_tracks()
+    assert len(keys) == 3
+    again = _index(work, lib)
+    assert again.unchanged == 3 and open_store(str(lib)).postings_tracks() == keys  # nothing re-fingerprinted
+    (work / "tune1.flac").write_bytes((music / "tune4.flac").read_bytes())  # the file now holds other audio
+    (work / "tune2.flac").unlink()
+    _index(work, lib)
+    store = open_store(str(lib))
+    now = store.postings_tracks()
+    ids = {Path(r["path"]).name: r["id"] for r in store.scan(columns=["id", "path"])}
+    assert set(now) == {ids["tune0.flac"], ids["tune1.flac"]}  # the removed file's postings are gone
+    assert now[ids["tune0.flac"]] == keys[ids["tune0.flac"]]  # unchanged: not re-fingerprinted
+    assert now[ids["tune1.flac"]] != keys[ids["tune1.flac"]]  # new audio in the file: new postings
+    y, _ = sf.read(str(music / "tune4.flac"), dtype="float32")
+    from tonearm.search.identify import identify_audio
+
+    out = identify_audio(store, resample(y[2 * SR : 12 * SR], SR, L.SR))
+    assert out["results"][0]["path"].endswith("tune1.flac")
+
+
+@needs_renderer
+def test_kill_9_during_an_index_run_then_a_rerun_completes_the_postings(tmp_path):
+    music = tmp_path / "music"
+    music.mkdir()
+    for i, y in enumerate(_tunes(10, 20.0, first=20)):
+        sf.write(str(music / f"t{i:02d}.flac"), y, SR)
+    lib = tmp_path / "lib"
+    cmd = [sys.executable, "-m", "tonearm.cli", "index", str(music), "-l", str(lib), "-j", "1",
+           "--views", "sound=dsp,landmarks=landmarks"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if open_store(str(lib), create=False).count() >= 3:
+                break
+        except Exception:
+            pass
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = open_store(str(lib))
+    assert partial.count() < 10 and len(partial.postings_tracks()) < 10  # the pass had not run yet
+    assert run_cli("index", str(music), "-l", str(lib)).returncode == 0
+    store = open_store(str(lib))
+    keys = {r["id"]: r["ana_landmarks_key"] for r in store.scan(columns=["id", "ana_landmarks_key"])}
+    assert store.count() == 10 and store.postings_tracks() == keys
