@@ -98,13 +98,15 @@ def query_hashes(t: np.ndarray, f: np.ndarray, probe: Probe, slack: bool = False
     return np.concatenate(parts_h), np.concatenate(parts_t)
 
 
-def _best_per_track(names: list[str], deltas: np.ndarray, counts: np.ndarray) -> dict[str, tuple[int, int]]:
-    """Per track: (aligned count summed over offset-1..offset+1, offset) of its best offset."""
-    best: dict[str, tuple[int, int]] = {}
+def _best_per_track(
+    names: list[str], deltas: np.ndarray, counts: np.ndarray, min_score: int = 0
+) -> dict[str, tuple[int, int]]:
+    """Per track scoring at least ``min_score``: (aligned count summed over offset-1..offset+1, offset) of its best
+    offset. Vectorised: a large library returns chance pairs for most of its tracks."""
     if not names:
-        return best
+        return {}
     codes = {n: i for i, n in enumerate(dict.fromkeys(names))}
-    track = np.array([codes[n] for n in names], np.int64)
+    track = np.fromiter((codes[n] for n in names), np.int64, len(names))
     key = track * (1 << 34) + (deltas + (1 << 33))
     order = np.argsort(key)
     key, cnt = key[order], counts[order]
@@ -113,19 +115,19 @@ def _best_per_track(names: list[str], deltas: np.ndarray, counts: np.ndarray) ->
         pos = np.searchsorted(key, key + step)
         hit = (pos < key.size) & (key[np.minimum(pos, key.size - 1)] == key + step)
         score[hit] += cnt[pos[hit]]
-    names_by_code = list(codes)
     tr = key >> 34
-    for i in np.argsort(-score, kind="stable"):
-        name = names_by_code[int(tr[i])]
-        if name not in best:
-            best[name] = (int(score[i]), int((key[i] & ((1 << 34) - 1)) - (1 << 33)))
-    return best
+    by = np.lexsort((-score, tr))  # per track, best score first
+    first = by[np.r_[True, tr[by][1:] != tr[by][:-1]]]
+    first = first[score[first] >= min_score]
+    names_by_code = list(codes)
+    offsets = (key[first] & ((1 << 34) - 1)) - (1 << 33)
+    return {names_by_code[int(tr[i])]: (int(score[i]), int(o)) for i, o in zip(first, offsets, strict=True)}
 
 
 def _lookup(store: Store, t: np.ndarray, f: np.ndarray, probe: Probe) -> list[Candidate]:
     h, ht = query_hashes(t, f, probe)
     names, deltas, counts = store.vote_postings(h, ht, CAP, min_votes=2)
-    best = _best_per_track(names, deltas, counts)
+    best = _best_per_track(names, deltas, counts, MIN_MATCH)  # only candidates that could be verified
     out = [Candidate(tr, off, n, probe) for tr, (n, off) in best.items()]
     return sorted(out, key=lambda c: -c.matched)
 
