@@ -84,15 +84,20 @@ def browser(playwright, site):
     b.close()
 
 
-@pytest.fixture()
-def page(browser, site):
-    base, _, _ = site
+def _open(browser, base: str):
+    """A fresh context on the app's start page: (context, page, the page's script errors)."""
     context = browser.new_context(viewport={"width": 1100, "height": 800}, permissions=["microphone"])
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(base + "/")
     pg.wait_for_function("document.querySelector('#stats').textContent.includes('tracks')")
+    return context, pg, errors
+
+
+@pytest.fixture()
+def page(browser, site):
+    context, pg, errors = _open(browser, site[0])
     yield pg
     assert errors == [], errors
     context.close()
@@ -218,13 +223,7 @@ def room_browser(playwright, site, tmp_path_factory):
 
 
 def test_whats_playing_identifies_the_room_recording_and_plays_from_there(room_browser, site) -> None:
-    base, _, _ = site
-    context = room_browser.new_context(viewport={"width": 1100, "height": 800}, permissions=["microphone"])
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(base + "/")
-    page.wait_for_function("document.querySelector('#stats').textContent.includes('tracks')")
+    context, page, errors = _open(room_browser, site[0])
     page.click("#listen")
     page.wait_for_function("document.querySelector('#listen').getAttribute('aria-pressed') === 'true'")
     # It stops by itself after ~10 s and sends the recording.

@@ -20,10 +20,11 @@ from tonearm.audio.decode import load
 from tonearm.errors import TonearmError
 from tonearm.eval import metrics as M
 from tonearm.search.identify import identify_audio
+from tonearm.store.schema import LANDMARK_VIEW
 
 
 def task_identify(ev: Any) -> dict[str, Any]:
-    if "landmarks" not in (ev.store.get_meta("views") or {}):
+    if LANDMARK_VIEW not in (ev.store.get_meta("views") or {}):
         return {"skipped": "the library has no landmarks view"}
     rows: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     offset_errors: list[float] = []

@@ -36,6 +36,7 @@ from tonearm.errors import TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store
+from tonearm.store.schema import LANDMARK_VIEW
 
 MAX_QUERY_SECONDS = 30.0
 MIN_QUERY_SECONDS = 2.0
@@ -226,7 +227,7 @@ def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True)
 
 def identify(store: Store, path: str, k: int = 5, probes: bool = True) -> dict[str, Any]:
     """Identify an audio file (its first 30 s)."""
-    if "landmarks" not in (store.get_meta("views") or {}):
+    if LANDMARK_VIEW not in (store.get_meta("views") or {}):
         raise TonearmError("the library has no landmarks view yet: run `tonearm index` (it is on by default)")
     if not store.has_postings():
         raise TonearmError("the library has no landmark postings yet: finish an index run first")

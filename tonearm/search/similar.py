@@ -85,9 +85,7 @@ def identified(store: Store, path: str) -> tuple[dict[str, Any], dict[str, Any]]
     from tonearm.errors import DecodeError
     from tonearm.search.identify import identify
 
-    if "landmarks" not in (store.get_meta("views") or {}) or not store.has_postings():
-        return None
-    try:
+    try:  # identify checks the library has landmark postings before it decodes anything
         out = identify(store, path, k=1)
     except (DecodeError, TonearmError):
         return None

@@ -95,31 +95,36 @@ drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove
 drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("#file").click(); } });
 $("#file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) { location.hash = "#/"; upload("/api/similar", f, `Tracks that sound like ${f.name}`); } e.target.value = ""; });
 
-// ---- hum: record from the microphone -------------------------------------------------
-let recorder = null;
-$("#hum").addEventListener("click", async () => {
-  const btn = $("#hum");
-  if (recorder && recorder.state === "recording") { recorder.stop(); return; }
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-    const chunks = [];
-    recorder = new MediaRecorder(stream);
-    recorder.ondataavailable = (e) => chunks.push(e.data);
-    recorder.onstop = () => {
-      stream.getTracks().forEach((t) => t.stop());
-      btn.textContent = "♪ Hum a tune"; btn.setAttribute("aria-pressed", "false");
-      $("#hum-status").textContent = "";
-      const blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
-      const ext = (recorder.mimeType || "").includes("ogg") ? "ogg" : "webm";
-      location.hash = "#/";
-      upload("/api/hum", new File([blob], `hum.${ext}`, { type: blob.type }), "Tracks with the tune you hummed");
-    };
-    recorder.start();
-    btn.textContent = "⏹ Stop and search"; btn.setAttribute("aria-pressed", "true");
-    $("#hum-status").textContent = "recording… hum 5–20 seconds";
-    setTimeout(() => { if (recorder && recorder.state === "recording") recorder.stop(); }, 30000);
-  } catch (e) { $("#hum-status").textContent = "microphone unavailable: " + e.message; }
-});
+// ---- the microphone: one recorder behind the hum and what's-playing buttons -----------------
+// A button starts recording; a second click (or `seconds`) stops it, and `done` gets the file.
+function micButton(btn, status, { idle, busy, hint, seconds, name, constraints }, done) {
+  let rec = null;
+  btn.addEventListener("click", async () => {
+    if (rec && rec.state === "recording") { rec.stop(); return; }
+    try {
+      const stream = await navigator.mediaDevices.getUserMedia({ audio: constraints || true });
+      const chunks = [];
+      rec = new MediaRecorder(stream);
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      rec.onstop = () => {
+        stream.getTracks().forEach((t) => t.stop());
+        btn.textContent = idle; btn.setAttribute("aria-pressed", "false");
+        status.textContent = "";
+        const blob = new Blob(chunks, { type: rec.mimeType || "audio/webm" });
+        const ext = (rec.mimeType || "").includes("ogg") ? "ogg" : "webm";
+        done(new File([blob], `${name}.${ext}`, { type: blob.type }));
+      };
+      rec.start();
+      btn.textContent = busy; btn.setAttribute("aria-pressed", "true");
+      status.textContent = hint;
+      setTimeout(() => { if (rec && rec.state === "recording") rec.stop(); }, seconds * 1000);
+    } catch (e) { status.textContent = "microphone unavailable: " + e.message; }
+  });
+}
+
+micButton($("#hum"), $("#hum-status"),
+  { idle: "♪ Hum a tune", busy: "⏹ Stop and search", hint: "recording… hum 5–20 seconds", seconds: 30, name: "hum" },
+  (file) => { location.hash = "#/"; upload("/api/hum", file, "Tracks with the tune you hummed"); });
 
 // ---- what's playing: ~10 s from the microphone (or a file), identified by landmark fingerprints ----
 async function identifyFile(file) {
@@ -147,29 +152,10 @@ async function identifyFile(file) {
     }
   } catch (e) { showError(e); }
 }
-let listener = null;
-$("#listen").addEventListener("click", async () => {
-  const btn = $("#listen");
-  if (listener && listener.state === "recording") { listener.stop(); return; }
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-    const chunks = [];
-    listener = new MediaRecorder(stream);
-    listener.ondataavailable = (e) => chunks.push(e.data);
-    listener.onstop = () => {
-      stream.getTracks().forEach((t) => t.stop());
-      btn.textContent = "♫ What's playing?"; btn.setAttribute("aria-pressed", "false");
-      $("#listen-status").textContent = "";
-      const blob = new Blob(chunks, { type: listener.mimeType || "audio/webm" });
-      const ext = (listener.mimeType || "").includes("ogg") ? "ogg" : "webm";
-      identifyFile(new File([blob], `clip.${ext}`, { type: blob.type }));
-    };
-    listener.start();
-    btn.textContent = "⏹ Stop and identify"; btn.setAttribute("aria-pressed", "true");
-    $("#listen-status").textContent = "listening… 10 seconds";
-    setTimeout(() => { if (listener && listener.state === "recording") listener.stop(); }, 10000);
-  } catch (e) { $("#listen-status").textContent = "microphone unavailable: " + e.message; }
-});
+micButton($("#listen"), $("#listen-status"),
+  { idle: "♫ What's playing?", busy: "⏹ Stop and identify", hint: "listening… 10 seconds", seconds: 10, name: "clip",
+    constraints: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } },
+  identifyFile);
 $("#identify-file").addEventListener("change", (e) => { const f = e.target.files[0]; if (f) identifyFile(f); e.target.value = ""; });
 
 // ---- track page ---------------------------------------------------------------------
