@@ -56,8 +56,12 @@ def one(name: str, out: Path) -> dict:
         "r@1_same_language": round(ret["same_language"]["engine"]["r@1"], 3),
         "r@1_en_to_es": round(ret["cross_lingual_en_to_es"]["engine"]["r@1"], 3),
         "r@1_es_to_en": round(ret["cross_lingual_es_to_en"]["engine"]["r@1"], 3),
-        "r@1_auto_all": round(M.mean([ret[k]["auto"]["r@1"] for k in ("same_language", "cross_lingual_en_to_es",
-                                                                      "cross_lingual_es_to_en")]), 3),
+        "r@1_auto_all": round(
+            M.mean(
+                [ret[k]["auto"]["r@1"] for k in ("same_language", "cross_lingual_en_to_es", "cross_lingual_es_to_en")]
+            ),
+            3,
+        ),
         "x_realtime_per_core": round(res["words_view_x_realtime_per_core_with_asr"], 2),
     }
 

@@ -80,11 +80,21 @@ def synthetic_library(root: Path, rows: int) -> Path:
         word = ("blue", "red", "night", "road", "river", "sun", "rain", "home")[int(rng.integers(8))]
         batch.append(
             {
-                "id": f"{i:016x}", "path": files[i % len(files)], "title": f"Song {i} {word}",
-                "artist": f"Artist {artist:03d}", "albumartist": f"Artist {artist:03d}", "album": f"Album {album:04d}",
-                "genre": f"g{artist % 20:02d}", "year": 1960 + artist % 60, "track_no": i // 1000 + 1,
-                "duration": 180.0 + i % 120, "size": 4_000_000 + i, "added_at": 1.7e9 + i, "content_hash": f"h{i}",
-                vector_column("sound"): v, raw_column("sound"): v,
+                "id": f"{i:016x}",
+                "path": files[i % len(files)],
+                "title": f"Song {i} {word}",
+                "artist": f"Artist {artist:03d}",
+                "albumartist": f"Artist {artist:03d}",
+                "album": f"Album {album:04d}",
+                "genre": f"g{artist % 20:02d}",
+                "year": 1960 + artist % 60,
+                "track_no": i // 1000 + 1,
+                "duration": 180.0 + i % 120,
+                "size": 4_000_000 + i,
+                "added_at": 1.7e9 + i,
+                "content_hash": f"h{i}",
+                vector_column("sound"): v,
+                raw_column("sound"): v,
             }
         )
         if len(batch) == 2000:
@@ -149,8 +159,10 @@ def measure(lib: Path, n: int) -> dict:
         calls = {
             "getSimilarSongs2 (count 50)": lambda: ("getSimilarSongs2", {"id": rng.choice(songs), "count": 50}),
             "search3": lambda: ("search3", {"query": _query(rng, words), "songCount": 50}),
-            "getAlbumList2 (size 50)": lambda: ("getAlbumList2", {"type": rng.choice(TYPES), "size": 50,
-                                                                  "genre": "g03"}),
+            "getAlbumList2 (size 50)": lambda: (
+                "getAlbumList2",
+                {"type": rng.choice(TYPES), "size": 50, "genre": "g03"},
+            ),
             # Cold: an (album, size) pair never asked before, so the picture is found, decoded and resized.
             "getCoverArt (size ~300, cold)": lambda: ("getCoverArt", next(cold)),
         }

@@ -94,8 +94,14 @@ def test_tracks_info_stats(indexed):
     assert len(rows) == 6 and {r["genre"] for r in rows} == {"Chirp", "Noise"}
     info = _json(run_cli("info", rows[0]["id"], "--library", str(lib), "--json"))
     assert (
-        info["views"] == {"sound": "fused@2", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
-         "landmarks": "landmarks@1"}
+        info["views"]
+        == {
+            "sound": "fused@2",
+            "melody": "melody@1",
+            "words": "words@2",
+            "fingerprint": "chromaprint@1",
+            "landmarks": "landmarks@1",
+        }
         and info["path"] == rows[0]["path"]
     )
     assert not any(k.startswith(("vec_", "raw_")) for k in info)

@@ -119,8 +119,13 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
                                                        "views_json", "sidecar_sig"])}  # fmt: skip
     stale_path = next(iter(rows))
     rows[stale_path]["views_json"] = json.dumps(
-        {"sound": "dsp@0", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
-         "landmarks": "landmarks@1"}
+        {
+            "sound": "dsp@0",
+            "melody": "melody@1",
+            "words": "words@2",
+            "fingerprint": "chromaprint@1",
+            "landmarks": "landmarks@1",
+        }
     )
     from tonearm.library.indexer import IndexReport
     from tonearm.library.scan import iter_audio_files

@@ -347,7 +347,6 @@ def test_fuzzed_requests_never_break_the_server(server):
 
     from tonearm.api.subsonic.router import load_endpoints
 
-
     base, _, _ = server
     songs = [s["id"] for s in _songs(base)[:3]]
     endpoints = load_endpoints()

@@ -1,4 +1,4 @@
-"""Where the library lives.
+"""Where the library and tonearm's caches live.
 
 Resolution order (first wins): an explicit ``--library`` value, ``$TONEARM_LIBRARY``,
 then ``$XDG_DATA_HOME/tonearm/library`` (``~/.local/share/tonearm/library``).
@@ -25,3 +25,12 @@ def resolve_library(value: str | None) -> str:
     if value:
         return value if "://" in value else str(Path(value).expanduser().resolve())
     return default_library()
+
+
+def cache_dir() -> Path:
+    """Tonearm's cache folder for derived files ($TONEARM_CACHE, else the XDG cache folder)."""
+    env = os.environ.get("TONEARM_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tonearm"

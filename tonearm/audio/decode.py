@@ -291,4 +291,3 @@ def stream_blocks(
         raise DecodeError(f"decoding failed ({describe(exc)})") from exc
     finally:
         container.close()
-

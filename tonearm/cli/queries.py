@@ -80,7 +80,7 @@ def search(
     ] = "auto",
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
     where: WhereOpt = None,
-    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood default: 0.9).")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood: 0.66).")] = None,
     llm_url: LlmUrlOpt = None,
     llm_model: LlmModelOpt = None,
     llm_timeout: LlmTimeoutOpt = 60.0,

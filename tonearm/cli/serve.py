@@ -62,8 +62,11 @@ def serve(
         from tonearm.api.subsonic import auth
 
         creds, created = auth.load(lib, subsonic_user)
-        where = "from $TONEARM_SUBSONIC_SECRET" if os.environ.get("TONEARM_SUBSONIC_SECRET") else (
-            f"new, stored in {auth.credentials_file(lib)}" if created else "`tonearm subsonic show` prints it")
+        where = (
+            "from $TONEARM_SUBSONIC_SECRET"
+            if os.environ.get("TONEARM_SUBSONIC_SECRET")
+            else (f"new, stored in {auth.credentials_file(lib)}" if created else "`tonearm subsonic show` prints it")
+        )
         console.print(f"Subsonic API for players at [bold]http://{shown}:{port}/[/] (user [bold]{creds.user}[/], "
                       f"secret {creds.secret if created else '(' + where + ')'}"
                       f"{'; ' + where if created else ''})", highlight=False)  # fmt: skip

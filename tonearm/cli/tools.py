@@ -28,10 +28,11 @@ def demo(
 def eval_(
     size: Annotated[str, typer.Option(help="tiny (CI), small (reference, <15 min), large.")] = "small",
     tasks: Annotated[
-        str, typer.Option(
+        str,
+        typer.Option(
             help="Comma-separated: style,instrument,versions,grouping,qbe,identify,qbh,text,hubness,radio,"
             "duplicates,speed."
-        )
+        ),
     ] = "all",
     out: Annotated[str, typer.Option(help="Where report.json / report.md and the scratch library go.")] = "eval-out",
     cache: Annotated[str | None, typer.Option(help="Corpus cache (default: <out>/../eval-cache).")] = None,

@@ -18,6 +18,7 @@ from tonearm.errors import TonearmError
 from tonearm.eval import metrics as M
 from tonearm.eval.corpus import Corpus
 from tonearm.eval.moodset import MOOD_SET
+from tonearm.eval.moodsongs import FEELINGS, MOOD_QUERIES, MOOD_SONGS, NEUTRAL_QUERIES, write_song_library
 from tonearm.eval.speech import CROSS_LINGUAL, CROSS_LINGUAL_ES_EN, build_speech
 from tonearm.library.indexer import Indexer
 from tonearm.search.similar import similar
@@ -186,8 +187,45 @@ def mood_task() -> dict[str, Any]:
     }
 
 
+def mood_ranking_task(out: Path) -> dict[str, Any]:
+    """Mood search over songs with lyrics and popularity: is the first song of the asked feeling?
+
+    Scored with the shipped rule (similarity >= the calibrated cut, then the most popular first);
+    chance is a random order of the library's songs.
+    """
+    lib = out / "library-mood"
+    shutil.rmtree(lib, ignore_errors=True)
+    paths = write_song_library(out / "media-mood")
+    store = open_store(str(lib))
+    Indexer(store, {"words": "words"}).run([str(p) for p in paths], workers=1)
+    feeling = {track_id(str(p.resolve())): s.feeling for s, p in zip(MOOD_SONGS, paths, strict=True)}
+    per_lang: dict[str, dict[str, list[float]]] = {}
+    lat, misses = [], []
+    for lang, text, want in MOOD_QUERIES:
+        t0 = time.perf_counter()
+        res = search(store, TextQuery(text, k=3), "mood")
+        lat.append(time.perf_counter() - t0)
+        top = [feeling.get(r["id"]) for r in res["results"]]
+        d = per_lang.setdefault(lang, {"hit@1": [], "hit@3": []})
+        d["hit@1"].append(float(bool(top) and top[0] == want))
+        d["hit@3"].append(float(want in top))
+        if not top or top[0] != want:
+            misses.append({"text": text, "want": want, "got": top, "read_as": res["query"]["emotions"]})
+    n, per = len(MOOD_SONGS), sum(s.feeling == FEELINGS[0] for s in MOOD_SONGS)
+    neutral = [not search(store, TextQuery(t, k=3), "mood")["results"] for t in NEUTRAL_QUERIES]
+    return {
+        "songs": n, "feelings": len(FEELINGS), "queries": len(MOOD_QUERIES),
+        "min_score": search(store, TextQuery(MOOD_QUERIES[0][1]), "mood")["query"]["min_score"],
+        "by_language": {lang: {m: M.mean(v) for m, v in d.items()} for lang, d in sorted(per_lang.items())},
+        "chance": {"hit@1": per / n, "hit@3": 1 - math.comb(n - per, 3) / math.comb(n, 3)},
+        "neutral_sentences_answered_no_emotion": M.mean(float(x) for x in neutral),
+        "misses": misses,
+        "query_ms": {"p50": 1000 * M.percentile(lat, 50), "p95": 1000 * M.percentile(lat, 95)},
+    }  # fmt: skip
+
+
 def run_text_task(corpus: Corpus, store: Store, by_track: dict[str, str], cache: Path, out: Path, workers: int) -> dict:
-    result: dict[str, Any] = {"mood_set": mood_task()}
+    result: dict[str, Any] = {"mood_set": mood_task(), "mood_ranking": mood_ranking_task(out)}
     if "tag_jazz" in store.fields():
         result["captions"] = caption_task(corpus, store, by_track)
     else:

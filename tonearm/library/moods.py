@@ -20,8 +20,9 @@ from typing import Any
 from tonearm.analyzers.words import decode_chunks
 from tonearm.store.base import Store, vector_column
 from tonearm.store.schema import MOOD_VIEW, VOCAB_META
-from tonearm.words import embed
-from tonearm.words.emotions import EmotionBackend, LLMError, profile_vector
+from tonearm.words import moodspace
+from tonearm.words.emotions import EmotionBackend, LLMError
+from tonearm.words.moodspace import profile_vector
 from tonearm.words.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ MOOD_FIELDS = ("emotions", "valence", "arousal", "ana_emotions", "ana_emotions_k
 _TYPES = {"emotions": "string", "valence": "number", "arousal": "number", "ana_emotions": "string",
           "ana_emotions_key": "string"}  # fmt: skip
 _GIVE_UP_AFTER = 3  # consecutive endpoint failures before the rest of the run is skipped
+SPACE_META = "mood_space"  # the mood space the library's mood vectors live in
 
 
 @dataclass
@@ -55,9 +57,10 @@ def tag_library(store: Store, backend: EmotionBackend, on_progress: Callable[[st
         for r in store.scan(columns=["id", "words_source", "ana_emotions_key"])
         if r.get("words_source") in ("lyrics", "transcript") and r.get("ana_emotions_key") != backend.key
     ]
+    migrate_space(store)
     if not todo:
         return report
-    store.ensure_view(MOOD_VIEW, embed.DIM)
+    store.ensure_view(MOOD_VIEW, moodspace.DIM)
     vocab = load_vocabulary(store)
     consecutive = 0
     for track in todo:
@@ -91,6 +94,31 @@ def tag_library(store: Store, backend: EmotionBackend, on_progress: Callable[[st
         )
     store.set_meta(VOCAB_META, vocab.added)
     return report
+
+
+def migrate_space(store: Store) -> int:
+    """Move mood vectors written in an older mood space into the current one; returns rows moved.
+
+    The stored term weights (``ana_emotions``) are the source of truth, so nothing is re-tagged:
+    an LLM's answers are kept, only their vectors are recomputed (milliseconds per track).
+    """
+    have = store.views().get(MOOD_VIEW)
+    if have is None or (have == moodspace.DIM and store.get_meta(SPACE_META) == moodspace.SPACE_KEY):
+        if have is not None and store.get_meta(SPACE_META) is None:
+            store.set_meta(SPACE_META, moodspace.SPACE_KEY)
+        return 0
+    if have != moodspace.DIM:
+        store.drop_view(MOOD_VIEW)  # type: ignore[attr-defined]
+        store.ensure_view(MOOD_VIEW, moodspace.DIM)
+    ids = [r["id"] for r in store.scan(columns=["id", "ana_emotions"]) if r.get("ana_emotions")]
+    for start in range(0, len(ids), 200):
+        rows = store.get(ids[start : start + 200])
+        for row in rows:
+            weights = json.loads(row["ana_emotions"])
+            row[vector_column(MOOD_VIEW)] = profile_vector(weights) if weights else None
+        store.upsert(rows)
+    store.set_meta(SPACE_META, moodspace.SPACE_KEY)
+    return len(ids)
 
 
 def apply_emotions(

@@ -12,6 +12,7 @@ from tonearm.store.identity import content_hash, track_id
 
 __all__ = ["FileStat", "content_hash", "is_audio_path", "iter_audio_files", "track_id"]
 
+
 @dataclass(frozen=True)
 class FileStat:
     """A candidate file as seen on disk during a scan."""

@@ -288,8 +288,16 @@ def saved_playlists(store: Store) -> list[dict[str, Any]]:
     """Playlists made in players (Subsonic) or the web app: id, name, song count, changed time."""
     from tonearm.store.listening import playlists
 
-    out = [{"id": pid, "name": v.get("name") or "", "songs": len(v.get("entries") or []),
-            "changed": v.get("changed"), "comment": v.get("comment") or ""} for pid, v in playlists(store).items()]
+    out = [
+        {
+            "id": pid,
+            "name": v.get("name") or "",
+            "songs": len(v.get("entries") or []),
+            "changed": v.get("changed"),
+            "comment": v.get("comment") or "",
+        }
+        for pid, v in playlists(store).items()
+    ]
     return sorted(out, key=lambda p: (p["name"].lower(), p["id"]))
 
 

@@ -35,13 +35,21 @@ from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store
 from tonearm.store.filters import And, Compare, Filter
 from tonearm.store.schema import LANGUAGES_META, MOOD_VIEW, VOCAB_META
-from tonearm.words import embed, languages
-from tonearm.words.emotions import EmotionBackend, OfflineEmotions, profile_vector
+from tonearm.words import embed, languages, moodspace
+from tonearm.words.emotions import EmotionBackend, OfflineEmotions
+from tonearm.words.moodspace import profile_vector
 from tonearm.words.vocabulary import Vocabulary
 
 MODES = ("auto", "words", "mood", "tags", "audio")
 PREFILTER = 200  # track-level candidates re-scored by their passages
-MOOD_MIN_SCORE = 0.9  # default cut for mood: emotion profiles this close share their main feelings
+# Default cut for mood, in the mood space of tonearm.words.moodspace (1 = same feeling, ~0 = unrelated):
+# calibrated by bench/calibrate_mood.py on the mood sanity set (each text a query, the others songs,
+# random popularity): the cut whose most popular song above it most often shares the query's feeling.
+MOOD_MIN_SCORE = 0.66
+# Evidence a mood query needs (best term's zero-shot score over its language's neutral baseline, plus the
+# cue of a named feeling); calibrated by the same script: 0.90 of emotional texts pass, 0.15 of everyday
+# sentences. Below it the answer is "no emotional content" rather than the library's most popular songs.
+MOOD_QUERY_EVIDENCE = 0.045
 MOOD_POOL = 500
 RRF_K = 60
 # auto: a words hit is fused when it scores this much above the 90th percentile of the query's
@@ -193,15 +201,30 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 # ---- mood --------------------------------------------------------------------------------
 def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = None) -> dict[str, Any]:
-    """Tracks whose emotions match the sentence's; above ``min_score``, the most popular first."""
+    """Tracks whose emotions match the sentence's; above ``min_score``, the most popular first.
+
+    A sentence that expresses no feeling gets an empty answer that says so: listing the most
+    popular songs for "the train leaves at nine" would look like an answer and is not one.
+    """
     text = _check(q)
-    if MOOD_VIEW not in store.views():
+    views = store.views()
+    if MOOD_VIEW not in views:
         raise TonearmError("no track has emotions yet: index tracks with lyrics or speech first")
-    backend = backend or OfflineEmotions(min_evidence=None)
+    if views[MOOD_VIEW] != moodspace.DIM:
+        raise TonearmError(
+            "the library's mood vectors come from an older tonearm: run `tonearm index` once to move them "
+            "(nothing is re-analysed)"
+        )
+    backend = backend or OfflineEmotions(min_evidence=MOOD_QUERY_EVIDENCE)
     emotions = backend.tag([text], Vocabulary(list(store.get_meta(VOCAB_META) or [])))
-    if not emotions.weights:
-        raise TonearmError("no emotion could be read from the search text")
     min_score = MOOD_MIN_SCORE if q.min_score is None else q.min_score
+    info: dict[str, Any] = {
+        "text": text, "mode": "mood", "k": q.k, "where": q.where, "emotions": emotions.weights,
+        "valence": emotions.valence, "arousal": emotions.arousal, "min_score": min_score,
+    }  # fmt: skip
+    if not emotions.weights:
+        info["explain"] = "no emotional content: the text names no feeling and reads as neutral"
+        return {"query": info, "results": []}
     hits = store.knn(
         MOOD_VIEW, profile_vector(emotions.weights), MOOD_POOL, where=store.compile_where(q.where),
         columns=[*RESULT_FIELDS, "emotions", "popularity"],
@@ -216,18 +239,18 @@ def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
         item.update(emotions=h.row.get("emotions"), popularity=h.row.get("popularity"))
         items.append(item)
     order = "popularity, then score" if by_popularity else "score (the library has no popularity values)"
-    info = {
-        "text": text, "mode": "mood", "k": q.k, "where": q.where, "emotions": emotions.weights,
-        "valence": emotions.valence, "arousal": emotions.arousal, "min_score": min_score,
-        "explain": f"{len(kept)} tracks share the query's emotions with score >= {min_score:g}; ordered by {order}",
-    }  # fmt: skip
+    reads = ", ".join(f"{t} {w:.2f}" for t, w in emotions.weights.items())
+    info["explain"] = (
+        f"the text reads as {reads}; {len(kept)} tracks share its main feeling (mood similarity >= {min_score:g}, "
+        f"1 = same feeling, 0 = unrelated); ordered by {order}"
+    )
     return {"query": info, "results": _ranked(items, q.k)}
 
 
 # ---- tags --------------------------------------------------------------------------------
 @cache
 def _tag_vectors() -> np.ndarray:
-    return embed.queries([_TAG_TEXT.get(label, label) + " music" for label in ALL_TAG_LABELS])
+    return embed.constant([_TAG_TEXT.get(label, label) + " music" for label in ALL_TAG_LABELS], "query")
 
 
 def parse_tag_query(text: str) -> list[tuple[str, float, float]]:
@@ -361,9 +384,14 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
             else OfflineEmotions(min_evidence=AUTO_MOOD_EVIDENCE)
         )
         try:
-            runs["mood"] = search_mood(store, pool, gate)
-        except TonearmError:
-            skipped["mood"] = "the text expresses no emotion"
+            mood = search_mood(store, pool, gate)
+        except TonearmError as exc:  # an LLM backend that failed: the other modes still answer
+            skipped["mood"] = str(exc)
+        else:
+            if mood["query"]["emotions"]:
+                runs["mood"] = mood
+            else:
+                skipped["mood"] = "the text expresses no emotion"
     else:
         skipped["mood"] = "no track has emotions"
     runs["tags"] = search_tags(store, pool)

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from tonearm.config import cache_dir
 from tonearm.errors import TonearmError
 
 log = logging.getLogger(__name__)
@@ -63,15 +64,6 @@ _pin_ctranslate2()
 ASR_SR = 16000
 INSTALL_HINT = "install the ASR extra: pip install 'tonearm[asr]'"
 _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
-
-
-def cache_dir() -> Path:
-    """Tonearm's cache folder for derived model files ($TONEARM_CACHE, else XDG cache)."""
-    env = os.environ.get("TONEARM_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tonearm"
 
 
 def _package_dir(module: str) -> Path | None:

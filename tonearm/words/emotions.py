@@ -13,8 +13,10 @@ Two backends share one output, ``{term: weight}`` over the controlled vocabulary
   use and asks to reuse it; whatever comes back is merged into it (derivative forms, near-
   duplicates), so the vocabulary does not sprawl.
 
-The emotion profile vector (for mood similarity) is the weighted mean of the terms' prototype
-embeddings: related feelings (grief, sadness) stay close even when the exact terms differ.
+Words that name a feeling outright ("furioso", "scared", "funeral") add a fixed cue to that
+term (:mod:`tonearm.words.lexicon`). The emotion profile vector (for mood similarity) lives in
+:mod:`tonearm.words.moodspace`, where related feelings (grief, sadness) stay close and
+different ones (grief, joy) are far apart.
 """
 
 from __future__ import annotations
@@ -31,20 +33,27 @@ from typing import Protocol
 import numpy as np
 
 from tonearm.errors import TonearmError
-from tonearm.words import embed
-from tonearm.words.vocabulary import BY_TERM, EMOTIONS, Vocabulary, normalise_term
+from tonearm.words import embed, lexicon
+from tonearm.words.vocabulary import EMOTIONS, Vocabulary, normalise_term
 
 MAX_EMOTIONS = 8
-_NEUTRAL = (
-    "The meeting starts at three o'clock in room twelve.",
-    "Add two cups of flour and stir.",
-    "The train to the airport leaves every twenty minutes.",
-    "This is a song about things.",
-    "La reunión empieza a las tres en la sala doce.",
-    "Añade dos tazas de harina y mezcla.",
-    "El tren al aeropuerto sale cada veinte minutos.",
-    "Esta es una canción sobre cosas.",
-)
+# Emotionless sentences per language: E5 scores Spanish text higher on every emotion than English
+# text, so each language has its own baseline (the everyday sentences of
+# tonearm.words.languages stay out of it: they are what the gate is calibrated on).
+_NEUTRAL: dict[str, tuple[str, ...]] = {
+    "en": (
+        "The meeting starts at three o'clock in room twelve.", "Add two cups of flour and stir.",
+        "The train to the airport leaves every twenty minutes.", "This is a song about things.",
+        "Turn left at the second traffic light.", "The parcel weighs four kilograms.",
+        "Chapter two explains how to install the software.", "The shop sells paint, nails and screws.",
+    ),
+    "es": (
+        "La reunión empieza a las tres en la sala doce.", "Añade dos tazas de harina y mezcla.",
+        "El tren al aeropuerto sale cada veinte minutos.", "Esta es una canción sobre cosas.",
+        "Gira a la izquierda en el segundo semáforo.", "El paquete pesa cuatro kilos.",
+        "El capítulo dos explica cómo instalar el programa.", "La tienda vende pintura, clavos y tornillos.",
+    ),
+}  # fmt: skip
 _AXES = {
     "valence": (
         ("happy, good, wonderful, love, smile", "feliz, bueno, maravilloso, amor, sonrisa"),
@@ -61,6 +70,9 @@ _KEEP_MARGIN = 0.015  # keep terms scoring within this of the best one
 # Calibrated evidence a term needs (emotional texts score 0.03-0.07 on their best term, neutral
 # talk and instructions -0.01-0.035): below it a text gets no emotions rather than random ones.
 MIN_EVIDENCE = 0.02
+# Added to a term the text names outright; about the gap between a clearly emotional text's best
+# term and its fifth, so the named feeling leads unless the zero-shot scores strongly disagree.
+LEXICAL_CUE = 0.03
 
 
 class LLMError(TonearmError):
@@ -88,42 +100,52 @@ class EmotionBackend(Protocol):
 
 @cache
 def _prototype_matrix() -> np.ndarray:
-    protos = np.array([embed.queries([e.en, e.es]).mean(axis=0) for e in EMOTIONS], np.float32)
+    both = embed.constant([d for e in EMOTIONS for d in (e.en, e.es)], "query")
+    protos = both.reshape(len(EMOTIONS), 2, embed.DIM).mean(axis=1)
     return protos / np.linalg.norm(protos, axis=1, keepdims=True)
 
 
 @cache
-def _neutral_bias() -> np.ndarray:
-    return (embed.passages(list(_NEUTRAL)) @ _prototype_matrix().T).mean(axis=0)
+def _neutral_bias(language: str) -> np.ndarray:
+    return (embed.constant(_NEUTRAL[language], "passage") @ _prototype_matrix().T).mean(axis=0)
+
+
+def _language_of(vector: np.ndarray) -> str:
+    from tonearm.words import languages
+
+    return languages.nearest(vector, "p", among=list(_NEUTRAL))
 
 
 @cache
 def _axis(name: str) -> tuple[np.ndarray, float]:
     pos, neg = _AXES[name]
-    direction = embed.queries(list(pos)).mean(axis=0) - embed.queries(list(neg)).mean(axis=0)
-    return direction, float((embed.passages(list(_NEUTRAL)) @ direction).mean())
+    direction = embed.constant(pos, "query").mean(axis=0) - embed.constant(neg, "query").mean(axis=0)
+    neutral = [t for texts in _NEUTRAL.values() for t in texts]
+    return direction, float((embed.constant(neutral, "passage") @ direction).mean())
 
 
-@cache
-def _term_vector(term: str) -> np.ndarray:
-    if term in BY_TERM:
-        return _prototype_matrix()[list(BY_TERM).index(term)]
+def prototype_similarities(term: str) -> np.ndarray:
+    """E5 cosine of a free-form emotion term with each vocabulary term's prototype."""
     v = embed.queries([f"the feeling of {term}", f"el sentimiento de {term}"]).mean(axis=0)
-    return v / np.linalg.norm(v)
+    return _prototype_matrix() @ (v / np.linalg.norm(v))
 
 
-def profile_vector(weights: dict[str, float]) -> np.ndarray:
-    """The emotion-profile vector (384-d, unit length) of weighted terms."""
-    if not weights:
-        raise ValueError("no emotions")
-    v = sum(w * _term_vector(t) for t, w in weights.items())
-    return (v / (np.linalg.norm(v) + 1e-9)).astype(np.float32)
+def _evidence(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    """Per text and term: zero-shot score above the neutral bias, plus the cue for named feelings."""
+    named = np.array([lexicon.cue_terms(t) for t in texts], bool)
+    bias = np.array([_neutral_bias(_language_of(v)) for v in vectors])
+    return vectors @ _prototype_matrix().T - bias + LEXICAL_CUE * named
+
+
+def evidence_of(vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    """The best term's evidence for each text (what the ``min_evidence`` gate compares)."""
+    return _evidence(vectors, texts).max(axis=1)
 
 
 class OfflineEmotions:
     """Zero-shot emotions with the text model (English and Spanish), no network."""
 
-    key = "offline@1"
+    key = "offline@2"
 
     def __init__(self, min_evidence: float | None = MIN_EVIDENCE) -> None:
         # None: always name the closest emotions (a listener's mood query must map to something).
@@ -134,7 +156,7 @@ class OfflineEmotions:
             vectors = embed.passages(passages)
         if len(vectors) == 0:
             return Emotions({})
-        evidence = (vectors @ _prototype_matrix().T).mean(axis=0) - _neutral_bias()
+        evidence = _evidence(vectors.mean(axis=0, keepdims=True), ["\n".join(passages)])[0]
         cues = {}
         for name in ("valence", "arousal"):
             direction, bias = _axis(name)

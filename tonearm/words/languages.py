@@ -222,7 +222,7 @@ def reference() -> Reference:
     """The embedded reference sentences: shipped with tonearm (``language_means.npz``, rebuilt by
     ``python -m tonearm.words.languages``), else recomputed (about 5 s) and cached when the text
     model or the sentences changed."""
-    from tonearm.words.asr import cache_dir
+    from tonearm.config import cache_dir
 
     ref = _read(SHIPPED)
     if ref is not None:

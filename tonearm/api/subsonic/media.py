@@ -46,7 +46,7 @@ def _cover_cache(ctx: Context) -> CoverCache:
     location = ctx.store.location
     if "://" not in location:
         return CoverCache(Path(location) / ".covers")
-    from tonearm.words.asr import cache_dir
+    from tonearm.config import cache_dir
 
     return CoverCache(cache_dir() / "covers" / hashlib.blake2b(location.encode(), digest_size=8).hexdigest())
 

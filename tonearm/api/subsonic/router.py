@@ -38,6 +38,7 @@ from tonearm.store.base import Store
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class SubsonicConfig:
     library: str

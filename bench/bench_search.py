@@ -1,0 +1,129 @@
+"""Text search latency: ``tonearm search`` per call (CLI, cold and warm) and the HTTP API per mode.
+
+The library is the eval's mood song set (18 songs with lyrics sidecars and popularity, words
+view; :mod:`tonearm.eval.moodsongs`) unless ``--library`` names another. "Cold" is a first call
+with an empty ``$TONEARM_CACHE`` (constant embeddings are computed and cached); "warm" are the
+calls after it. In the same run, the wall time of ``python -c "import lancedb"`` is measured as
+the floor any process that opens an embedded library pays.
+
+    python bench/bench_search.py [--library L] [--calls 6] [--requests 40] [--out bench/results/search.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+QUERIES = {
+    "mood": ["ha muerto mi perro y estoy muy triste", "I'm so happy today, everything is wonderful",
+             "angry music for when I'm mad at everyone", "echo de menos los tiempos de mi infancia"],
+    "words": ["a song about a funeral in the rain", "canciones sobre el verano", "the night is long", "miedo"],
+    "tags": ["calm piano", "happy dance music", "no vocals", "sad and slow"],
+    "auto": ["songs about missing the old days", "estoy furioso", "a quiet evening by the river", "champions"],
+}  # fmt: skip
+
+
+def _stats(seconds: list[float]) -> dict[str, float]:
+    ms = 1000 * np.asarray(seconds)
+    return {"n": len(ms), "p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "p95_ms": round(float(np.percentile(ms, 95)), 1)}  # fmt: skip
+
+
+def _wall(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])}... failed: {proc.stderr.strip()[-300:]}")
+    return time.perf_counter() - t0
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli_latency(library: str, calls: int) -> dict:
+    out: dict[str, dict] = {}
+    tonearm = [sys.executable, "-m", "tonearm.cli"]
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TONEARM_CACHE=cache)
+        floor = [_wall([sys.executable, "-c", "import lancedb"], env) for _ in range(3)]
+        out["import lancedb (floor)"] = _stats(floor)
+        for n, (mode, texts) in enumerate(QUERIES.items()):
+            walls = [_wall([*tonearm, "search", texts[i % len(texts)], "--mode", mode, "-l", library, "--json"], env)
+                     for i in range(calls)]  # fmt: skip
+            if n == 0:
+                out["cold (first call, empty cache)"] = {"mode": mode, "s": round(walls[0], 3)}
+            out[f"warm {mode}"] = _stats(walls[1:])
+    return out
+
+
+def api_latency(library: str, requests: int) -> dict:
+    port = _port()
+    proc = subprocess.Popen([sys.executable, "-m", "tonearm.cli", "serve", "--library", library, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    out: dict[str, dict] = {}
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{base}/api/config", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        client = httpx.Client(base_url=base, timeout=120)
+        for mode, texts in QUERIES.items():
+            client.get("/api/search", params={"q": texts[0], "mode": mode})  # first request loads the models
+            times = []
+            for i in range(requests):
+                t0 = time.perf_counter()
+                r = client.get("/api/search", params={"q": texts[i % len(texts)] + f" {i}", "mode": mode})
+                times.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    raise SystemExit(f"/api/search {mode}: HTTP {r.status_code} {r.text[:200]}")
+            out[mode] = _stats(times)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library")
+    ap.add_argument("--calls", type=int, default=6)
+    ap.add_argument("--requests", type=int, default=40)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        library = args.library
+        if library is None:
+            from tonearm.eval.moodsongs import write_song_library
+            from tonearm.library.indexer import Indexer
+            from tonearm.store import open_store
+
+            paths = write_song_library(Path(tmp) / "media")
+            library = str(Path(tmp) / "library")
+            Indexer(open_store(library), {"words": "words"}).run([str(p) for p in paths], workers=1)
+        result = {"library": args.library or "eval mood song set (18 songs)", "cpu_count": os.cpu_count(),
+                  "cli": cli_latency(library, args.calls), "api": api_latency(library, args.requests)}  # fmt: skip
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
