@@ -39,6 +39,26 @@ def _text_section(lines: list[str], t: dict) -> None:
     ]
     for lang, m in mood["offline"].items():
         lines.append(f"| {lang} | {_f(m['hit@1'])} | {_f(m['hit@3'])} | {_f(m['chance@1'])} |")
+    rank = t.get("mood_ranking")
+    if rank:
+        lines += [
+            "",
+            f"Mood ranking ({rank['songs']} songs with lyrics and popularity, {rank['feelings']} feelings, "
+            f"{rank['queries']} listener sentences; cut {rank['min_score']:g}, most popular first; relevant = "
+            "a song of the asked feeling):",
+            "",
+            "| language | hit@1 | hit@3 |",
+            "|---|---|---|",
+        ]
+        for lang, m in rank["by_language"].items():
+            lines.append(f"| {lang} | {_f(m['hit@1'])} | {_f(m['hit@3'])} |")
+        lines.append(f"| chance | {_f(rank['chance']['hit@1'])} | {_f(rank['chance']['hit@3'])} |")
+        lines += [
+            "",
+            f"Emotionless sentences answered 'no emotional content': "
+            f"{_f(rank['neutral_sentences_answered_no_emotion'])}; misses: "
+            + ("; ".join(f'"{m["text"]}" (wanted {m["want"]}, got {m["got"][:1]})' for m in rank["misses"]) or "none"),
+        ]
     cap = t["captions"]
     lines.append("")
     if "skipped" in cap:
