@@ -13,25 +13,17 @@ import argparse
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import soundfile as sf
+from serving import tonearm_server
 
 from tonearm.eval.hum import hum, random_style
 from tonearm.eval.symbolic import STYLE_BPM, STYLES, select_tunes
 from tonearm.store import open_store
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
@@ -50,17 +42,7 @@ def main() -> None:
     store = open_store(args.library, create=False)
     rows = sorted(store.scan(columns=["id", "path", "tune_id", "style"]), key=lambda r: r["path"])
     rng = np.random.default_rng(0)
-    port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "tonearm.cli", "serve", "--library", args.library, "--port",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/api/config", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with tonearm_server(args.library) as base:
         client = httpx.Client(base_url=base, timeout=120)
         out: dict[str, dict] = {}
 
@@ -95,9 +77,6 @@ def main() -> None:
             hums.append(buf.getvalue())
         timed("hum (upload)", lambda i: client.post("/api/hum", files={"file": ("h.wav", hums[i % len(hums)])}))
         print(json.dumps({"tracks": len(rows), "cpu_count": os.cpu_count(), "latency": out}, indent=2))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from serving import tonearm_server
 
 QUERIES = {
     "mood": ["ha muerto mi perro y estoy muy triste", "I'm so happy today, everything is wonderful",
@@ -47,12 +47,6 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cli_latency(library: str, calls: int) -> dict:
     out: dict[str, dict] = {}
     tonearm = [sys.executable, "-m", "tonearm.cli"]
@@ -70,18 +64,8 @@ def cli_latency(library: str, calls: int) -> dict:
 
 
 def api_latency(library: str, requests: int) -> dict:
-    port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "tonearm.cli", "serve", "--library", library, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
     out: dict[str, dict] = {}
-    try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{base}/api/config", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with tonearm_server(library) as base:
         client = httpx.Client(base_url=base, timeout=120)
         for mode, texts in QUERIES.items():
             client.get("/api/search", params={"q": texts[0], "mode": mode})  # first request loads the models
@@ -93,9 +77,6 @@ def api_latency(library: str, requests: int) -> dict:
                 if r.status_code != 200:
                     raise SystemExit(f"/api/search {mode}: HTTP {r.status_code} {r.text[:200]}")
             out[mode] = _stats(times)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     return out
 
 

@@ -22,7 +22,6 @@ import io
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -114,12 +113,6 @@ def demo_library(root: Path) -> Path:
     return demo / "library"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _query(rng: random.Random, words: list[str]) -> str:
     """Two title words, or (one time in ten) the empty query that lists everything."""
     return " ".join(rng.sample(words, 2)) if rng.random() > 0.1 else ""
@@ -127,20 +120,13 @@ def _query(rng: random.Random, words: list[str]) -> str:
 
 def measure(lib: Path, n: int) -> dict:
     import httpx
+    from serving import tonearm_server
 
-    port = _port()
     env = dict(os.environ, TONEARM_SUBSONIC_SECRET=SECRET)
-    proc = subprocess.Popen([sys.executable, "-m", "tonearm.cli", "serve", "--library", str(lib), "--port", str(port),
-                             "--subsonic"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-    base = f"http://127.0.0.1:{port}/rest"
-    client = httpx.Client(timeout=120)
-    try:
-        for _ in range(200):
-            try:
-                if client.get(f"{base}/ping", params=AUTH).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    ping = "/rest/ping?" + "&".join(f"{k}={v}" for k, v in AUTH.items())
+    with tonearm_server(str(lib), "--subsonic", env=env, ready=ping) as root:
+        base = f"{root}/rest"
+        client = httpx.Client(timeout=120)
         rng = random.Random(0)
         found: dict[str, list] = {"song": [], "album": []}
         for key in found:  # page through everything, as Feishin does with an empty search3
@@ -185,11 +171,8 @@ def measure(lib: Path, n: int) -> dict:
                     times.append(dt * 1000)
             out[label] = {"p50_ms": round(float(np.percentile(times, 50)), 1),
                           "p95_ms": round(float(np.percentile(times, 95)), 1)}  # fmt: skip
-        return out
-    finally:
         client.close()
-        proc.terminate()
-        proc.wait(timeout=30)
+        return out
 
 
 def main() -> None:

@@ -60,7 +60,9 @@ def tag_library(store: Store, backend: EmotionBackend, on_progress: Callable[[st
     migrate_space(store)
     if not todo:
         return report
-    store.ensure_view(MOOD_VIEW, moodspace.DIM)
+    if MOOD_VIEW not in store.views():
+        store.ensure_view(MOOD_VIEW, moodspace.DIM)
+        store.set_meta(SPACE_META, moodspace.SPACE_KEY)
     vocab = load_vocabulary(store)
     consecutive = 0
     for track in todo:
@@ -104,8 +106,6 @@ def migrate_space(store: Store) -> int:
     """
     have = store.views().get(MOOD_VIEW)
     if have is None or (have == moodspace.DIM and store.get_meta(SPACE_META) == moodspace.SPACE_KEY):
-        if have is not None and store.get_meta(SPACE_META) is None:
-            store.set_meta(SPACE_META, moodspace.SPACE_KEY)
         return 0
     if have != moodspace.DIM:
         store.drop_view(MOOD_VIEW)  # type: ignore[attr-defined]

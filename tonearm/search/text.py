@@ -37,7 +37,6 @@ from tonearm.store.filters import And, Compare, Filter
 from tonearm.store.schema import LANGUAGES_META, MOOD_VIEW, VOCAB_META
 from tonearm.words import embed, languages, moodspace
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
-from tonearm.words.moodspace import profile_vector
 from tonearm.words.vocabulary import Vocabulary
 
 MODES = ("auto", "words", "mood", "tags", "audio")
@@ -226,7 +225,7 @@ def search_mood(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
         info["explain"] = "no emotional content: the text names no feeling and reads as neutral"
         return {"query": info, "results": []}
     hits = store.knn(
-        MOOD_VIEW, profile_vector(emotions.weights), MOOD_POOL, where=store.compile_where(q.where),
+        MOOD_VIEW, moodspace.profile_vector(emotions.weights), MOOD_POOL, where=store.compile_where(q.where),
         columns=[*RESULT_FIELDS, "emotions", "popularity"],
     )  # fmt: skip
     kept = [h for h in hits if h.score >= min_score]

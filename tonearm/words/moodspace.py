@@ -26,6 +26,7 @@ from functools import cache
 
 import numpy as np
 
+from tonearm.words.emotions import prototype_similarities
 from tonearm.words.vocabulary import BY_TERM, EMOTIONS
 
 SPACE_KEY = "kernel@1"  # recorded in the library: mood vectors of another space are recomputed
@@ -86,8 +87,6 @@ def _term_row(term: str) -> np.ndarray:
     rows = _feature_map()
     if term in BY_TERM:
         return rows[list(BY_TERM).index(term)]
-    from tonearm.words.emotions import prototype_similarities
-
     sims = prototype_similarities(term)
     top = np.argsort(-sims)[:3]
     w = np.exp((sims[top] - sims[top[0]]) / 0.01)
