@@ -3,8 +3,10 @@
 The library is the eval's mood song set (18 songs with lyrics sidecars and popularity, words
 view; :mod:`tonearm.eval.moodsongs`) unless ``--library`` names another. "Cold" is a first call
 with an empty ``$TONEARM_CACHE`` (constant embeddings are computed and cached); "warm" are the
-calls after it. In the same run, the wall time of ``python -c "import lancedb"`` is measured as
-the floor any process that opens an embedded library pays.
+calls after it, answered by the CLI process itself; "served" are CLI calls made while a
+``tonearm serve`` of the library runs (the server answers them, see tonearm/cli/running.py).
+In the same run, the wall time of ``python -c "import lancedb"`` is measured as the floor any
+process that opens an embedded library pays.
 
     python bench/bench_search.py [--library L] [--calls 6] [--requests 40] [--out bench/results/search.json]
 """
@@ -47,24 +49,27 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
-def cli_latency(library: str, calls: int) -> dict:
+def cli_latency(library: str, calls: int, label: str = "warm", cold: bool = True) -> dict:
+    """Wall time of whole ``tonearm search`` processes, per mode (the first call of a fresh cache is "cold")."""
     out: dict[str, dict] = {}
     tonearm = [sys.executable, "-m", "tonearm.cli"]
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, TONEARM_CACHE=cache)
-        floor = [_wall([sys.executable, "-c", "import lancedb"], env) for _ in range(3)]
-        out["import lancedb (floor)"] = _stats(floor)
+        if cold:
+            floor = [_wall([sys.executable, "-c", "import lancedb"], env) for _ in range(3)]
+            out["import lancedb (floor)"] = _stats(floor)
         for n, (mode, texts) in enumerate(QUERIES.items()):
             walls = [_wall([*tonearm, "search", texts[i % len(texts)], "--mode", mode, "-l", library, "--json"], env)
                      for i in range(calls)]  # fmt: skip
-            if n == 0:
+            if n == 0 and cold:
                 out["cold (first call, empty cache)"] = {"mode": mode, "s": round(walls[0], 3)}
-            out[f"warm {mode}"] = _stats(walls[1:])
+            out[f"{label} {mode}"] = _stats(walls[1:])
     return out
 
 
-def api_latency(library: str, requests: int) -> dict:
-    out: dict[str, dict] = {}
+def served_latency(library: str, requests: int, calls: int) -> tuple[dict, dict]:
+    """With ``tonearm serve`` running: API requests per mode, and CLI calls (which the server answers)."""
+    api: dict[str, dict] = {}
     with tonearm_server(library) as base:
         client = httpx.Client(base_url=base, timeout=120)
         for mode, texts in QUERIES.items():
@@ -76,8 +81,9 @@ def api_latency(library: str, requests: int) -> dict:
                 times.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise SystemExit(f"/api/search {mode}: HTTP {r.status_code} {r.text[:200]}")
-            out[mode] = _stats(times)
-    return out
+            api[mode] = _stats(times)
+        cli = cli_latency(library, calls, "served", cold=False)
+    return api, cli
 
 
 def main() -> None:
@@ -97,8 +103,10 @@ def main() -> None:
             paths = write_song_library(Path(tmp) / "media")
             library = str(Path(tmp) / "library")
             Indexer(open_store(library), {"words": "words"}).run([str(p) for p in paths], workers=1)
+        local = cli_latency(library, args.calls)
+        api, served = served_latency(library, args.requests, args.calls)
         result = {"library": args.library or "eval mood song set (18 songs)", "cpu_count": os.cpu_count(),
-                  "cli": cli_latency(library, args.calls), "api": api_latency(library, args.requests)}  # fmt: skip
+                  "cli": {**local, **served}, "api": api}  # fmt: skip
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-from conftest import run_cli, speak, synth, write_audio
+from conftest import run_cli, serve_library, speak, synth, write_audio
 
 from tonearm.errors import TonearmError
 from tonearm.eval.metrics import word_error_rate
@@ -441,3 +441,40 @@ def test_mood_vectors_of_an_older_space_are_moved_without_retagging(mood_library
     assert {r["id"]: r["emotions"] for r in store.scan(columns=["id", "emotions"])} == before
     top = search(store, TextQuery("I'm so happy today", k=1), "mood")["results"][0]
     assert Path(top["path"]).stem.startswith("joy")
+
+
+def test_cli_search_is_answered_by_a_running_server(mood_library: Path, tmp_path: Path) -> None:
+    """A `tonearm serve` of the library answers the CLI's searches (same results); without it, the CLI does."""
+    import shutil
+    import signal
+
+    text = "estoy furioso, quiero gritar y romper algo"
+
+    def cli(lib: Path, *extra: str) -> dict:
+        proc = run_cli("search", text, "--mode", "mood", "--json", "-l", str(lib), *extra)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    def ranked(payload: dict) -> list:
+        return [(r["id"], r["score"]) for r in payload["results"]]
+
+    local = cli(mood_library)
+    assert "served_by" not in local["query"]
+    proc, base = serve_library(mood_library, mood_library.parent / "media")
+    try:
+        served = cli(mood_library)
+        assert served["query"]["served_by"] == base and ranked(served) == ranked(local)
+        assert "served_by" not in cli(mood_library, "--local")["query"]
+        copy = tmp_path / "copy"  # a copied folder carries the announcement: its server is not this library's
+        shutil.copytree(mood_library, copy)
+        assert (copy / ".tonearm-serve.json").is_file() and "served_by" not in cli(copy)["query"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert not (mood_library / ".tonearm-serve.json").exists()  # a stopped server takes its announcement away
+    stale = {"pid": 2**22 + 7, "host": "127.0.0.1", "port": 9, "library": str(mood_library.resolve())}  # no such pid
+    (mood_library / ".tonearm-serve.json").write_text(json.dumps(stale))
+    try:
+        assert ranked(cli(mood_library)) == ranked(local)  # a stale announcement: answered here
+    finally:
+        (mood_library / ".tonearm-serve.json").unlink()

@@ -38,7 +38,7 @@ def similar(
     json_out: JsonOpt = False,
 ) -> None:
     """Tracks that sound like TARGET (never TARGET itself, nor a copy of it; each recording once)."""
-    from tonearm.search.similar import dumps
+    from tonearm.search.results import dumps
     from tonearm.search.similar import similar as run_similar
 
     store = open_library(library)
@@ -59,7 +59,7 @@ def hum(
 ) -> None:
     """Find the track a hummed, sung or whistled tune comes from (any key, any tempo)."""
     from tonearm.search.hum import hum_search
-    from tonearm.search.similar import dumps
+    from tonearm.search.results import dumps
 
     payload = hum_search(open_library(library), file, k=k, where=where)
     if json_out:
@@ -86,15 +86,29 @@ def search(
     llm_timeout: LlmTimeoutOpt = 60.0,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
+    local: Annotated[
+        bool, typer.Option("--local", help="Answer in this process even when a `tonearm serve` of the library runs.")
+    ] = False,
 ) -> None:
-    """Search by meaning: spoken words and lyrics, mood ("rainy Sunday, heartbroken but hopeful"), or sound tags."""
-    from tonearm.search.similar import dumps
-    from tonearm.search.text import TextQuery
-    from tonearm.search.text import search as run_search
-    from tonearm.words.emotions import backend_from_settings
+    """Search by meaning: spoken words and lyrics, mood ("rainy Sunday, heartbroken but hopeful"), or sound tags.
 
-    backend = backend_from_settings(llm_url, llm_model, llm_timeout) if llm_url else None
-    payload = run_search(open_library(library), TextQuery(text, k, where, min_score), mode, backend)
+    When a `tonearm serve` of the same library runs on this machine, it answers (its models are
+    loaded: tens of milliseconds instead of a second or more); the output is the same.
+    """
+    from tonearm.cli import running
+    from tonearm.config import resolve_library
+    from tonearm.search.results import dumps
+
+    lib = resolve_library(library)
+    params = {"q": text, "mode": mode, "k": k, "where": where, "min_score": min_score}
+    payload = None if local or llm_url else running.ask(lib, "/api/search", params)
+    if payload is None:
+        from tonearm.search.text import TextQuery
+        from tonearm.search.text import search as run_search
+        from tonearm.words.emotions import backend_from_settings
+
+        backend = backend_from_settings(llm_url, llm_model, llm_timeout) if llm_url else None
+        payload = run_search(open_library(lib), TextQuery(text, k, where, min_score), mode, backend)
     if json_out:
         print(dumps(payload))
     else:
@@ -118,7 +132,7 @@ def identify(
     import os
 
     from tonearm.search.identify import identify as run_identify
-    from tonearm.search.similar import dumps
+    from tonearm.search.results import dumps
 
     if not os.path.isfile(clip):
         raise TonearmError(f"no such file: {clip}")

@@ -24,7 +24,7 @@ from tonearm.errors import TonearmError
 
 def _playlist_out(payload: dict[str, Any], export: str | None, json_out: bool, title: str) -> None:
     from tonearm.search.radio import export_playlist
-    from tonearm.search.similar import dumps
+    from tonearm.search.results import dumps
 
     if export:
         fmt = export_playlist(payload, export)

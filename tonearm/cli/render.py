@@ -41,7 +41,10 @@ def results_table(payload: dict[str, Any]) -> Table:
 def search_table(payload: dict[str, Any]) -> Table:
     q = payload["query"]
     title = f"{q['mode']} search: {q['text']}"
-    table = Table(title=title, title_justify="left", caption=q.get("explain"), caption_justify="left")
+    caption = q.get("explain") or ""
+    if q.get("served_by"):
+        caption += f" (answered by the running server at {q['served_by']})"
+    table = Table(title=title, title_justify="left", caption=caption or None, caption_justify="left")
     for col in ("#", "score", "title", "artist", "why", "id"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left", overflow="fold")
     for r in payload["results"]:

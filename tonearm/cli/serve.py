@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tonearm.cli.common import LibraryOpt, console, handle_errors, open_library
+from tonearm.cli.running import announced
 from tonearm.config import resolve_library
 from tonearm.errors import TonearmError
 
@@ -72,7 +73,8 @@ def serve(
                       f"{'; ' + where if created else ''})", highlight=False)  # fmt: skip
         if config.requires_token:
             console.print("[yellow]warning:[/] Subsonic credentials travel in URLs: put TLS in front of this server")
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    with announced(lib, host, port):  # quick CLI queries on this library ask this server (tonearm/cli/running.py)
+        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 subsonic_app = typer.Typer(help="The Subsonic API's credentials: show them, or rotate the secret.",

@@ -6,7 +6,6 @@ target itself and exact duplicates of it (same bytes) never appear in its result
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -193,8 +192,3 @@ def rank(
         results.append(item)
     info = dict(query.info, view=view, k=k, where=where, min_score=min_score, hubness=hubness)
     return {"query": info, "results": results}
-
-
-def dumps(payload: dict[str, Any]) -> str:
-    """JSON for ``--json`` output (stable key order, UTF-8 kept readable)."""
-    return json.dumps(payload, ensure_ascii=False, indent=2)
