@@ -81,12 +81,12 @@ def test_file_postings_update_vote_compact_and_survive_a_crash(tmp_path, monkeyp
     assert set(index.tracks()) == set(tracks) and len(index.manifest()["segments"]) <= 8
     h, t = tracks["t5"][1], tracks["t5"][2]
     sel = slice(1000, 1200)
-    names, deltas, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_votes=5)
+    names, deltas, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_score=5)
     best = int(np.argmax(counts))
     assert names[best] == "t5" and deltas[best] == 700 and counts[best] >= 190
     index.update({"t5": ("k2", *_fake(99))}, ["t6"])  # changed and removed
     assert index.tracks()["t5"] == "k2" and "t6" not in index.tracks()
-    names, _, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_votes=5)
+    names, _, counts = index.votes(h[sel], t[sel] - 700, cap=2000, min_score=5)
     assert "t5" not in names  # its old postings are dead
     # A crash while writing a segment: the manifest still points at intact segments only.
     before = index.manifest()
@@ -96,8 +96,35 @@ def test_file_postings_update_vote_compact_and_survive_a_crash(tmp_path, monkeyp
     monkeypatch.undo()
     fresh = FilePostings(tmp_path / "landmarks")
     assert fresh.manifest() == before and fresh.tracks()["t7"] == "k1"
-    names, deltas, _ = fresh.votes(tracks["t7"][1][:200], tracks["t7"][2][:200], cap=2000, min_votes=5)
+    names, deltas, _ = fresh.votes(tracks["t7"][1][:200], tracks["t7"][2][:200], cap=2000, min_score=5)
     assert names and names[0] == "t7"
+
+
+def test_aligned_windows_match_a_plain_count():
+    """Counting only around heavy offsets must find exactly what summing every window finds."""
+    from tonearm.store import postings
+
+    rng = np.random.default_rng(5)
+    starts = np.array([0, 20_000, 45_000, 90_000])
+    g = rng.integers(-2000, 100_000, 60_000)  # ~0.6 chance hits per offset: windows of 3-5 by chance
+    planted = np.r_[np.full(9, 21_000), np.full(4, 21_001), np.full(3, 46_999), np.full(5, 47_000)]
+    g = np.concatenate([g, planted])
+    for min_score in (3, 8, 12):
+        track, offset, score = postings.aligned_windows(starts, g, min_score)
+        u, c = np.unique(g, return_counts=True)
+        counts = dict(zip(u.tolist(), c.tolist(), strict=True))
+        want: dict[int, int] = {}  # track -> its best window's score
+        for d in u.tolist():
+            s = counts.get(d - 1, 0) + counts[d] + counts.get(d + 1, 0)
+            tr = int(np.searchsorted(starts, d + postings.GAP // 2, side="right") - 1)
+            if s >= min_score and tr >= 0:
+                want[tr] = max(want.get(tr, 0), s)
+        got = {int(t): (int(s), int(o)) for t, o, s in zip(track, offset, score, strict=True)}
+        assert {t: v[0] for t, v in got.items()} == want
+        for t, (s, o) in got.items():  # the offset given is one where the window really scores that
+            d = o + int(starts[t])
+            assert counts.get(d - 1, 0) + counts.get(d, 0) + counts.get(d + 1, 0) == s
+    assert got[1][0] >= 13 and got[1][1] in (1000, 1001)  # the planted window of track 1: 9 + 4 votes
 
 
 # ---- identification end to end -------------------------------------------------------------

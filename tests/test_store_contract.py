@@ -205,15 +205,20 @@ def test_landmark_postings_vote_replace_and_remove(store):
     assert store.postings_tracks() == {t: v[0] for t, v in tracks.items()} and store.has_postings()
     tid = "0000000000000002"
     h, t = tracks[tid][1][100:300], tracks[tid][2][100:300]
-    names, offsets, counts = store.vote_postings(h, t - 250, cap=2000, min_votes=3)
+    names, offsets, counts = store.vote_postings(h, t - 250, cap=2000, min_score=3)
     best = int(np.argmax(counts))
     assert names[best] == tid and offsets[best] == 250 and counts[best] >= 190
     assert all(c < 20 for n, c in zip(names, counts, strict=True) if n != tid)  # chance agreement is small
+    # A budget bounds the postings read (the rarest hashes first): fewer votes, the same answer.
+    names, offsets, counts = store.vote_postings(h, t - 250, cap=2000, min_score=3, budget=120)
+    best = int(np.argmax(counts))
+    assert names[best] == tid and offsets[best] == 250 and 40 <= counts[best] <= 120
+    assert store.vote_postings(h, t - 250, cap=2000, min_score=3, budget=0)[0] == []
     other = rng.integers(0, 2**21, 800).astype(np.uint32), np.sort(rng.integers(0, 3000, 800))
     store.update_postings({tid: ("new", *other)}, ["0000000000000000"])
     keys = store.postings_tracks()
     assert keys[tid] == "new" and "0000000000000000" not in keys and len(keys) == 3
-    names, _, _ = store.vote_postings(h, t - 250, cap=2000, min_votes=20)
+    names, _, _ = store.vote_postings(h, t - 250, cap=2000, min_score=20)
     assert tid not in names  # its old postings are gone
     assert store.vote_postings(np.zeros(0, np.uint32), np.zeros(0, np.int64))[0] == []
 

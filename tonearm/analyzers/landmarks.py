@@ -63,6 +63,7 @@ class Density:
 
 INDEX = Density(18.0, 4)  # ~70 hashes per second of track
 QUERY = Density(40.0, 8)  # a 10-s clip: ~3,000 hashes
+PROBE = Density(18.0, 4)  # a clip's sparser set for the speed and pitch probes (tonearm.search.identify)
 ONSET_POLE = 0.98  # one-pole high-pass of each bin along time: onsets stand out of a reverberant tail
 
 

@@ -3,11 +3,19 @@
 The clip's peaks are paired more densely than the library's (``landmarks.QUERY``), looked up in
 the postings index, and every hit votes for (track, offset) = (posting's track, posting frame
 minus the query hash's frame). A true match piles many votes on one offset (within one frame
-either side); chance spreads them thin. When the plain lookup finds no confident match, the clip
-is tried again under a grid of speed and pitch changes applied to the peak coordinates (a
-clip played 3% fast has its peaks at 1/1.03 of the times and 1.03 times the frequencies): 11
-speed probes (0.95-1.05) and 12 pitch probes (-1..+1 semitone), so resampled or pitch-shifted
-audio is found without re-analysing the clip.
+either side); chance spreads them thin. The answer is sought in three passes, each only when the
+one before gave no accepted answer:
+
+1. the plain lookup, reading at most ``BUDGET`` postings, the query's rarest hashes first (a
+   library of a few thousand tracks never reaches it; one of 100k tracks would read ~14 million);
+2. a grid of speed and pitch changes applied to the peak coordinates (a clip played 3% fast has
+   its peaks at 1/1.03 of the times and 1.03 times the frequencies): 10 speed probes (0.95-1.05)
+   and 12 pitch probes (-1..+1 semitone), so resampled or pitch-shifted audio is found without
+   re-analysing the clip. Probes look up a sparser set of the clip's peaks (``PROBE``: the
+   strongest, as dense as the library's own) within ``PROBE_BUDGET``: they only have to put the
+   recording among the candidates, which are then realigned and verified with every peak;
+3. the plain lookup again with no budget: a clip buried in noise keeps its true hashes among the
+   common ones too (noise makes rare pairs, music common ones), which the budget left out.
 
 A candidate must gather ``MIN_MATCH`` aligned votes; the best ``VERIFY`` recordings are then
 verified against their own stored peaks around the voted offset: how many of the clip's hashes
@@ -30,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers.landmarks import FPS, HIGH_BIN, INDEX, LOW_BIN, MAX_DT, QUERY, SR, hashes, peaks, unpack
+from tonearm.analyzers.landmarks import FPS, HIGH_BIN, INDEX, LOW_BIN, MAX_DT, PROBE, QUERY, SR, hashes, peaks, unpack
 from tonearm.audio.decode import load
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
@@ -40,12 +48,14 @@ from tonearm.store.schema import LANDMARK_VIEW
 
 MAX_QUERY_SECONDS = 30.0
 MIN_QUERY_SECONDS = 2.0
-CAP = 2000  # a hash with more postings than this is ignored (stop list)
+CAP = 20_000  # a hash with more postings than this is ignored (stop list)
+BUDGET = 1_500_000  # postings the first plain lookup reads at most, rarest hashes first (Store.vote_postings)
+PROBE_BUDGET = 600_000  # the same for each speed or pitch probe
 MIN_MATCH = 8  # aligned votes a candidate needs before it is verified
+PROBE_MIN_MATCH = 5  # aligned votes of a probe's sparser lookup that make a candidate
 VERIFY = 5  # candidates verified against their tracks' own peaks
 MIN_COVERAGE = 0.55  # the matches must fall in at least this share of the clip's audible seconds
 MIN_EVIDENCE = 14.0  # matches x coverage of an accepted answer
-CONFIDENT = 60  # a plain lookup with this many aligned votes needs no probes
 CONF_MID, CONF_SCALE = MIN_EVIDENCE, 5.0  # confidence 0.5 at the bar, 0.96 at evidence 30 (module docstring)
 SPEEDS = tuple(round(0.95 + 0.01 * i, 2) for i in range(11) if i != 5)
 PITCHES = tuple(2 ** (k / 72) for k in range(-6, 7) if k)  # semitone/6 steps to +-1 semitone
@@ -99,42 +109,55 @@ def query_hashes(t: np.ndarray, f: np.ndarray, probe: Probe, slack: bool = False
     return np.concatenate(parts_h), np.concatenate(parts_t)
 
 
-def _best_per_track(
-    names: list[str], deltas: np.ndarray, counts: np.ndarray, min_score: int = 0
-) -> dict[str, tuple[int, int]]:
-    """Per track scoring at least ``min_score``: (aligned count summed over offset-1..offset+1, offset) of its best
-    offset. Vectorised: a large library returns chance pairs for most of its tracks."""
-    if not names:
-        return {}
-    codes = {n: i for i, n in enumerate(dict.fromkeys(names))}
-    track = np.fromiter((codes[n] for n in names), np.int64, len(names))
-    key = track * (1 << 34) + (deltas + (1 << 33))
-    order = np.argsort(key)
-    key, cnt = key[order], counts[order]
-    score = cnt.copy()
-    for step in (-1, 1):  # add the neighbouring offsets' counts
-        pos = np.searchsorted(key, key + step)
-        hit = (pos < key.size) & (key[np.minimum(pos, key.size - 1)] == key + step)
-        score[hit] += cnt[pos[hit]]
-    tr = key >> 34
-    by = np.lexsort((-score, tr))  # per track, best score first
-    first = by[np.r_[True, tr[by][1:] != tr[by][:-1]]]
-    first = first[score[first] >= min_score]
-    names_by_code = list(codes)
-    offsets = (key[first] & ((1 << 34) - 1)) - (1 << 33)
-    return {names_by_code[int(tr[i])]: (int(score[i]), int(o)) for i, o in zip(first, offsets, strict=True)}
+def _variants(c: Candidate) -> list[Candidate]:
+    """A probed candidate and the same with the grid's neighbouring probes of its kind (speed or pitch): the
+    sparser probe lookup may have voted for a step next to the clip's change, which verification settles."""
+    if c.probe == PLAIN:
+        return [c]
+    kind = [PLAIN, *(p for p in GRID if (p.time != 1.0) == (c.probe.time != 1.0))]
+    kind.sort(key=lambda p: p.freq)
+    i = kind.index(c.probe)
+    return [Candidate(c.track, c.offset, c.matched, p) for p in kind[max(0, i - 1) : i + 2]]
 
 
-def _lookup(store: Store, t: np.ndarray, f: np.ndarray, probe: Probe) -> list[Candidate]:
+def _lookup(
+    store: Store, t: np.ndarray, f: np.ndarray, probe: Probe, min_score: int = MIN_MATCH, budget: int | None = BUDGET
+) -> list[Candidate]:
+    """Candidates of one lookup, most aligned votes first."""
     h, ht = query_hashes(t, f, probe)
-    names, deltas, counts = store.vote_postings(h, ht, CAP, min_votes=2)
-    best = _best_per_track(names, deltas, counts, MIN_MATCH)  # only candidates that could be verified
-    out = [Candidate(tr, off, n, probe) for tr, (n, off) in best.items()]
+    names, offsets, scores = store.vote_postings(h, ht, CAP, min_score, budget)
+    out = [Candidate(tr, int(o), int(n), probe) for tr, o, n in zip(names, offsets, scores, strict=True)]
     return sorted(out, key=lambda c: -c.matched)
 
 
-def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds: float) -> tuple[int, float]:
-    """(hashes that match the track at the offset, share of the clip's seconds they cover).
+def realign(rt: np.ndarray, rf: np.ndarray, cand: Candidate, t: np.ndarray, f: np.ndarray) -> Candidate:
+    """The candidate at the offset where all of the clip's peaks (under its probe) agree best with the track.
+
+    A probe votes with the clip's sparser peaks, and music repeats itself: its best offset may be another
+    pass of the same phrase. Matching every peak of the clip against the whole track settles it, as the
+    plain lookup does with the index."""
+    rh, rht = hashes(rt, rf, INDEX.fanout)
+    qh, qt = query_hashes(t, f, cand.probe, slack=True)
+    order = np.argsort(rh, kind="stable")
+    rh, rht = rh[order].astype(np.int64), rht[order]
+    lo, hi = np.searchsorted(rh, qh, "left"), np.searchsorted(rh, qh, "right")
+    n = hi - lo
+    if not n.sum():
+        return cand
+    ends = np.cumsum(n)
+    d = rht[np.repeat(lo - (ends - n), n) + np.arange(int(ends[-1]))] - np.repeat(qt, n)
+    u, c = np.unique(d, return_counts=True)
+    score = c.copy()
+    near = u[1:] == u[:-1] + 1
+    score[:-1] += c[1:] * near
+    score[1:] += c[:-1] * near
+    best = int(np.argmax(score))
+    return Candidate(cand.track, int(u[best]), int(score[best]), cand.probe)
+
+
+def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds: float) -> tuple[int, float, Candidate]:
+    """(hashes that match the track at the offset, share of the clip's seconds they cover, the candidate as
+    verified: a probed one realigned first, see ``realign``).
 
     The postings vote counts hashes; this re-checks the best candidates against the track's own
     peaks around the offset and asks where in the clip the matches fall. A recording that only
@@ -143,8 +166,10 @@ def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds:
     """
     rows = store.get([cand.track], columns=["id", "ana_landmarks"])
     if not rows:
-        return 0, 0.0
+        return 0, 0.0, cand
     rt, rf = unpack(rows[0].get("ana_landmarks"))
+    if cand.probe != PLAIN:
+        cand = realign(rt, rf, cand, t, f)
     lo, hi = cand.offset - 2 * FPS, cand.offset + (seconds * cand.probe.time + 2) * FPS
     keep = (rt >= lo) & (rt <= hi)
     rh, rht = hashes(rt[keep], rf[keep], INDEX.fanout)
@@ -156,7 +181,7 @@ def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds:
     second = (qt / (FPS * cand.probe.time)).astype(np.int64)
     audible = np.unique(second).size  # seconds of the clip that have landmarks at all (not silence)
     covered = np.unique(second[found]).size
-    return int(found.sum()), covered / max(1, audible)
+    return int(found.sum()), covered / max(1, audible), cand
 
 
 def evidence(matched: int, coverage: float) -> float:
@@ -169,28 +194,10 @@ def confidence(ev: float) -> float:
     return round(1.0 / (1.0 + math.exp(-(ev - CONF_MID) / CONF_SCALE)), 4)
 
 
-def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True) -> dict[str, Any]:
-    """Identify 8-kHz mono audio; the JSON of ``tonearm identify`` (without the query's file fields)."""
-    t0 = time.perf_counter()
-    seconds = y.size / SR
-    if seconds < MIN_QUERY_SECONDS:
-        raise TonearmError(
-            f"the clip is too short to identify ({seconds:.1f} s; give at least {MIN_QUERY_SECONDS:g} s)"
-        )
-    t, f = peaks(y[: int(MAX_QUERY_SECONDS * SR)], QUERY)
-    cands = _lookup(store, t, f, PLAIN)
-    tried = 1
-    if probes and (not cands or cands[0].matched < CONFIDENT):
-        pool = {c.track: c for c in cands}
-        for probe in GRID:
-            found = _lookup(store, t, f, probe)
-            for c in found:
-                if c.track not in pool or c.matched > pool[c.track].matched:
-                    pool[c.track] = c
-            tried += 1
-            if found and found[0].matched >= CONFIDENT:  # this probe undid the clip's change: stop here
-                break
-        cands = sorted(pool.values(), key=lambda c: -c.matched)
+def _answers(
+    store: Store, cands: list[Candidate], t: np.ndarray, f: np.ndarray, seconds: float, k: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The accepted answers among the candidates (verified, best first) and the best candidate's votes."""
     rows = {
         r["id"]: r for r in store.get([c.track for c in cands[: 4 * k + 10]], columns=[*RESULT_FIELDS, "content_hash"])
     }
@@ -202,9 +209,8 @@ def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True)
             kept.append((c, row))
     results = []
     for c, row in kept[: max(k, VERIFY)]:
-        if c.matched < MIN_MATCH:
-            break
-        matched, coverage = verify(store, c, t, f, seconds)
+        matched, coverage, c = max((verify(store, v, t, f, seconds) for v in _variants(c)),
+                                   key=lambda m: evidence(m[0], m[1]))  # fmt: skip
         ev = evidence(matched, coverage)
         if ev < MIN_EVIDENCE or coverage < MIN_COVERAGE:
             continue
@@ -213,10 +219,41 @@ def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True)
                     coverage=round(coverage, 3), score=round(ev, 2), **c.probe.label)  # fmt: skip
         results.append(item)
     results.sort(key=lambda r: -r["score"])
-    results = results[:k]
+    return results[:k], (kept[0][0].matched if kept else 0)
+
+
+def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
+    """Candidates under the speed and pitch grid: each track with its best-scoring probe."""
+    t, f = peaks(clip, PROBE)
+    pool: dict[str, Candidate] = {}
+    for probe in GRID:
+        for c in _lookup(store, t, f, probe, PROBE_MIN_MATCH, PROBE_BUDGET):
+            if c.track not in pool or c.matched > pool[c.track].matched:
+                pool[c.track] = c
+    return sorted(pool.values(), key=lambda c: -c.matched)
+
+
+def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True) -> dict[str, Any]:
+    """Identify 8-kHz mono audio; the JSON of ``tonearm identify`` (without the query's file fields)."""
+    t0 = time.perf_counter()
+    seconds = y.size / SR
+    if seconds < MIN_QUERY_SECONDS:
+        raise TonearmError(
+            f"the clip is too short to identify ({seconds:.1f} s; give at least {MIN_QUERY_SECONDS:g} s)"
+        )
+    clip = y[: int(MAX_QUERY_SECONDS * SR)]
+    t, f = peaks(clip, QUERY)
+    results, top = _answers(store, _lookup(store, t, f, PLAIN), t, f, seconds, k)
+    tried = 1
+    if probes and not results:  # not found as it is: perhaps sped up, slowed down or pitch-shifted
+        results, top_probed = _answers(store, _probed(store, clip), t, f, seconds, k)
+        tried += len(GRID)
+        top = max(top, top_probed)
+    if not results:  # a noisy clip's true votes sit in common hashes too, which the budget left out: read them all
+        results, top_all = _answers(store, _lookup(store, t, f, PLAIN, budget=None), t, f, seconds, k)
+        top = max(top, top_all)
     for i, r in enumerate(results, 1):
         r["rank"] = i
-    top = kept[0][0].matched if kept else 0
     info: dict[str, Any] = {"seconds": round(seconds, 2), "peaks": int(t.size), "probes": tried,
                             "ms": round(1000 * (time.perf_counter() - t0), 1)}  # fmt: skip
     if not results:

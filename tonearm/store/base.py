@@ -245,10 +245,16 @@ class Store(ABC):
 
     @abstractmethod
     def vote_postings(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_votes: int = 2
+        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_score: int = 2, budget: int | None = None
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """(track ids, offsets in frames, counts) of the (track, offset) pairs at least ``min_votes`` query hashes
-        agree on; hashes with more than ``cap`` postings are ignored."""
+        """Each track's best aligned offset for a query: (track ids, offsets in frames, scores).
+
+        A posting of query hash i votes for offset = posting frame - ``times[i]``; a track's score at an offset is
+        the votes within one frame of it (tempo slack). Only each track's best offset is returned, and only when
+        it scores at least ``min_score``. Hashes with more than ``cap`` postings are ignored (a stop list); with a
+        ``budget``, the query's rarest hashes are read first and no more than ``budget`` postings in all, so a
+        query's cost stays bounded as the library grows.
+        """
 
     def has_postings(self) -> bool:
         """Whether any track has postings (cheaper than listing them)."""

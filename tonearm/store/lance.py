@@ -437,9 +437,9 @@ class LanceStore(Store):
         self._postings.update(add, remove)
 
     def vote_postings(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_votes: int = 2
+        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_score: int = 2, budget: int | None = None
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        return self._postings.votes(hashes, times, cap, min_votes)
+        return self._postings.votes(hashes, times, cap, min_score, budget)
 
     def postings_size(self) -> int:
         folder = Path(self.location) / "landmarks"

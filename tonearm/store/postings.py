@@ -94,31 +94,78 @@ class Segment:
         self.id_array = np.array(self.ids, dtype=object)
         self.starts = np.array([t[1] for t in info], np.int64)
         self.lengths = np.array([t[2] for t in info], np.int64)
-        # Track of each GAP-sized block of the timeline: a block never holds frames of two tracks (they are GAP
-        # frames apart), so a posting's track is one table read instead of a binary search over the starts.
-        end = int(self.starts[-1] + self.lengths[-1]) if self.ids else 0
-        block_ends = np.arange(1, end // GAP + 2, dtype=np.int64) * GAP - 1
-        self.block_track = np.maximum(np.searchsorted(self.starts, block_ends, side="right") - 1, 0)
-
-    def track_of(self, positions: np.ndarray) -> np.ndarray:
-        """Index (into ``ids``) of the track each timeline position belongs to."""
-        return self.block_track[positions // GAP]
 
 
-def gather(offsets: np.ndarray, postings: np.ndarray, hashes: np.ndarray, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Postings of ``hashes``: (postings, index of the query hash each came from). Buckets longer than ``cap`` are
-    skipped (a hash that common says nothing)."""
+def gather(offsets: np.ndarray, postings: np.ndarray, hashes: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Where the clip would start on the timeline, by each posting of ``hashes``: posting frame minus the frame of
+    the query hash that found it."""
     lo = offsets[hashes].astype(np.int64)
-    hi = offsets[hashes + 1].astype(np.int64)
-    n = hi - lo
-    n[n > cap] = 0
+    n = offsets[hashes + 1].astype(np.int64) - lo
     total = int(n.sum())
     if total == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    which = np.repeat(np.arange(hashes.size), n)
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
-    idx = starts + np.arange(total)
-    return np.asarray(postings[idx], np.int64), which
+        return np.zeros(0, np.int64)
+    ends = np.cumsum(n)
+    idx = np.repeat(lo - (ends - n), n) + np.arange(total)
+    return np.asarray(postings[idx], np.int64) - np.repeat(times, n)
+
+
+def choose_hashes(
+    segments: Sequence[Segment], hashes: np.ndarray, times: np.ndarray, cap: int, budget: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The query hashes worth reading: at most ``cap`` postings each (over all segments) and, with a budget, the
+    rarest first until ``budget`` postings are reached.
+
+    A true match has its postings among the rare and the common hashes alike, while the common ones bring nearly
+    all the chance hits: rarest first keeps most of a match's votes for a fraction of the reading. A small library
+    never reaches the budget; a library of 100k tracks reads a bounded amount per query.
+    """
+    hashes = np.asarray(hashes, np.int64)
+    times = np.asarray(times, np.int64)
+    sizes = np.zeros(hashes.size, np.int64)
+    for seg in segments:
+        sizes += seg.offsets[hashes + 1].astype(np.int64) - seg.offsets[hashes].astype(np.int64)
+    keep = (sizes > 0) & (sizes <= cap)
+    if budget is not None and int(sizes[keep].sum()) > budget:
+        order = np.flatnonzero(keep)[np.argsort(sizes[keep], kind="stable")]
+        keep = np.zeros(hashes.size, bool)
+        keep[order[np.cumsum(sizes[order]) <= budget]] = True
+    return hashes[keep], times[keep]
+
+
+def aligned_windows(starts: np.ndarray, g: np.ndarray, min_score: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each track's best aligned window: (track index, offset, score) where score is the number of hits within one
+    frame of the offset, for tracks scoring at least ``min_score``.
+
+    ``g`` holds, per hit, the clip start on a timeline whose tracks begin at ``starts``. A large library yields
+    millions of hits per query, nearly all by chance: they are counted by one sort of 32-bit keys (relative to
+    the smallest hit; vectorised sorts are fastest on them), and only offsets next to one that holds a third of
+    ``min_score`` can centre a qualifying window, so the window sums run on those alone.
+    """
+    empty = np.zeros(0, np.int64)
+    if g.size == 0:
+        return empty, empty, empty
+    base = int(g.min())
+    v = (g - base).astype(np.uint32) if int(g.max()) - base < 2**32 else g - base
+    v.sort()
+    head = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+    count = np.diff(np.r_[head, v.size])
+    heavy = np.flatnonzero(count >= -(-min_score // 3))
+    if heavy.size == 0:
+        return empty, empty, empty
+    centre = np.unique(np.clip(np.concatenate([heavy - 1, heavy, heavy + 1]), 0, head.size - 1))
+    u = v[head].astype(np.int64)
+    score = count[centre].copy()
+    for step in (-1, 1):
+        nb = np.clip(centre + step, 0, head.size - 1)
+        score += count[nb] * ((u[nb] == u[centre] + step) & (nb != centre))
+    d = u[centre] + base
+    # The clip start lies at most half a gap before its track's first frame (queries are far shorter than GAP).
+    track = np.searchsorted(starts, d + GAP // 2, side="right") - 1
+    ok = (score >= min_score) & (track >= 0)
+    d, score, track = d[ok], score[ok], track[ok]
+    order = np.lexsort((-score, track))
+    first = order[np.r_[True, track[order][1:] != track[order][:-1]]] if order.size else order
+    return track[first], d[first] - starts[track[first]], score[first]
 
 
 class FilePostings:
@@ -187,38 +234,30 @@ class FilePostings:
         return {tid: entry[1] for tid, entry in self._current()["tracks"].items()}
 
     def votes(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int, min_votes: int
+        self, hashes: np.ndarray, times: np.ndarray, cap: int, min_score: int, budget: int | None = None
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Aligned hits: (track id, offset, count) for every (track, offset) that ``min_votes`` query hashes agree on.
+        """Per track, its best aligned offset: (track ids, offsets, scores) with score >= ``min_score``.
 
-        Offset = posting frame minus the query hash's frame: where in the track the query starts.
+        Offset = posting frame minus the query hash's frame (where in the track the query starts); score = the
+        query hashes that agree on it within one frame. Hashes with more than ``cap`` postings are skipped; with a
+        ``budget``, the rarest hashes are read first and no more than ``budget`` postings in all (see
+        ``Store.vote_postings``). Tracks whose postings moved on are left out.
         """
         manifest, segments = self._state()
-        live = manifest["tracks"]
-        names: list[str] = []
-        deltas: list[np.ndarray] = []
-        counts: list[np.ndarray] = []
-        hashes = np.asarray(hashes, np.int64)
-        times = np.asarray(times, np.int64)
-        for seg in segments.values():
-            p, which = gather(seg.offsets, seg.postings, hashes, cap)
-            if p.size == 0:
-                continue
-            idx = seg.track_of(p)
-            keep = self._alive(manifest["generation"], live, seg)[idx]
-            if not keep.any():
-                continue
-            idx, delta = idx[keep], (p - seg.starts[idx] - times[which])[keep]
-            key = idx * (1 << 33) + (delta + (1 << 32))  # one int64 per (track, offset)
-            uniq, n = np.unique(key, return_counts=True)
-            good = n >= min_votes
-            uniq, n = uniq[good], n[good]
-            names += seg.id_array[uniq >> 33].tolist()
-            deltas.append((uniq & ((1 << 33) - 1)) - (1 << 32))
-            counts.append(n)
-        if not names:
+        if not segments:
             return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
-        return names, np.concatenate(deltas), np.concatenate(counts)
+        hashes, times = choose_hashes(list(segments.values()), hashes, times, cap, budget)
+        # The segments' timelines laid end to end (GAP apart), so one counting pass serves them all.
+        parts, starts, ids, alive, base = [], [], [], [], 0
+        for seg in segments.values():
+            parts.append(gather(seg.offsets, seg.postings, hashes, times) + base)
+            starts.append(seg.starts + base)
+            ids.append(seg.id_array)
+            alive.append(self._alive(manifest["generation"], manifest["tracks"], seg))
+            base += int(seg.starts[-1] + seg.lengths[-1]) + GAP if seg.ids else 0
+        track, offset, score = aligned_windows(np.concatenate(starts), np.concatenate(parts), min_score)
+        keep = np.concatenate(alive)[track]
+        return np.concatenate(ids)[track[keep]].tolist(), offset[keep], score[keep]
 
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.folder.glob("seg-*") if f.is_file())
