@@ -61,25 +61,21 @@ def main() -> None:
     paths = sorted(str(p) for p in folder.glob("*.flac"))[: args.files + 1]
 
     stages: dict[str, float] = defaultdict(float)
-    original_run = Analyzer.run
-    original_load = worker.load_for_analysis
 
-    def timed_run(self, audio, context=None):  # type: ignore[no-untyped-def]
-        c0 = time.process_time()
-        try:
-            return original_run(self, audio, context) if context is not None else original_run(self, audio)
-        finally:
-            stages[f"view {self.view}: {self.key}"] += time.process_time() - c0
+    def clocked(fn, label):  # type: ignore[no-untyped-def]
+        """``fn`` with its CPU time added to ``stages[label(*args)]``."""
 
-    def timed_load(*a, **k):  # type: ignore[no-untyped-def]
-        c0 = time.process_time()
-        try:
-            return original_load(*a, **k)
-        finally:
-            stages["decode + resample (load_for_analysis)"] += time.process_time() - c0
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            c0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stages[label(*args)] += time.process_time() - c0
 
-    Analyzer.run = timed_run  # type: ignore[method-assign]
-    worker.load_for_analysis = timed_load
+        return wrapper
+
+    Analyzer.run = clocked(Analyzer.run, lambda self, *_: f"view {self.view}: {self.key}")  # type: ignore[method-assign]
+    worker.load_for_analysis = clocked(worker.load_for_analysis, lambda *_: "decode + resample (load_for_analysis)")
     views = dict(DEFAULT_VIEWS)
     c0 = time.process_time()
     first = worker.run_job(worker.Job(paths[0], views))  # loads every model once

@@ -102,7 +102,7 @@ def test_file_postings_update_vote_compact_and_survive_a_crash(tmp_path, monkeyp
 
 def test_aligned_windows_match_a_plain_count():
     """Counting only around heavy offsets must find exactly what summing every window finds."""
-    from tonearm.store import postings
+    from tonearm.store import postings, voting
 
     rng = np.random.default_rng(5)
     starts = np.array([0, 20_000, 45_000, 90_000])
@@ -110,7 +110,7 @@ def test_aligned_windows_match_a_plain_count():
     planted = np.r_[np.full(9, 21_000), np.full(4, 21_001), np.full(3, 46_999), np.full(5, 47_000)]
     g = np.concatenate([g, planted])
     for min_score in (3, 8, 12):
-        track, offset, score = postings.aligned_windows(starts, g, min_score)
+        track, offset, score = voting.aligned_windows(starts, g, min_score, postings.GAP // 2)
         u, c = np.unique(g, return_counts=True)
         counts = dict(zip(u.tolist(), c.tolist(), strict=True))
         want: dict[int, int] = {}  # track -> its best window's score

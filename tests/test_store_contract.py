@@ -214,6 +214,10 @@ def test_landmark_postings_vote_replace_and_remove(store):
     best = int(np.argmax(counts))
     assert names[best] == tid and offsets[best] == 250 and 40 <= counts[best] <= 120
     assert store.vote_postings(h, t - 250, cap=2000, min_score=3, budget=0)[0] == []
+    every = np.concatenate([v[1] for v in tracks.values()])
+    sizes = np.bincount(every, minlength=2**21)[h]
+    assert store.postings_cost(h, cap=2000) == int(sizes.sum())  # what a lookup with no budget reads
+    assert store.postings_cost(h, cap=0) == 0 and store.postings_cost(np.zeros(0, np.uint32)) == 0
     other = rng.integers(0, 2**21, 800).astype(np.uint32), np.sort(rng.integers(0, 3000, 800))
     store.update_postings({tid: ("new", *other)}, ["0000000000000000"])
     keys = store.postings_tracks()

@@ -199,7 +199,7 @@ class Indexer:
         for view, analyzer in self.analyzers.items():
             if view in stored and stored[view] != analyzer.dim:
                 log.warning("view %s changes dimension %d -> %d: rebuilding it", view, stored[view], analyzer.dim)
-                self.store.drop_view(view)  # type: ignore[attr-defined]
+                self.store.drop_view(view)
             if analyzer.dim == 0:
                 continue  # a view without a vector (landmarks: its index is the postings)
             self.store.ensure_view(view, analyzer.dim)

@@ -108,7 +108,7 @@ def migrate_space(store: Store) -> int:
     if have is None or (have == moodspace.DIM and store.get_meta(SPACE_META) == moodspace.SPACE_KEY):
         return 0
     if have != moodspace.DIM:
-        store.drop_view(MOOD_VIEW)  # type: ignore[attr-defined]
+        store.drop_view(MOOD_VIEW)
         store.ensure_view(MOOD_VIEW, moodspace.DIM)
     ids = [r["id"] for r in store.scan(columns=["id", "ana_emotions"]) if r.get("ana_emotions")]
     for start in range(0, len(ids), 200):

@@ -43,6 +43,7 @@ from tonearm.audio.decode import load
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
+from tonearm.store import voting
 from tonearm.store.base import Store
 from tonearm.store.schema import LANDMARK_VIEW
 
@@ -121,59 +122,44 @@ def _variants(c: Candidate) -> list[Candidate]:
 
 
 def _lookup(
-    store: Store, t: np.ndarray, f: np.ndarray, probe: Probe, min_score: int = MIN_MATCH, budget: int | None = BUDGET
+    store: Store, h: np.ndarray, ht: np.ndarray, probe: Probe, min_score: int = MIN_MATCH, budget: int | None = BUDGET
 ) -> list[Candidate]:
-    """Candidates of one lookup, most aligned votes first."""
-    h, ht = query_hashes(t, f, probe)
+    """Candidates of one lookup of the clip's hashes under ``probe``, most aligned votes first."""
     names, offsets, scores = store.vote_postings(h, ht, CAP, min_score, budget)
     out = [Candidate(tr, int(o), int(n), probe) for tr, o, n in zip(names, offsets, scores, strict=True)]
     return sorted(out, key=lambda c: -c.matched)
 
 
-def realign(rt: np.ndarray, rf: np.ndarray, cand: Candidate, t: np.ndarray, f: np.ndarray) -> Candidate:
-    """The candidate at the offset where all of the clip's peaks (under its probe) agree best with the track.
+def realign(ref: tuple[np.ndarray, np.ndarray], cand: Candidate, qh: np.ndarray, qt: np.ndarray) -> Candidate:
+    """The candidate at the offset where all of the clip's hashes (``qh``, ``qt``: under its probe) agree best with
+    the whole track's (``ref``: hashes sorted, with their frames).
 
     A probe votes with the clip's sparser peaks, and music repeats itself: its best offset may be another
     pass of the same phrase. Matching every peak of the clip against the whole track settles it, as the
     plain lookup does with the index."""
-    rh, rht = hashes(rt, rf, INDEX.fanout)
-    qh, qt = query_hashes(t, f, cand.probe, slack=True)
-    order = np.argsort(rh, kind="stable")
-    rh, rht = rh[order].astype(np.int64), rht[order]
-    lo, hi = np.searchsorted(rh, qh, "left"), np.searchsorted(rh, qh, "right")
-    n = hi - lo
-    if not n.sum():
+    rh, rht = ref
+    lo = np.searchsorted(rh, qh, "left")
+    d, score = voting.windows(voting.expand(lo, np.searchsorted(rh, qh, "right") - lo, rht, qt), 1)
+    if d.size == 0:
         return cand
-    ends = np.cumsum(n)
-    d = rht[np.repeat(lo - (ends - n), n) + np.arange(int(ends[-1]))] - np.repeat(qt, n)
-    u, c = np.unique(d, return_counts=True)
-    score = c.copy()
-    near = u[1:] == u[:-1] + 1
-    score[:-1] += c[1:] * near
-    score[1:] += c[:-1] * near
     best = int(np.argmax(score))
-    return Candidate(cand.track, int(u[best]), int(score[best]), cand.probe)
+    return Candidate(cand.track, int(d[best]), int(score[best]), cand.probe)
 
 
-def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds: float) -> tuple[int, float, Candidate]:
-    """(hashes that match the track at the offset, share of the clip's seconds they cover, the candidate as
-    verified: a probed one realigned first, see ``realign``).
+def verify(
+    rt: np.ndarray, rf: np.ndarray, cand: Candidate, qh: np.ndarray, qt: np.ndarray, seconds: float
+) -> tuple[int, float]:
+    """(the clip's hashes that match the track's peaks ``rt``, ``rf`` at the candidate's offset, share of the
+    clip's seconds they cover).
 
     The postings vote counts hashes; this re-checks the best candidates against the track's own
     peaks around the offset and asks where in the clip the matches fall. A recording that only
     shares a phrase with the clip (a stock cadence, a sample) matches in one or two seconds; the
     real recording matches across the clip.
     """
-    rows = store.get([cand.track], columns=["id", "ana_landmarks"])
-    if not rows:
-        return 0, 0.0, cand
-    rt, rf = unpack(rows[0].get("ana_landmarks"))
-    if cand.probe != PLAIN:
-        cand = realign(rt, rf, cand, t, f)
     lo, hi = cand.offset - 2 * FPS, cand.offset + (seconds * cand.probe.time + 2) * FPS
     keep = (rt >= lo) & (rt <= hi)
     rh, rht = hashes(rt[keep], rf[keep], INDEX.fanout)
-    qh, qt = query_hashes(t, f, cand.probe, slack=True)
     ref = rh.astype(np.int64) * (1 << 32) + rht
     found = np.zeros(qh.size, bool)
     for d in (-1, 0, 1):
@@ -181,7 +167,28 @@ def verify(store: Store, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds:
     second = (qt / (FPS * cand.probe.time)).astype(np.int64)
     audible = np.unique(second).size  # seconds of the clip that have landmarks at all (not silence)
     covered = np.unique(second[found]).size
-    return int(found.sum()), covered / max(1, audible), cand
+    return int(found.sum()), covered / max(1, audible)
+
+
+def _verified(store: Store, c: Candidate, t: np.ndarray, f: np.ndarray, seconds: float) -> tuple[int, float, Candidate]:
+    """(matched, coverage, candidate) of the best verification: the track's peaks read once, a probed candidate
+    realigned and tried at its probe and the neighbouring ones (``_variants``)."""
+    rows = store.get([c.track], columns=["id", "ana_landmarks"])
+    if not rows:
+        return 0, 0.0, c
+    rt, rf = unpack(rows[0].get("ana_landmarks"))
+    ref: tuple[np.ndarray, np.ndarray] | None = None
+    tried = []
+    for v in _variants(c):
+        qh, qt = query_hashes(t, f, v.probe, slack=True)
+        if v.probe != PLAIN:
+            if ref is None:  # the whole track's hashes, sorted: made once for every variant
+                rh, rht = hashes(rt, rf, INDEX.fanout)
+                order = np.argsort(rh, kind="stable")
+                ref = rh[order].astype(np.int64), rht[order]
+            v = realign(ref, v, qh, qt)
+        tried.append((*verify(rt, rf, v, qh, qt, seconds), v))
+    return max(tried, key=lambda m: evidence(m[0], m[1]))
 
 
 def evidence(matched: int, coverage: float) -> float:
@@ -209,8 +216,7 @@ def _answers(
             kept.append((c, row))
     results = []
     for c, row in kept[: max(k, VERIFY)]:
-        matched, coverage, c = max((verify(store, v, t, f, seconds) for v in _variants(c)),
-                                   key=lambda m: evidence(m[0], m[1]))  # fmt: skip
+        matched, coverage, c = _verified(store, c, t, f, seconds)
         ev = evidence(matched, coverage)
         if ev < MIN_EVIDENCE or coverage < MIN_COVERAGE:
             continue
@@ -227,7 +233,7 @@ def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
     t, f = peaks(clip, PROBE)
     pool: dict[str, Candidate] = {}
     for probe in GRID:
-        for c in _lookup(store, t, f, probe, PROBE_MIN_MATCH, PROBE_BUDGET):
+        for c in _lookup(store, *query_hashes(t, f, probe), probe, PROBE_MIN_MATCH, PROBE_BUDGET):
             if c.track not in pool or c.matched > pool[c.track].matched:
                 pool[c.track] = c
     return sorted(pool.values(), key=lambda c: -c.matched)
@@ -243,14 +249,16 @@ def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True)
         )
     clip = y[: int(MAX_QUERY_SECONDS * SR)]
     t, f = peaks(clip, QUERY)
-    results, top = _answers(store, _lookup(store, t, f, PLAIN), t, f, seconds, k)
+    h, ht = query_hashes(t, f, PLAIN)
+    results, top = _answers(store, _lookup(store, h, ht, PLAIN), t, f, seconds, k)
     tried = 1
     if probes and not results:  # not found as it is: perhaps sped up, slowed down or pitch-shifted
         results, top_probed = _answers(store, _probed(store, clip), t, f, seconds, k)
         tried += len(GRID)
         top = max(top, top_probed)
-    if not results:  # a noisy clip's true votes sit in common hashes too, which the budget left out: read them all
-        results, top_all = _answers(store, _lookup(store, t, f, PLAIN, budget=None), t, f, seconds, k)
+    if not results and store.postings_cost(h, CAP) > BUDGET:
+        # A noisy clip's true votes sit in common hashes too, which the budget left out: read them all.
+        results, top_all = _answers(store, _lookup(store, h, ht, PLAIN, budget=None), t, f, seconds, k)
         top = max(top, top_all)
     for i, r in enumerate(results, 1):
         r["rank"] = i

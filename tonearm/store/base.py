@@ -104,6 +104,10 @@ class Store(ABC):
         """Create the vector columns for ``view`` (raises if it exists with another dimension)."""
 
     @abstractmethod
+    def drop_view(self, view: str) -> None:
+        """Remove a view's vector columns (its analyzer changed dimension: the view is made again)."""
+
+    @abstractmethod
     def fields(self) -> dict[str, FieldType]:
         """Filterable metadata fields (core and custom) with their types."""
 
@@ -255,6 +259,11 @@ class Store(ABC):
         ``budget``, the query's rarest hashes are read first and no more than ``budget`` postings in all, so a
         query's cost stays bounded as the library grows.
         """
+
+    @abstractmethod
+    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
+        """How many postings ``vote_postings`` reads for these hashes with no budget (hashes over ``cap`` left out):
+        when it is within a budget, a budgeted lookup has already read everything."""
 
     def has_postings(self) -> bool:
         """Whether any track has postings (cheaper than listing them)."""

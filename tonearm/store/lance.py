@@ -441,6 +441,9 @@ class LanceStore(Store):
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         return self._postings.votes(hashes, times, cap, min_score, budget)
 
+    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
+        return self._postings.cost(hashes, cap)
+
     def postings_size(self) -> int:
         folder = Path(self.location) / "landmarks"
         return self._postings.size_bytes() if folder.is_dir() else 0

@@ -643,6 +643,19 @@ class PostgresStore(Store):
             return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
         return [r[0] for r in rows], np.array([r[1] for r in rows], np.int64), np.array([r[2] for r in rows], np.int64)
 
+    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
+        if len(hashes) == 0:
+            return 0
+        query = self._sql.SQL(
+            "WITH q(h) AS (SELECT * FROM unnest(%s::integer[])), "
+            "sizes AS (SELECT hash, count(*) AS n FROM {} WHERE hash = ANY(%s::integer[]) GROUP BY hash "
+            "HAVING count(*) <= %s) "
+            "SELECT coalesce(sum(s.n), 0) FROM q JOIN sizes s ON s.hash = q.h"
+        ).format(self._table("landmarks"))
+        h = np.asarray(hashes, np.int64).tolist()
+        with self._conn() as conn:
+            return int(conn.execute(query, (h, sorted(set(h)), cap)).fetchone()[0])
+
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:
             return

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from tonearm.store.voting import aligned_windows, choose, expand
+
 HASH_BITS = 21
 N_HASHES = 1 << HASH_BITS
 GAP = 4096  # frames (65 s) between tracks on a timeline: longer than any query, so offsets never spill over
@@ -96,76 +98,10 @@ class Segment:
         self.lengths = np.array([t[2] for t in info], np.int64)
 
 
-def gather(offsets: np.ndarray, postings: np.ndarray, hashes: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Where the clip would start on the timeline, by each posting of ``hashes``: posting frame minus the frame of
-    the query hash that found it."""
-    lo = offsets[hashes].astype(np.int64)
-    n = offsets[hashes + 1].astype(np.int64) - lo
-    total = int(n.sum())
-    if total == 0:
-        return np.zeros(0, np.int64)
-    ends = np.cumsum(n)
-    idx = np.repeat(lo - (ends - n), n) + np.arange(total)
-    return np.asarray(postings[idx], np.int64) - np.repeat(times, n)
-
-
-def choose_hashes(
-    segments: Sequence[Segment], hashes: np.ndarray, times: np.ndarray, cap: int, budget: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The query hashes worth reading: at most ``cap`` postings each (over all segments) and, with a budget, the
-    rarest first until ``budget`` postings are reached.
-
-    A true match has its postings among the rare and the common hashes alike, while the common ones bring nearly
-    all the chance hits: rarest first keeps most of a match's votes for a fraction of the reading. A small library
-    never reaches the budget; a library of 100k tracks reads a bounded amount per query.
-    """
-    hashes = np.asarray(hashes, np.int64)
-    times = np.asarray(times, np.int64)
-    sizes = np.zeros(hashes.size, np.int64)
-    for seg in segments:
-        sizes += seg.offsets[hashes + 1].astype(np.int64) - seg.offsets[hashes].astype(np.int64)
-    keep = (sizes > 0) & (sizes <= cap)
-    if budget is not None and int(sizes[keep].sum()) > budget:
-        order = np.flatnonzero(keep)[np.argsort(sizes[keep], kind="stable")]
-        keep = np.zeros(hashes.size, bool)
-        keep[order[np.cumsum(sizes[order]) <= budget]] = True
-    return hashes[keep], times[keep]
-
-
-def aligned_windows(starts: np.ndarray, g: np.ndarray, min_score: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each track's best aligned window: (track index, offset, score) where score is the number of hits within one
-    frame of the offset, for tracks scoring at least ``min_score``.
-
-    ``g`` holds, per hit, the clip start on a timeline whose tracks begin at ``starts``. A large library yields
-    millions of hits per query, nearly all by chance: they are counted by one sort of 32-bit keys (relative to
-    the smallest hit; vectorised sorts are fastest on them), and only offsets next to one that holds a third of
-    ``min_score`` can centre a qualifying window, so the window sums run on those alone.
-    """
-    empty = np.zeros(0, np.int64)
-    if g.size == 0:
-        return empty, empty, empty
-    base = int(g.min())
-    v = (g - base).astype(np.uint32) if int(g.max()) - base < 2**32 else g - base
-    v.sort()
-    head = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
-    count = np.diff(np.r_[head, v.size])
-    heavy = np.flatnonzero(count >= -(-min_score // 3))
-    if heavy.size == 0:
-        return empty, empty, empty
-    centre = np.unique(np.clip(np.concatenate([heavy - 1, heavy, heavy + 1]), 0, head.size - 1))
-    u = v[head].astype(np.int64)
-    score = count[centre].copy()
-    for step in (-1, 1):
-        nb = np.clip(centre + step, 0, head.size - 1)
-        score += count[nb] * ((u[nb] == u[centre] + step) & (nb != centre))
-    d = u[centre] + base
-    # The clip start lies at most half a gap before its track's first frame (queries are far shorter than GAP).
-    track = np.searchsorted(starts, d + GAP // 2, side="right") - 1
-    ok = (score >= min_score) & (track >= 0)
-    d, score, track = d[ok], score[ok], track[ok]
-    order = np.lexsort((-score, track))
-    first = order[np.r_[True, track[order][1:] != track[order][:-1]]] if order.size else order
-    return track[first], d[first] - starts[track[first]], score[first]
+def buckets(seg: Segment, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each hash's postings start in the segment, and how many there are."""
+    lo = seg.offsets[hashes].astype(np.int64)
+    return lo, seg.offsets[hashes + 1].astype(np.int64) - lo
 
 
 class FilePostings:
@@ -246,18 +182,29 @@ class FilePostings:
         manifest, segments = self._state()
         if not segments:
             return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
-        hashes, times = choose_hashes(list(segments.values()), hashes, times, cap, budget)
+        hashes = np.asarray(hashes, np.int64)
+        times = np.asarray(times, np.int64)
+        ranges = [buckets(seg, hashes) for seg in segments.values()]
+        keep = choose(sum(n for _, n in ranges), cap, budget)
+        times = times[keep]
         # The segments' timelines laid end to end (GAP apart), so one counting pass serves them all.
         parts, starts, ids, alive, base = [], [], [], [], 0
-        for seg in segments.values():
-            parts.append(gather(seg.offsets, seg.postings, hashes, times) + base)
+        for seg, (lo, n) in zip(segments.values(), ranges, strict=True):
+            parts.append(expand(lo[keep], n[keep], seg.postings, times) + base)
             starts.append(seg.starts + base)
             ids.append(seg.id_array)
             alive.append(self._alive(manifest["generation"], manifest["tracks"], seg))
             base += int(seg.starts[-1] + seg.lengths[-1]) + GAP if seg.ids else 0
-        track, offset, score = aligned_windows(np.concatenate(starts), np.concatenate(parts), min_score)
+        track, offset, score = aligned_windows(np.concatenate(starts), np.concatenate(parts), min_score, GAP // 2)
         keep = np.concatenate(alive)[track]
         return np.concatenate(ids)[track[keep]].tolist(), offset[keep], score[keep]
+
+    def cost(self, hashes: np.ndarray, cap: int) -> int:
+        """Postings a lookup of ``hashes`` reads with no budget (see ``Store.postings_cost``)."""
+        _, segments = self._state()
+        hashes = np.asarray(hashes, np.int64)
+        sizes = sum((buckets(seg, hashes)[1] for seg in segments.values()), np.zeros(hashes.size, np.int64))
+        return int(sizes[choose(sizes, cap, None)].sum())
 
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.folder.glob("seg-*") if f.is_file())
