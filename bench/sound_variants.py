@@ -47,8 +47,8 @@ def pool(x: np.ndarray, how: str) -> np.ndarray:
         return x.mean(0)
     if how == "max":
         return x.max(0)
-    if how == "mean/2":  # every other patch/block, as the shipped view computes them
-        return x[::2].mean(0)
+    if how.startswith("mean/"):  # every n-th patch/block ("mean/2": as the shipped view computes them)
+        return x[:: int(how[5:])].mean(0)
     return np.concatenate([x.mean(0), x.std(0)])
 
 
@@ -112,6 +112,24 @@ VARIANTS: dict[str, list[tuple[str, str, float]]] = {
         ("pen", "mean/2", 1.0),
         ("tags", "mean/2", 0.5),
         ("aisfx", "mean/2", 1.5),
+    ],
+    "same, every 3rd patch": [
+        ("dsp", "", 0.5),
+        ("pen", "mean/3", 1.0),
+        ("tags", "mean/3", 0.5),
+        ("aisfx", "mean/3", 1.5),
+    ],
+    "same, every 4th patch": [
+        ("dsp", "", 0.5),
+        ("pen", "mean/4", 1.0),
+        ("tags", "mean/4", 0.5),
+        ("aisfx", "mean/4", 1.5),
+    ],
+    "same, musicnn every 2nd, aiSFX every 4th": [
+        ("dsp", "", 0.5),
+        ("pen", "mean/2", 1.0),
+        ("tags", "mean/2", 0.5),
+        ("aisfx", "mean/4", 1.5),
     ],
     "dsp + musicnn m+s + tags + aisfx m+s": [
         ("dsp", "", 1.0),

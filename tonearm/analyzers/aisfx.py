@@ -1,4 +1,4 @@
-"""aiSFX embeddings in numpy: a 9-layer CNN trained on sound-effect libraries, without torch.
+"""aiSFX embeddings without torch: a 9-layer CNN trained on sound-effect libraries, run by onnxruntime.
 
 Weights: ``models/checkpoint.pth`` in the ``aisfx==0.1.2`` wheel (weights CC BY 4.0,
 Hwang & Pardo et al., "aiSFX", ISMIR; ``pip install --no-deps aisfx==0.1.2``), read by our
@@ -16,7 +16,6 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from tonearm.analyzers.base import Analyzer
 from tonearm.audio.segments import DecodedAudio
@@ -62,42 +61,34 @@ def blocks(spec: np.ndarray, hop: int = BLOCK // 2) -> np.ndarray:
 
 
 class AisfxNet:
-    """Forward pass of the aiSFX embedding network (inference mode)."""
+    """Forward pass of the aiSFX embedding network (inference mode), as an onnxruntime graph."""
 
     def __init__(self) -> None:
+        from tonearm.analyzers.weights.onnx_graph import GraphBuilder, session
         from tonearm.analyzers.weights.torch_checkpoint import read_torch_checkpoint
 
         state, _datasets = read_torch_checkpoint(weights_path())
-        self.layers = []
+        g = GraphBuilder("aisfx")
+        x = g.op("Unsqueeze", "spec", g.ints([1]))  # (B, 1, time, mel): one input channel
         for b in range(1, 5):
             for c in (1, 2):
                 pre = f"embedding_net.conv_block{b}"
-                kernel = state[f"{pre}.conv{c}.weight"]  # (out, in, 3, 3)
-                g, beta = state[f"{pre}.bn{c}.weight"], state[f"{pre}.bn{c}.bias"]
+                kernel = state[f"{pre}.conv{c}.weight"]  # (out, in, 3, 3), no bias
+                gamma, beta = state[f"{pre}.bn{c}.weight"], state[f"{pre}.bn{c}.bias"]
                 mean, var = state[f"{pre}.bn{c}.running_mean"], state[f"{pre}.bn{c}.running_var"]
-                scale = g / np.sqrt(var + _BN_EPS)
-                # im2col weight: (3*3*in, out) with (dy, dx, in) ordering
-                w = kernel.transpose(2, 3, 1, 0).reshape(-1, kernel.shape[0]).astype(np.float32)
-                self.layers.append((w, scale.astype(np.float32), (beta - mean * scale).astype(np.float32)))
-
-    @staticmethod
-    def _conv3x3(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """'Same' 3x3 convolution of (B, H, W, C) -> (B, H, W, C_out) via im2col."""
-        b, h, wd, c = x.shape
-        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        cols = sliding_window_view(xp, (3, 3), axis=(1, 2))  # (B, H, W, C, 3, 3)
-        cols = cols.transpose(0, 1, 2, 4, 5, 3).reshape(b * h * wd, 9 * c)
-        return (cols @ w).reshape(b, h, wd, -1)
+                scale = gamma / np.sqrt(var + _BN_EPS)
+                # batch norm folded into the convolution: it comes before the ReLU
+                w, bias = kernel * scale[:, None, None, None], beta - mean * scale
+                x = g.op("Relu", g.op("Conv", x, g.const(w), g.const(bias), pads=[1, 1, 1, 1]))
+            if b < 4:  # 2x2 max pooling after blocks 1-3 (floor, as torch)
+                x = g.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
+        freq_mean = g.op("ReduceMean", x, axes=[3], keepdims=0)
+        g.op("ReduceMax", freq_mean, axes=[2], keepdims=0, out="embedding")  # max over time
+        self._session = session(g.serialize({"spec": [None, BLOCK, N_MELS]}, {"embedding": [None, 512]}))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """(B, 100, 96) spectrogram blocks -> (B, 512) embeddings."""
-        x = batch.astype(np.float32)[..., None]  # channels last
-        for i, (w, scale, shift) in enumerate(self.layers):
-            x = np.maximum(self._conv3x3(x, w) * scale + shift, 0)
-            if i % 2 == 1 and i < 6:  # 2x2 max pooling after blocks 1-3 (floor, as torch)
-                b, h, wd, c = x.shape
-                x = x[:, : h // 2 * 2, : wd // 2 * 2].reshape(b, h // 2, 2, wd // 2, 2, c).max(axis=(2, 4))
-        return x.mean(axis=2).max(axis=1)  # mean over frequency, max over time
+        return self._session.run(None, {"spec": np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
 @cache

@@ -1,9 +1,9 @@
-"""musicnn (Pons & Serra) in numpy: music-trained embeddings and 50 tags, without TensorFlow.
+"""musicnn (Pons & Serra) without TensorFlow: music-trained embeddings and 50 tags.
 
 The weights are the TensorFlow-1 checkpoints shipped in the ``musicnn==0.1.0`` wheel (ISC;
 ``pip install --no-deps musicnn==0.1.0``); they are read with our own checkpoint reader and the
-network is re-implemented layer by layer (see ``tests/test_musicnn_parity.py`` for the parity
-check against TensorFlow). One deliberate difference from the original extractor: the mel
+network is rebuilt layer by layer as an onnxruntime graph (``tests/test_model_parity.py`` checks
+it against TensorFlow's outputs). One deliberate difference from the original extractor: the mel
 spectrogram stays float32 — the original casts it to float16, which overflows to ``inf`` on
 loud input and makes every loud clip look the same.
 
@@ -17,13 +17,11 @@ over time, dense 200 ("penultimate", the embedding) and dense 50 + sigmoid (tag 
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import librosa
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from tonearm.analyzers.base import Analysis, Analyzer
 from tonearm.audio.segments import DecodedAudio
@@ -82,96 +80,84 @@ def patches(mel: np.ndarray, hop: int = N_FRAMES) -> np.ndarray:
     return np.stack([mel[s : s + N_FRAMES] for s in starts])
 
 
-@dataclass
-class _BN:
-    scale: np.ndarray
-    shift: np.ndarray
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x * self.scale + self.shift
-
-
 class MusicnnNet:
-    """The forward pass of a musicnn checkpoint (inference mode)."""
+    """The forward pass of a musicnn checkpoint (inference mode), as an onnxruntime graph."""
 
     def __init__(self, model: str = "MSD_musicnn") -> None:
+        from tonearm.analyzers.weights.onnx_graph import GraphBuilder, session
         from tonearm.analyzers.weights.tf_checkpoint import read_checkpoint
 
         self.model = model
         self.labels = MSD_LABELS if model.startswith("MSD") else MTT_LABELS
         w = read_checkpoint(str(weights_dir(model)) + "/")
+        g = GraphBuilder(model)
 
-        def bn(name: str) -> _BN:
+        def suffix(i: int) -> str:
+            return "" if i == 0 else f"_{i}"
+
+        def scale_shift(i: int) -> tuple[np.ndarray, np.ndarray]:
+            """Inference batch norm ``i`` as a scale and a shift."""
+            name = "batch_normalization" + suffix(i)
             scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + _BN_EPS)
-            return _BN(
-                scale.astype(np.float32), (w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale).astype(np.float32)
-            )
+            return scale, w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
 
-        self.bn = [bn("batch_normalization" + ("" if i == 0 else f"_{i}")) for i in range(11)]
-        self.conv = [
-            (w["conv2d" + ("" if i == 0 else f"_{i}") + "/kernel"], w["conv2d" + ("" if i == 0 else f"_{i}") + "/bias"])
-            for i in range(8)
-        ]
-        self.dense = [(w["dense/kernel"], w["dense/bias"]), (w["dense_1/kernel"], w["dense_1/bias"])]
+        def bn(x: str, i: int, shape: tuple[int, ...]) -> str:
+            scale, shift = scale_shift(i)
+            return g.op("Add", g.op("Mul", x, g.const(scale.reshape(shape))), g.const(shift.reshape(shape)))
 
-    @staticmethod
-    def _conv2d_single_channel(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-        """Valid 2-D convolution of (B, T, F) with kernel (kt, kf, 1, C) -> (B, T', F', C), via im2col."""
-        kt, kf, _, c = kernel.shape
-        cols = sliding_window_view(x, (kt, kf), axis=(1, 2))  # (B, T', F', kt, kf)
-        b, t, f = cols.shape[:3]
-        out = cols.reshape(b * t * f, kt * kf) @ kernel.reshape(kt * kf, c)
-        return (out + bias).reshape(b, t, f, c)
+        def bn_then_max_over_freq(x: str, i: int) -> str:
+            """max_f(scale * x + shift) of (B, C, T, F) -> (B, C, T), normalising only what is kept.
 
-    def _timbral(self, x: np.ndarray, i: int) -> np.ndarray:
-        xp = np.pad(x, ((0, 0), (3, 3), (0, 0)))
-        y = np.maximum(self._conv2d_single_channel(xp, *self.conv[i]), 0)
-        return self.bn[i + 1](y).max(axis=2)  # pool over all frequencies
+            Batch norm is monotonic per channel, so the max of the normalised values is the
+            normalised max where the scale is positive and the normalised min where it is not:
+            the same numbers, without scaling the largest tensor of the network element by element.
+            """
+            scale, shift = scale_shift(i)
+            positive = g.const((scale > 0).reshape(1, -1, 1), np.bool_)
+            kept = g.op("Where", positive, g.op("ReduceMax", x, axes=[3], keepdims=0),
+                        g.op("ReduceMin", x, axes=[3], keepdims=0))  # fmt: skip
+            return g.op("Add", g.op("Mul", kept, g.const(scale.reshape(1, -1, 1))), g.const(shift.reshape(1, -1, 1)))
 
-    def _temporal(self, x: np.ndarray, i: int) -> np.ndarray:
-        k = self.conv[i][0].shape[0]
-        xp = np.pad(x, ((0, 0), ((k - 1) // 2, k // 2), (0, 0)))  # TensorFlow's "same"
-        y = np.maximum(self._conv2d_single_channel(xp, *self.conv[i]), 0)
-        return self.bn[i + 1](y).max(axis=2)
+        def conv(x: str, i: int, pads: list[int]) -> str:
+            """TensorFlow conv ``i`` (kernel time x freq x in x out) as an ONNX Conv, then ReLU."""
+            kernel, bias = w["conv2d" + suffix(i) + "/kernel"], w["conv2d" + suffix(i) + "/bias"]
+            return g.op("Relu", g.op("Conv", x, g.const(kernel.transpose(3, 2, 0, 1)), g.const(bias), pads=pads))
 
-    def _midend_conv(self, x: np.ndarray, i: int, bn: int) -> np.ndarray:
-        """7-frame convolution spanning all channels of (B, T, C_in) -> (B, T, 64)."""
-        kernel, bias = self.conv[i]
-        xp = np.pad(x, ((0, 0), (3, 3), (0, 0)))
-        cols = sliding_window_view(xp, 7, axis=1)  # (B, T, C_in, 7)
-        b, t, c_in, _ = cols.shape
-        out = cols.transpose(0, 1, 3, 2).reshape(b * t, 7 * c_in) @ kernel.reshape(7 * c_in, -1)
-        return self.bn[bn](np.maximum(out + bias, 0)).reshape(b, t, -1)
+        x = g.op("Unsqueeze", bn("patches", 0, (1, 1, 1)), g.ints([1]))  # (B, 1, 187 frames, 96 bands)
+        front = []
+        for i in range(5):
+            kt = w["conv2d" + suffix(i) + "/kernel"].shape[0]
+            # timbral (7 frames, padded 3+3) and temporal ("same" in time, as TensorFlow pads) filters,
+            # each followed by batch norm and a max over all frequencies -> (B, filters, T)
+            pads = [3, 0, 3, 0] if i < 2 else [(kt - 1) // 2, 0, kt // 2, 0]
+            front.append(bn_then_max_over_freq(conv(x, i, pads), i + 1))
+        front_out = g.op("Concat", *front, axis=1)  # (B, 561, T)
+        mid = [front_out]
+        for i, norm in ((5, 6), (6, 7), (7, 8)):
+            # mid-end: 7-frame convolutions spanning all channels, residual after the first
+            # as TensorFlow sees it: a one-channel image (T x C) and a 7 x C kernel -> (B, 64, T, 1)
+            y = g.op("Unsqueeze", g.op("Transpose", mid[-1], perm=[0, 2, 1]), g.ints([1]))
+            y = g.op("Squeeze", bn(conv(y, i, [3, 0, 3, 0]), norm, (1, -1, 1, 1)), g.ints([3]))
+            mid.append(y if i == 5 else g.op("Add", y, mid[-1]))
+        feats = g.op("Concat", *mid, axis=1)  # (B, 753, T)
+        max_pool = g.op("ReduceMax", feats, axes=[2], keepdims=1, out="max_pool_kept")
+        mean_pool = g.op("ReduceMean", feats, axes=[2], keepdims=1, out="mean_pool_kept")
+        flat = g.op("Reshape", g.op("Concat", max_pool, mean_pool, axis=2), g.ints([0, -1]))  # interleaved, as TF
+        (k1, b1), (k2, b2) = (w["dense/kernel"], w["dense/bias"]), (w["dense_1/kernel"], w["dense_1/bias"])
+        hidden = g.op("Relu", g.op("Add", g.op("MatMul", bn(flat, 9, (1, -1)), g.const(k1)), g.const(b1)))
+        penultimate = bn(hidden, 10, (1, -1))
+        g.op("Identity", penultimate, out="penultimate")
+        g.op("Sigmoid", g.op("Add", g.op("MatMul", penultimate, g.const(k2)), g.const(b2)), out="taggram")
+        g.op("Squeeze", max_pool, g.ints([2]), out="max_pool")
+        g.op("Squeeze", mean_pool, g.ints([2]), out="mean_pool")
+        outputs = {"taggram": [None, 50], "penultimate": [None, 200], "mean_pool": [None, 753], "max_pool": [None, 753]}
+        self._outputs = list(outputs)
+        self._session = session(g.serialize({"patches": [None, N_FRAMES, N_MELS]}, outputs), blocked_layout=False)
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(B, 187, 96) log-mel patches -> taggram (B, 50), penultimate (B, 200), pools (B, 753)."""
-        x = self.bn[0](batch.astype(np.float32))
-        front = np.concatenate(
-            [
-                self._timbral(x, 0),
-                self._timbral(x, 1),
-                self._temporal(x, 2),
-                self._temporal(x, 3),
-                self._temporal(x, 4),
-            ],
-            axis=2,
-        )  # (B, T, 561)
-        c1 = self._midend_conv(front, 5, 6)
-        c2 = self._midend_conv(c1, 6, 7) + c1
-        c3 = self._midend_conv(c2, 7, 8) + c2
-        feats = np.concatenate([front, c1, c2, c3], axis=2)  # (B, T, 753)
-        max_pool, mean_pool = feats.max(axis=1), feats.mean(axis=1)
-        flat = np.stack([max_pool, mean_pool], axis=2).reshape(batch.shape[0], -1)  # interleaved, as TF flattens
-        flat = self.bn[9](flat)
-        (k1, b1), (k2, b2) = self.dense
-        penultimate = self.bn[10](np.maximum(flat @ k1 + b1, 0))
-        logits = penultimate @ k2 + b2
-        return {
-            "taggram": 1.0 / (1.0 + np.exp(-logits)),
-            "penultimate": penultimate,
-            "mean_pool": mean_pool,
-            "max_pool": max_pool,
-        }
+        values = self._session.run(self._outputs, {"patches": np.ascontiguousarray(batch, dtype=np.float32)})
+        return dict(zip(self._outputs, values, strict=True))
 
 
 @cache
