@@ -3,8 +3,10 @@
 The library is the eval's mood song set (18 songs with lyrics sidecars and popularity, words
 view; :mod:`tonearm.eval.moodsongs`) unless ``--library`` names another. "Cold" is a first call
 with an empty ``$TONEARM_CACHE`` (constant embeddings are computed and cached); "warm" are the
-calls after it, answered by the CLI process itself; "served" are CLI calls made while a
-``tonearm serve`` of the library runs (the server answers them, see tonearm/cli/running.py).
+calls after it, answered by the CLI process itself (``TONEARM_BACKGROUND=0``); "served" are CLI calls
+made while a ``tonearm serve`` of the library runs (the server answers them, see tonearm/cli/running.py);
+"background" are the calls after a first one that found no server and started the quiet background
+server (``tonearm.cli.running.start_background``), as a user's second and later searches are.
 In the same run, the wall time of ``python -c "import lancedb"`` is measured as the floor any
 process that opens an embedded library pays.
 
@@ -49,12 +51,12 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
-def cli_latency(library: str, calls: int, label: str = "warm", cold: bool = True) -> dict:
+def cli_latency(library: str, calls: int, label: str = "warm", cold: bool = True, background: str = "0") -> dict:
     """Wall time of whole ``tonearm search`` processes, per mode (the first call of a fresh cache is "cold")."""
     out: dict[str, dict] = {}
     tonearm = [sys.executable, "-m", "tonearm.cli"]
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, TONEARM_CACHE=cache)
+        env = dict(os.environ, TONEARM_CACHE=cache, TONEARM_BACKGROUND=background)
         if cold:
             floor = [_wall([sys.executable, "-c", "import lancedb"], env) for _ in range(3)]
             out["import lancedb (floor)"] = _stats(floor)
@@ -86,6 +88,32 @@ def served_latency(library: str, requests: int, calls: int) -> tuple[dict, dict]
     return api, cli
 
 
+def background_latency(library: str, calls: int) -> dict:
+    """CLI calls after a first one that started the background server; the server is stopped afterwards."""
+    import signal
+
+    announcement = Path(library) / ".tonearm-serve.json"
+    tonearm = [sys.executable, "-m", "tonearm.cli", "search", "-l", library, "--json"]
+    env = dict(os.environ, TONEARM_BACKGROUND="1")
+    first = _wall([*tonearm, QUERIES["mood"][0], "--mode", "mood"], env)
+    answered = time.time()
+    deadline = answered + 120
+    while not announcement.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    if not announcement.exists():
+        raise SystemExit("the background server did not announce itself within 120 s")
+    started = time.time() - answered
+    try:
+        out = cli_latency(library, calls, "background", cold=False, background="1")
+    finally:
+        pid = json.loads(announcement.read_text())["pid"]
+        os.kill(pid, signal.SIGTERM)
+        while announcement.exists() and time.time() < deadline + 60:
+            time.sleep(0.1)
+    return {"background: first call (answers itself, starts the server)": {"s": round(first, 3)},
+            "background: server ready after the first call (s)": round(started, 1), **out}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library")
@@ -105,8 +133,9 @@ def main() -> None:
             Indexer(open_store(library), {"words": "words"}).run([str(p) for p in paths], workers=1)
         local = cli_latency(library, args.calls)
         api, served = served_latency(library, args.requests, args.calls)
+        background = background_latency(library, args.calls)
         result = {"library": args.library or "eval mood song set (18 songs)", "cpu_count": os.cpu_count(),
-                  "cli": {**local, **served}, "api": api}  # fmt: skip
+                  "cli": {**local, **served, **background}, "api": api}  # fmt: skip
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

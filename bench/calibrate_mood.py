@@ -3,8 +3,8 @@
 Both are fitted on data labelled for this purpose, never on the eval's mood ranking set
 (:mod:`tonearm.eval.moodsongs`):
 
-* the cut, on the mood sanity set (30 English and Spanish texts, :mod:`tonearm.eval.moodset`):
-  each text in turn is the listener's query (tagged as a query is) and the other 29 are the
+* the cut, on the mood sanity set (66 English and Spanish texts, :mod:`tonearm.eval.moodset`):
+  each text in turn is the listener's query (tagged as a query is) and the other 65 are the
   library's songs (tagged as at index time); a song "shares the main feeling" when its
   expected emotions overlap the query's. Mood search keeps songs above the cut and plays the
   most popular first, so the cut is chosen for that rule: with 200 seeded random popularity

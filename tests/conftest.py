@@ -18,6 +18,7 @@ FFMPEG = shutil.which("ffmpeg")
 # Speech recognition runs the same kernels on Intel and AMD (oneDNN, AVX2: see tonearm/words/asr.py);
 # set before any test loads CTranslate2, inherited by every CLI process and index worker.
 os.environ.setdefault("TONEARM_ASR_PORTABLE", "1")
+os.environ.setdefault("TONEARM_BACKGROUND", "0")  # CLI searches never leave servers behind (one test turns it on)
 
 
 def synth(kind: str, seconds: float = 6.0, sr: int = SR, seed: int = 0, f0: float = 220.0) -> np.ndarray:

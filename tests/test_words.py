@@ -478,3 +478,44 @@ def test_cli_search_is_answered_by_a_running_server(mood_library: Path, tmp_path
         assert ranked(cli(mood_library)) == ranked(local)  # a stale announcement: answered here
     finally:
         (mood_library / ".tonearm-serve.json").unlink()
+
+
+def test_cli_search_starts_a_background_server_that_stops_when_idle(mood_library: Path, tmp_path: Path) -> None:
+    """Without a server, a search answers itself and starts a quiet one; the next search is served; idle, it stops."""
+    import os
+    import shutil
+
+    lib = tmp_path / "lib"
+    shutil.copytree(mood_library, lib)
+    env = {"TONEARM_BACKGROUND": "1", "TONEARM_BACKGROUND_IDLE_S": "4"}
+    announcement = lib / ".tonearm-serve.json"
+
+    def cli(*extra: str) -> dict:
+        proc = run_cli("search", "I'm so happy today", "--mode", "mood", "--json", "-l", str(lib), *extra, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    assert "served_by" not in cli("--local") and not announcement.exists()  # --local never starts one
+    first = cli()
+    assert "served_by" not in first["query"]  # answered by this process ...
+    deadline = time.time() + 60
+    while not announcement.exists() and time.time() < deadline:  # ... which left a server starting
+        time.sleep(0.2)
+    info = json.loads(announcement.read_text())
+    assert info["host"] == "127.0.0.1" and info["port"] > 0 and not (lib / ".tonearm-serve.starting").exists()
+    second = cli()
+    assert second["query"]["served_by"] == f"http://127.0.0.1:{info['port']}"
+    assert [r["id"] for r in second["results"]] == [r["id"] for r in first["results"]]
+    deadline = time.time() + 60
+    while announcement.exists() and time.time() < deadline:  # 4 s without a request: it stops, and says so
+        time.sleep(0.2)
+    assert not announcement.exists()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the idle background server did not exit")

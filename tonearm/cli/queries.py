@@ -80,7 +80,7 @@ def search(
     ] = "auto",
     k: Annotated[int, typer.Option("-k", help="Number of results.")] = 10,
     where: WhereOpt = None,
-    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood: 0.66).")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop results below this score (mood: 0.72).")] = None,
     llm_url: LlmUrlOpt = None,
     llm_model: LlmModelOpt = None,
     llm_timeout: LlmTimeoutOpt = 60.0,
@@ -93,7 +93,9 @@ def search(
     """Search by meaning: spoken words and lyrics, mood ("rainy Sunday, heartbroken but hopeful"), or sound tags.
 
     When a `tonearm serve` of the same library runs on this machine, it answers (its models are
-    loaded: tens of milliseconds instead of a second or more); the output is the same.
+    loaded: tens of milliseconds instead of a second or more); the output is the same. When none
+    runs, this call answers itself and starts a quiet one that stops after 15 idle minutes
+    (TONEARM_BACKGROUND=0 or --local: never).
     """
     from tonearm.cli import running
     from tonearm.config import resolve_library
@@ -109,6 +111,8 @@ def search(
 
         backend = backend_from_settings(llm_url, llm_model, llm_timeout) if llm_url else None
         payload = run_search(open_library(lib), TextQuery(text, k, where, min_score), mode, backend)
+        if not local:
+            running.start_background(lib)  # the next query on this library is answered by it, quickly
     if json_out:
         print(dumps(payload))
     else:

@@ -9,6 +9,12 @@ server when the file names a live process and falls back to answering itself on 
 failure (stale file, refused connection, error status), so the answer never depends on the
 server being there. ``--local`` or ``TONEARM_LOCAL=1`` skips the server.
 
+When no server runs, ``tonearm search`` answers itself and then starts one in the background
+(``start_background``): a quiet ``tonearm serve --port 0`` of the library that stops after
+``BACKGROUND_IDLE_S`` without a request, so the next query on a warm machine is quick.
+``TONEARM_BACKGROUND=0`` (or ``--local``) turns that off; a library folder tonearm cannot
+write to never gets one (it could not be announced).
+
 Only plain library folders on this machine take part: the file is read and written with the
 standard library alone, and only a server on loopback is asked (a server bound to one LAN
 address is not announced), so a query never leaves the machine.
@@ -20,6 +26,9 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 FILE = ".tonearm-serve.json"
+STARTING = ".tonearm-serve.starting"  # a CLI process is starting a server (so two do not start two)
+BACKGROUND_IDLE_S = 900.0
+_STARTING_FRESH_S = 60.0
 _LOOPBACK = ("127.0.0.1", "::1")
 ASK_TIMEOUT_S = 30.0  # a server's first request may load models; a hung server costs this once, then local
 
@@ -49,6 +61,7 @@ def announced(library: str, host: str, port: int) -> Iterator[None]:
             tmp.write_text(json.dumps(info))
             os.replace(tmp, path)
             written = True
+            path.with_name(STARTING).unlink(missing_ok=True)
         except OSError:
             pass
     previous = None
@@ -74,6 +87,11 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _local() -> bool:
+    """TONEARM_LOCAL=1: this process answers its own queries (no server asked, none started)."""
+    return os.environ.get("TONEARM_LOCAL", "").lower() in ("1", "true", "yes")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -87,7 +105,7 @@ def _alive(pid: int) -> bool:
 def server_for(library: str) -> str | None:
     """The base URL of a live server announced in ``library``, or None."""
     path = _file(library)
-    if path is None or os.environ.get("TONEARM_LOCAL", "") in ("1", "true", "yes"):
+    if path is None or _local():
         return None
     try:
         info = json.loads(path.read_text())
@@ -118,3 +136,38 @@ def ask(library: str, route: str, params: dict[str, Any]) -> dict[str, Any] | No
         return None
     payload["query"]["served_by"] = base
     return payload
+
+
+def start_background(library: str) -> bool:
+    """Start a quiet server of ``library`` that exits when idle; False when not wanted or not possible.
+
+    Detached from this process (its own session: a Ctrl-C here does not reach it), output discarded.
+    A marker file claimed with O_EXCL keeps concurrent CLI calls from starting one server each;
+    the server removes it once it has announced itself, and a marker older than a minute is stale.
+    """
+    path = _file(library)
+    if path is None or _local() or os.environ.get("TONEARM_BACKGROUND", "").lower() in ("0", "false", "no"):
+        return False
+    if not path.parent.is_dir() or server_for(library) is not None:
+        return False
+    marker = path.with_name(STARTING)
+    try:
+        if time.time() - marker.stat().st_mtime < _STARTING_FRESH_S:
+            return False
+        marker.unlink()
+    except OSError:
+        pass
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except OSError:  # read-only library, or another process won the race
+        return False
+    idle = os.environ.get("TONEARM_BACKGROUND_IDLE_S") or str(BACKGROUND_IDLE_S)
+    cmd = [sys.executable, "-m", "tonearm.cli", "serve", "--library", str(path.parent), "--port", "0",
+           "--idle-exit", idle]  # fmt: skip
+    try:
+        subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)  # fmt: skip
+    except OSError:
+        marker.unlink(missing_ok=True)
+        return False
+    return True

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+import threading
+import time
+from typing import Annotated, Any
 
 import typer
 
@@ -22,7 +24,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback requires a token.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port, announced in the library).")] = 8000,
     token: Annotated[
         str | None, typer.Option(help="Token for uploads and writes when not on loopback (default: generated).")
     ] = None,
@@ -38,6 +40,9 @@ def serve(
         ),
     ] = False,
     subsonic_user: Annotated[str, typer.Option(help="The Subsonic user name players log in with.")] = "tonearm",
+    idle_exit: Annotated[
+        float, typer.Option(help="Stop after this many seconds without a request (0: never).", min=0)
+    ] = 0.0,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and the web app for a library."""
     import secrets
@@ -57,6 +62,15 @@ def serve(
     if config.requires_token and not config.token:
         config.token = secrets.token_urlsafe(18)
         console.print(f"token for uploads and writes: [bold]{config.token}[/]")
+    sock = None
+    if port == 0:  # bind first, so the port printed and announced is the one served
+        import socket
+
+        try:
+            sock = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+        except OSError as exc:
+            raise TonearmError(f"cannot listen on {host}: {exc.strerror or exc}") from exc
+        port = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"tonearm serving {lib} at [bold]http://{shown}:{port}/[/] (API docs: /docs)")
     if config.subsonic:
@@ -73,8 +87,53 @@ def serve(
                       f"{'; ' + where if created else ''})", highlight=False)  # fmt: skip
         if config.requires_token:
             console.print("[yellow]warning:[/] Subsonic credentials travel in URLs: put TLS in front of this server")
+    app = create_app(config)
+    activity = None
+    if idle_exit:
+        app = activity = IdleWatch(app)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    if activity is not None:
+        activity.stop_when_idle(server, idle_exit)
     with announced(lib, host, port):  # quick CLI queries on this library ask this server (tonearm/cli/running.py)
-        uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+        server.run(sockets=[sock] if sock is not None else None)
+
+
+class IdleWatch:
+    """ASGI wrapper that notes when the last request ended, to stop a server nobody uses.
+
+    The quiet server that ``tonearm search`` starts in the background (``tonearm.cli.running``)
+    must not outlive its use: after ``idle`` seconds with no request in flight and none started,
+    it asks uvicorn to shut down gracefully (the announcement is then removed).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.in_flight = 0
+        self.last = time.monotonic()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.in_flight += 1
+        self.last = time.monotonic()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+            self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.in_flight else time.monotonic() - self.last
+
+    def stop_when_idle(self, server: Any, idle: float) -> None:
+        def watch() -> None:
+            while not server.should_exit:
+                time.sleep(min(5.0, max(0.2, idle / 4)))
+                if self.idle_for() >= idle:
+                    server.should_exit = True
+
+        threading.Thread(target=watch, name="tonearm-idle-exit", daemon=True).start()
 
 
 subsonic_app = typer.Typer(help="The Subsonic API's credentials: show them, or rotate the secret.",
