@@ -15,7 +15,7 @@ from tonearm.analyzers.melody import NoteEvent, intervals, ngram_vector, notes_f
 from tonearm.eval.hum import HumStyle, hum
 from tonearm.eval.render import INSTRUMENTS, Voice, have_renderer, render
 from tonearm.eval.symbolic import select_tunes
-from tonearm.search.hum import local_alignment
+from tonearm.search.hum import local_alignment, local_alignments
 
 needs_renderer = pytest.mark.skipif(not have_renderer(), reason="fluidsynth / GM soundfonts not installed")
 
@@ -36,6 +36,24 @@ def test_vectorised_alignment_equals_textbook_smith_waterman():
         q = rng.integers(-4, 5, rng.integers(1, 14))
         t = rng.integers(-4, 5, rng.integers(1, 50))
         assert local_alignment(q, t).score == pytest.approx(_brute_force_alignment(q, t), abs=1e-9)
+
+
+def test_alignment_of_many_targets_at_once_equals_one_by_one():
+    """The rerank aligns all candidates in one padded matrix: same scores and matched ranges as one at a time."""
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        q = rng.integers(-4, 5, rng.integers(1, 14))
+        targets = [rng.integers(-4, 5, rng.integers(0, 60)) for _ in range(rng.integers(1, 12))]
+        together = local_alignments(q, targets)
+        for t, aln in zip(targets, together, strict=True):
+            assert aln.score == pytest.approx(_brute_force_alignment(q, t) if t.size else 0.0, abs=1e-9)
+            alone = _one_target(q, t)
+            assert (aln.start, aln.end) == (alone.start, alone.end)
+
+
+def _one_target(q: np.ndarray, t: np.ndarray):
+    """The same alignment computed with no padding at all (a batch of one, exactly the target's length)."""
+    return local_alignments(q, [t])[0]
 
 
 def test_alignment_finds_the_query_anywhere_and_reports_where():

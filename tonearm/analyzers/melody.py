@@ -139,7 +139,11 @@ def extract_notes(segments: list[np.ndarray], offsets: list[float], fmin: float)
 
 def intervals(notes: list[NoteEvent] | list[int]) -> np.ndarray:
     """Successive pitch intervals in semitones, clipped to an octave."""
-    pitches = np.array([n.pitch if isinstance(n, NoteEvent) else n for n in notes], dtype=float)
+    return pitch_intervals(np.array([n.pitch if isinstance(n, NoteEvent) else n for n in notes], dtype=float))
+
+
+def pitch_intervals(pitches: np.ndarray) -> np.ndarray:
+    """``intervals`` of a pitch array (MIDI numbers, fractional)."""
     if pitches.size < 2:
         return np.zeros(0, int)
     return np.clip(np.round(np.diff(pitches)), -12, 12).astype(int)
@@ -174,10 +178,15 @@ def encode_notes(notes: list[NoteEvent]) -> str:
     )
 
 
-def decode_notes(text: str | None) -> list[NoteEvent]:
+def note_array(text: str | None) -> np.ndarray:
+    """The stored note list as an (n, 3) array of onset, duration, pitch.
+
+    What a hum rerank reads for each of its hundreds of candidates: building a NoteEvent per
+    note cost more than aligning them.
+    """
     if not text:
-        return []
-    return [NoteEvent(float(o), float(d), float(p)) for o, d, p in json.loads(text)]
+        return np.zeros((0, 3))
+    return np.asarray(json.loads(text), dtype=float).reshape(-1, 3)
 
 
 class MelodyAnalyzer(Analyzer):
