@@ -1,1 +1,1 @@
-"""Readers for framework weight files, so trained networks run without their frameworks."""
+"""Readers for framework weight files and an ONNX graph builder, so trained networks run without their frameworks."""
