@@ -68,6 +68,11 @@ def vectors(feats: list[dict], spec, fit_idx: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
 
+def _shipped_weights(musicnn_pool: str, aisfx_pool: str) -> list[tuple[str, str, float]]:
+    """The shipped fusion's blocks and weights (dsp 0.5, musicnn 1, tags 0.5, aiSFX 1.5) with the given pooling."""
+    return [("dsp", "", 0.5), ("pen", musicnn_pool, 1.0), ("tags", musicnn_pool, 0.5), ("aisfx", aisfx_pool, 1.5)]
+
+
 VARIANTS: dict[str, list[tuple[str, str, float]]] = {
     "dsp": [("dsp", "", 1.0)],
     "musicnn mean": [("pen", "mean", 1.0)],
@@ -101,36 +106,11 @@ VARIANTS: dict[str, list[tuple[str, str, float]]] = {
         ("aisfx", "mean", 1.5),
     ],
     "musicnn + aisfx": [("pen", "mean", 1.0), ("aisfx", "mean", 1.0)],
-    "dsp 0.5 + musicnn + tags 0.5 + aisfx 1.5": [
-        ("dsp", "", 0.5),
-        ("pen", "mean", 1.0),
-        ("tags", "mean", 0.5),
-        ("aisfx", "mean", 1.5),
-    ],
-    "same, every 2nd patch (shipped: fused)": [
-        ("dsp", "", 0.5),
-        ("pen", "mean/2", 1.0),
-        ("tags", "mean/2", 0.5),
-        ("aisfx", "mean/2", 1.5),
-    ],
-    "same, every 3rd patch": [
-        ("dsp", "", 0.5),
-        ("pen", "mean/3", 1.0),
-        ("tags", "mean/3", 0.5),
-        ("aisfx", "mean/3", 1.5),
-    ],
-    "same, every 4th patch": [
-        ("dsp", "", 0.5),
-        ("pen", "mean/4", 1.0),
-        ("tags", "mean/4", 0.5),
-        ("aisfx", "mean/4", 1.5),
-    ],
-    "same, musicnn every 2nd, aiSFX every 4th": [
-        ("dsp", "", 0.5),
-        ("pen", "mean/2", 1.0),
-        ("tags", "mean/2", 0.5),
-        ("aisfx", "mean/4", 1.5),
-    ],
+    "dsp 0.5 + musicnn + tags 0.5 + aisfx 1.5": _shipped_weights("mean", "mean"),
+    "same, every 2nd patch (shipped: fused)": _shipped_weights("mean/2", "mean/2"),
+    "same, every 3rd patch": _shipped_weights("mean/3", "mean/3"),
+    "same, every 4th patch": _shipped_weights("mean/4", "mean/4"),
+    "same, musicnn every 2nd, aiSFX every 4th": _shipped_weights("mean/2", "mean/4"),
     "dsp + musicnn m+s + tags + aisfx m+s": [
         ("dsp", "", 1.0),
         ("pen", "meanstd", 1.0),

@@ -47,13 +47,8 @@ def test_alignment_of_many_targets_at_once_equals_one_by_one():
         together = local_alignments(q, targets)
         for t, aln in zip(targets, together, strict=True):
             assert aln.score == pytest.approx(_brute_force_alignment(q, t) if t.size else 0.0, abs=1e-9)
-            alone = _one_target(q, t)
+            alone = local_alignment(q, t)  # a batch of one: no padding at all
             assert (aln.start, aln.end) == (alone.start, alone.end)
-
-
-def _one_target(q: np.ndarray, t: np.ndarray):
-    """The same alignment computed with no padding at all (a batch of one, exactly the target's length)."""
-    return local_alignments(q, [t])[0]
 
 
 def test_alignment_finds_the_query_anywhere_and_reports_where():

@@ -118,15 +118,18 @@ class MusicnnNet:
                         g.op("ReduceMin", x, axes=[3], keepdims=0))  # fmt: skip
             return g.op("Add", g.op("Mul", kept, g.const(scale.reshape(1, -1, 1))), g.const(shift.reshape(1, -1, 1)))
 
+        def kernel_of(i: int) -> np.ndarray:
+            return w["conv2d" + suffix(i) + "/kernel"]  # time x freq x in x out
+
         def conv(x: str, i: int, pads: list[int]) -> str:
-            """TensorFlow conv ``i`` (kernel time x freq x in x out) as an ONNX Conv, then ReLU."""
-            kernel, bias = w["conv2d" + suffix(i) + "/kernel"], w["conv2d" + suffix(i) + "/bias"]
+            """TensorFlow conv ``i`` as an ONNX Conv, then ReLU."""
+            kernel, bias = kernel_of(i), w["conv2d" + suffix(i) + "/bias"]
             return g.op("Relu", g.op("Conv", x, g.const(kernel.transpose(3, 2, 0, 1)), g.const(bias), pads=pads))
 
         x = g.op("Unsqueeze", bn("patches", 0, (1, 1, 1)), g.ints([1]))  # (B, 1, 187 frames, 96 bands)
         front = []
         for i in range(5):
-            kt = w["conv2d" + suffix(i) + "/kernel"].shape[0]
+            kt = kernel_of(i).shape[0]
             # timbral (7 frames, padded 3+3) and temporal ("same" in time, as TensorFlow pads) filters,
             # each followed by batch norm and a max over all frequencies -> (B, filters, T)
             pads = [3, 0, 3, 0] if i < 2 else [(kt - 1) // 2, 0, kt // 2, 0]

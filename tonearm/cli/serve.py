@@ -88,12 +88,10 @@ def serve(
         if config.requires_token:
             console.print("[yellow]warning:[/] Subsonic credentials travel in URLs: put TLS in front of this server")
     app = create_app(config)
-    activity = None
-    if idle_exit:
-        app = activity = IdleWatch(app)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    if activity is not None:
-        activity.stop_when_idle(server, idle_exit)
+    watch = IdleWatch(app) if idle_exit else None
+    server = uvicorn.Server(uvicorn.Config(watch or app, host=host, port=port, log_level="warning"))
+    if watch is not None:
+        watch.stop_when_idle(server, idle_exit)
     with announced(lib, host, port):  # quick CLI queries on this library ask this server (tonearm/cli/running.py)
         server.run(sockets=[sock] if sock is not None else None)
 

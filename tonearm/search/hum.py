@@ -87,7 +87,7 @@ def local_alignments(query: np.ndarray, targets: list[np.ndarray]) -> list[Align
     best_end = np.zeros(c, dtype=np.int64)
     best_start = np.zeros(c, dtype=np.int64)
     ramp = -_GAP * np.arange(n + 1)
-    zero = np.zeros((c, 1))
+    zero, zero_start = np.zeros((c, 1)), np.zeros((c, 1), dtype=np.int64)
     rows = np.arange(c)
     for i in range(m):
         diff = np.abs(padded - query[i])
@@ -95,9 +95,7 @@ def local_alignments(query: np.ndarray, targets: list[np.ndarray]) -> list[Align
         diag = prev[:, :-1] + sub
         up = prev[:, 1:] + _GAP
         h0 = np.concatenate((zero, np.maximum(0.0, np.maximum(diag, up))), axis=1)
-        start0 = np.concatenate(
-            (zero.astype(np.int64), np.where(diag >= up, start_prev[:, :-1], start_prev[:, 1:])), axis=1
-        )
+        start0 = np.concatenate((zero_start, np.where(diag >= up, start_prev[:, :-1], start_prev[:, 1:])), axis=1)
         start0 = np.where(h0 == 0, cols, start0)
         shifted = h0 + ramp
         run = np.maximum.accumulate(shifted, axis=1)
