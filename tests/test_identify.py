@@ -67,6 +67,51 @@ def test_hash_layout_and_packing():
     assert all(np.array_equal(a, b) for a, b in zip(L.unpack(packed), (t, f), strict=True))
 
 
+@needs_renderer
+def test_a_noisy_clips_strongest_pairs_are_the_likeliest_to_be_true():
+    """Why a budgeted lookup weighs the query's strongest pairs up (``query_hashes``' weights): in a clip at 10 dB
+    SNR, the pairs whose weaker peak is strongest are more often pairs the library stored at the clip's offset."""
+    from tonearm.search.identify import PLAIN, SLACK_WEIGHT, query_hashes
+
+    y = resample(_tunes(1)[0], SR, L.SR)
+    start = int(8.0 * L.FPS)
+    clip = distort.apply("noise_10db", y[8 * L.SR : 18 * L.SR], L.SR, np.random.default_rng(2))
+    t, f, s = L.strong_peaks(clip, L.QUERY)
+    whole = L.PeakStream(L.QUERY)
+    for i in range(0, clip.size, 7919):
+        whole.feed(clip[i : i + 7919])
+    assert np.array_equal(whole.finish()[0], t) and np.array_equal(whole.strength, s)  # streamed: the same
+    assert s.size == t.size and np.all(s >= L.MIN_DB)
+    h, ht, w = query_hashes(t, f, PLAIN, strength=s)
+    exact = np.arange(h.size) < L.pairs(t, f, L.QUERY.fanout)[0].size  # then the slack lookups, weighing less
+    assert np.all(w[exact] >= 1) and w[~exact].max() <= SLACK_WEIGHT * w[exact].max()
+    rh, rt = L.hashes(*L.peaks(y), L.INDEX.fanout)
+    stored = set((rh.astype(np.int64) * 100_000 + rt).tolist())
+    true = np.array([any(int(x) * 100_000 + int(q) + start + d in stored for d in (-1, 0, 1))
+                     for x, q in zip(h[exact], ht[exact], strict=True)])  # fmt: skip
+    order = np.argsort(-w[exact], kind="stable")
+    top, rest = true[order[: order.size // 4]], true[order[order.size // 4 :]]
+    assert true.sum() >= 30 and top.mean() > 4 * rest.mean(), (top.mean(), rest.mean())  # measured: ~50 and ~20x
+
+
+@needs_renderer
+def test_peak_matches_single_out_the_recording_in_heavy_noise():
+    """The peak-by-peak check (``peak_matches``): at 0 dB SNR the clip's recording lines up more peaks than hashes,
+    and clears the bar; other recordings at the same offset stay far below it."""
+    from tonearm.search import identify as I
+
+    ys = [resample(y, SR, L.SR) for y in _tunes(3)]
+    clip = distort.apply("noise_0db", ys[1][int(11.5 * L.SR) : int(21.5 * L.SR)], L.SR, np.random.default_rng(0))
+    t, f, _ = L.strong_peaks(clip, L.QUERY)
+    cand = I.Candidate("x", round(11.5 * L.FPS), 0, I.PLAIN)
+    qh, qt, _ = I.query_hashes(t, f, I.PLAIN, slack=True)
+    own = I.peak_matches(*L.peaks(ys[1]), cand, t, f, 10.0)
+    assert own[0] > I.verify(*L.peaks(ys[1]), cand, qh, qt, 10.0)[0] and own[1] >= 0.9
+    assert I.evidence(*own) >= I.MIN_PEAK_EVIDENCE  # measured: ~70 peaks over every second
+    for other in (0, 2):
+        assert I.evidence(*I.peak_matches(*L.peaks(ys[other]), cand, t, f, 10.0)) < I.MIN_PEAK_EVIDENCE / 3
+
+
 # ---- the postings index ------------------------------------------------------------------------
 def _fake(track_seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(track_seed)
@@ -125,6 +170,50 @@ def test_aligned_windows_match_a_plain_count():
             d = o + int(starts[t])
             assert counts.get(d - 1, 0) + counts.get(d, 0) + counts.get(d + 1, 0) == s
     assert got[1][0] >= 13 and got[1][1] in (1000, 1001)  # the planted window of track 1: 9 + 4 votes
+
+
+def test_screening_hits_before_the_sort_changes_no_window():
+    """``screen`` drops the hits that cannot reach a window before counting: exact, whatever collides in its table."""
+    from tonearm.store import voting
+
+    rng = np.random.default_rng(1)
+    for trial in range(40):
+        n = int(rng.integers(voting.PREFILTER_MIN_HITS, 120_000))
+        v = rng.integers(0, int(rng.choice([2**16, 2**24, 2**31])), n).astype(np.uint32)
+        planted = rng.integers(1, 2**16, 30).astype(np.uint32)  # windows of 3-7 hits around them
+        v = np.concatenate([v, np.repeat(planted, rng.integers(1, 6, 30)), planted + 1, planted - 1])
+        min_score = int(rng.integers(3, 12))
+        got = voting.windows(v.copy(), min_score)
+        assert voting.screen(v, min_score).size < v.size
+        v.sort()  # the same hits, counted without screening (below the size that turns it on, piece by piece)
+        head = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+        counts = dict(zip(v[head].tolist(), np.diff(np.r_[head, v.size]).tolist(), strict=True))
+        want = {d: counts.get(d - 1, 0) + c + counts.get(d + 1, 0) for d, c in counts.items()}
+        want = {d: s for d, s in want.items() if s >= min_score and max(counts.get(d + e, 0) for e in (-1, 0, 1))
+                >= -(-min_score // 3)}  # fmt: skip
+        assert dict(zip(got[0].tolist(), got[1].tolist(), strict=True)) == want, trial
+
+
+def test_gather_in_32_bits_equals_expand_and_both_paths_vote_alike(tmp_path):
+    """A lookup counts in uint32 when the query's frames allow it and in int64 otherwise: same votes either way."""
+    from tonearm.store import voting
+
+    rng = np.random.default_rng(9)
+    postings = np.sort(rng.integers(0, 2**31, 50_000)).astype(np.uint32)
+    lo, n = rng.integers(0, 49_000, 300), rng.integers(0, 60, 300)
+    shift = rng.integers(0, 2048, 300)
+    want = voting.expand(lo, n, postings, -shift)
+    got = voting.gather(postings, lo, n, shift)
+    assert got.dtype == np.uint32 and np.array_equal(got.astype(np.int64), want)
+    index = FilePostings(tmp_path / "landmarks")
+    index.update({f"t{i}": ("k", *_fake(i)) for i in range(5)}, [])
+    index.update({f"u{i}": ("k", *_fake(10 + i)) for i in range(5)}, [])  # two segments
+    h, t = _fake(13)
+    q_h, q_t = h[500:900], t[500:900] - 300
+    fast = index.votes(q_h, q_t, 2000, 3)  # frames within 0..BIAS: 32 bits
+    slow = index.votes(np.r_[q_h, 7], np.r_[q_t, -5000], 2000, 3)  # one frame out of range: 64 bits
+    assert fast[0][0] == "u3" and fast[1][0] == 300 and fast[2][0] >= 390
+    assert fast[0] == slow[0] and np.array_equal(fast[1], slow[1]) and np.array_equal(fast[2], slow[2])
 
 
 # ---- identification end to end -------------------------------------------------------------

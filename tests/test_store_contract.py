@@ -214,10 +214,16 @@ def test_landmark_postings_vote_replace_and_remove(store):
     best = int(np.argmax(counts))
     assert names[best] == tid and offsets[best] == 250 and 40 <= counts[best] <= 120
     assert store.vote_postings(h, t - 250, cap=2000, min_score=3, budget=0)[0] == []
-    every = np.concatenate([v[1] for v in tracks.values()])
-    sizes = np.bincount(every, minlength=2**21)[h]
-    assert store.postings_cost(h, cap=2000) == int(sizes.sum())  # what a lookup with no budget reads
-    assert store.postings_cost(h, cap=0) == 0 and store.postings_cost(np.zeros(0, np.uint32)) == 0
+    # A weight per query entry decides what the budget reads first: a query holding two tracks' hashes finds the
+    # one its weights favour.
+    one = "0000000000000001"
+    both_h, both_t = np.concatenate([h, tracks[one][1][:200]]), np.concatenate([t - 250, tracks[one][2][:200] - 100])
+    for favour, want, offset in ((0, tid, 250), (1, one, 100)):
+        weights = np.repeat([1.0 - 0.99 * favour, 0.01 + 0.99 * favour], 200)
+        names, offsets, counts = store.vote_postings(both_h, both_t, 2000, 3, budget=120, weights=weights)
+        best = int(np.argmax(counts))
+        assert names[best] == want and offsets[best] == offset and 40 <= counts[best] <= 120
+        assert all(c < 20 for n, c in zip(names, counts, strict=True) if n != want)
     other = rng.integers(0, 2**21, 800).astype(np.uint32), np.sort(rng.integers(0, 3000, 800))
     store.update_postings({tid: ("new", *other)}, ["0000000000000000"])
     keys = store.postings_tracks()

@@ -82,8 +82,11 @@ def log_spectrogram(y: np.ndarray) -> np.ndarray:
     return (20.0 * np.log10(spec + 1e-6)).astype(np.float32)
 
 
-def _pick(spec: np.ndarray, per_second: float, first_frame: int, keep: slice) -> tuple[np.ndarray, np.ndarray]:
-    """Peaks of a whitened block: (frame, bin) arrays, frames counted from the track's start."""
+def _pick(
+    spec: np.ndarray, per_second: float, first_frame: int, keep: slice
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peaks of a whitened block: (frame, bin, strength in dB above the bin's median) arrays, frames counted from
+    the track's start."""
     from scipy.ndimage import maximum_filter
 
     white = spec - np.median(spec, axis=0, keepdims=True)
@@ -94,7 +97,7 @@ def _pick(spec: np.ndarray, per_second: float, first_frame: int, keep: slice) ->
         is_peak[keep.stop :] = False
     t, f = np.nonzero(is_peak)
     if t.size == 0:
-        return t, f
+        return t, f, np.zeros(0, np.float32)
     strength = white[t, f]
     seconds = max(1e-9, (min(keep.stop or spec.shape[0], spec.shape[0]) - (keep.start or 0)) / FPS)
     quota = max(1, round(per_second * seconds / (len(BANDS) - 1)))
@@ -105,12 +108,20 @@ def _pick(spec: np.ndarray, per_second: float, first_frame: int, keep: slice) ->
             idx = idx[np.argsort(-strength[idx], kind="stable")[:quota]]
         chosen.append(idx)
     sel = np.sort(np.concatenate(chosen))
-    return (t[sel] + first_frame).astype(np.int64), (f[sel] + LOW_BIN).astype(np.int64)
+    return (t[sel] + first_frame).astype(np.int64), (f[sel] + LOW_BIN).astype(np.int64), strength[sel]
 
 
 def peaks(y: np.ndarray, density: Density = INDEX) -> tuple[np.ndarray, np.ndarray]:
     """Peaks of a whole signal at 8 kHz: (frames, bins), sorted by frame."""
     return PeakStream(density).feed_all(y)
+
+
+def strong_peaks(y: np.ndarray, density: Density = QUERY) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``peaks`` with each peak's strength (dB above its bin's median): a query reads its strongest pairs first,
+    since a strong peak is the likeliest to be the same peak the library stored (see ``tonearm.search.identify``)."""
+    stream = PeakStream(density)
+    t, f = stream.feed_all(y)
+    return t, f, stream.strength
 
 
 class PeakStream:
@@ -128,6 +139,8 @@ class PeakStream:
         self._first = 0  # track frame of the first held row
         self._out_t: list[np.ndarray] = []
         self._out_f: list[np.ndarray] = []
+        self._out_s: list[np.ndarray] = []
+        self.strength = np.zeros(0, np.float32)  # per peak, once ``finish`` has run
         self._halo = NEIGHBOURHOOD[0]
         self._zi: np.ndarray | None = None  # onset filter state
 
@@ -157,10 +170,11 @@ class PeakStream:
         spec = np.concatenate(self._frames) if len(self._frames) > 1 else self._frames[0]
         lead = self._halo if self._first else 0
         stop = None if count is None else lead + count
-        t, f = _pick(spec[: None if stop is None else stop + self._halo], self.density.peaks_per_second,
-                     self._first - lead, slice(lead, stop))  # fmt: skip
+        t, f, s = _pick(spec[: None if stop is None else stop + self._halo], self.density.peaks_per_second,
+                        self._first - lead, slice(lead, stop))  # fmt: skip
         self._out_t.append(t)
         self._out_f.append(f)
+        self._out_s.append(s)
         if count is None:
             self._frames, self._n_frames = [], 0
             return
@@ -175,6 +189,7 @@ class PeakStream:
             self._emit(None)
         if not self._out_t:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        self.strength = np.concatenate(self._out_s)
         return np.concatenate(self._out_t), np.concatenate(self._out_f)
 
     def feed_all(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,10 +199,16 @@ class PeakStream:
 
 def hashes(t: np.ndarray, f: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray]:
     """Pair each peak with up to ``fanout`` later peaks: (21-bit hashes uint32, anchor frames int64)."""
+    h, anchor, _ = pairs(t, f, fanout)
+    return h, np.asarray(t, np.int64)[anchor]
+
+
+def pairs(t: np.ndarray, f: np.ndarray, fanout: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hashes of ``hashes`` with the indices (into ``t``, ``f``) of each pair's anchor and partner peak."""
     order = np.lexsort((f, t))
     t, f = t[order], f[order]
     n = t.size
-    out_h, out_t = [], []
+    out_h = []
     for k in range(1, 4 * fanout + 1):  # candidates k peaks later; keep the first `fanout` that fit
         if k >= n:
             break
@@ -195,9 +216,8 @@ def hashes(t: np.ndarray, f: np.ndarray, fanout: int) -> tuple[np.ndarray, np.nd
         df = f[k:] - f[:-k]
         ok = (dt >= 1) & (dt <= MAX_DT) & (np.abs(df) <= MAX_DF)
         out_h.append(np.where(ok, (f[:-k] << 13) | ((df + 64) << 6) | dt, -1))
-        out_t.append(t[:-k])
     if not out_h:
-        return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        return np.zeros(0, np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64)
     width = len(out_h)
     H = np.full((n, width), -1, np.int64)
     for j, h in enumerate(out_h):
@@ -206,7 +226,7 @@ def hashes(t: np.ndarray, f: np.ndarray, fanout: int) -> tuple[np.ndarray, np.nd
     rank = np.cumsum(valid, axis=1)  # the first `fanout` valid pairs of each anchor
     keep = valid & (rank <= fanout)
     rows, cols = np.nonzero(keep)
-    return H[rows, cols].astype(np.uint32), t[rows]
+    return H[rows, cols].astype(np.uint32), order[rows], order[rows + cols + 1]
 
 
 def pack(t: np.ndarray, f: np.ndarray) -> str:

@@ -3,42 +3,64 @@
 The clip's peaks are paired more densely than the library's (``landmarks.QUERY``), looked up in
 the postings index, and every hit votes for (track, offset) = (posting's track, posting frame
 minus the query hash's frame). A true match piles many votes on one offset (within one frame
-either side); chance spreads them thin. The answer is sought in three passes, each only when the
-one before gave no accepted answer:
+either side); chance spreads them thin. The answer is sought in two passes, the second only when
+the first gave no accepted answer:
 
-1. the plain lookup, reading at most ``BUDGET`` postings, the query's rarest hashes first (a
-   library of a few thousand tracks never reaches it; one of 100k tracks would read ~14 million);
+1. the plain lookup, reading at most ``BUDGET`` postings (a library of a few thousand tracks never
+   reaches it; one of 100k tracks would read ~14 million), the pairs of the clip's strongest peaks
+   first: noise turns weak peaks into chance pairs, while a strong peak is most likely one the
+   library stored (``query_hashes``' weights, steep here: ``PLAIN_POWER``);
 2. a grid of speed and pitch changes applied to the peak coordinates (a clip played 3% fast has
    its peaks at 1/1.03 of the times and 1.03 times the frequencies): 10 speed probes (0.95-1.05)
    and 12 pitch probes (-1..+1 semitone), so resampled or pitch-shifted audio is found without
    re-analysing the clip. Probes look up a sparser set of the clip's peaks (``PROBE``: the
-   strongest, as dense as the library's own) within ``PROBE_BUDGET``: they only have to put the
-   recording among the candidates, which are then realigned and verified with every peak;
-3. the plain lookup again with no budget: a clip buried in noise keeps its true hashes among the
-   common ones too (noise makes rare pairs, music common ones), which the budget left out.
+   strongest, as dense as the library's own) within ``PROBE_BUDGET`` each, weighing strength
+   against rarity (``PROBE_POWER``), on two threads: they only have to put the recording among
+   the candidates, which are then realigned and verified with every peak.
+
+The budgets were set at 100k tracks (``bench/bench_identify.py``): enough for R@1 there to stay
+within a clip or two of reading everything, small enough for the slowest clips (probed or not in
+the library) to answer within 300 ms on two cores.
 
 A candidate must gather ``MIN_MATCH`` aligned votes; the best ``VERIFY`` recordings are then
 verified against their own stored peaks around the voted offset: how many of the clip's hashes
 match there (``matched``) and in what share of the clip's audible seconds they fall
-(``coverage``). A recording that shares only a stock phrase with the clip matches in a second
-or two; the real one matches across the clip. An answer needs ``coverage >= MIN_COVERAGE`` and
-``evidence = matched x coverage >= MIN_EVIDENCE``; ``confidence`` is the evidence through a
-logistic curve centred on the bar. Both bars were set on ``tonearm eval --size small``'s identify
-task: the largest evidence any out-of-library clip reached (clips of tunes the corpus does not
-hold, rendered with the same instruments, under every distortion) against the smallest of the
-true matches. Below the bar, the answer is "no match", never a guess.
+(``coverage``), and how many of the clip's single peaks line up with the track's
+(``peak_matches``: under heavy noise a pair rarely survives whole, its peaks do). A recording
+that shares only a stock phrase with the clip matches in a second or two; the real one matches
+across the clip. An answer needs ``coverage >= MIN_COVERAGE`` and either ``matched x coverage >=
+MIN_EVIDENCE`` or (matching peaks x their coverage) ``>= MIN_PEAK_EVIDENCE``; ``confidence`` is
+the evidence through a logistic curve centred on the bar. The bars were set on ``tonearm eval
+--size small``'s identify task: above the largest evidence any out-of-library clip reached
+(clips of tunes the corpus does not hold, rendered with the same instruments, under every
+distortion: 13.2 and 27.9). Below the bar, the answer is "no match", never a guess.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers.landmarks import FPS, HIGH_BIN, INDEX, LOW_BIN, MAX_DT, PROBE, QUERY, SR, hashes, peaks, unpack
+from tonearm.analyzers.landmarks import (
+    FPS,
+    HIGH_BIN,
+    INDEX,
+    LOW_BIN,
+    MAX_DT,
+    PROBE,
+    QUERY,
+    SR,
+    hashes,
+    pairs,
+    strong_peaks,
+    unpack,
+)
 from tonearm.audio.decode import load
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
@@ -50,15 +72,21 @@ from tonearm.store.schema import LANDMARK_VIEW
 MAX_QUERY_SECONDS = 30.0
 MIN_QUERY_SECONDS = 2.0
 CAP = 20_000  # a hash with more postings than this is ignored (stop list)
-BUDGET = 1_500_000  # postings the first plain lookup reads at most, rarest hashes first (Store.vote_postings)
-PROBE_BUDGET = 600_000  # the same for each speed or pitch probe
+BUDGET = 4_000_000  # postings the plain lookup reads at most (Store.vote_postings; see the module docstring)
+PROBE_BUDGET = 400_000  # the same for each speed or pitch probe
 MIN_MATCH = 8  # aligned votes a candidate needs before it is verified
 PROBE_MIN_MATCH = 5  # aligned votes of a probe's sparser lookup that make a candidate
+PROBE_THREADS = 2  # the probes' lookups run side by side (``_probed``)
 VERIFY = 5  # candidates verified against their tracks' own peaks
 MIN_COVERAGE = 0.55  # the matches must fall in at least this share of the clip's audible seconds
 MIN_EVIDENCE = 14.0  # matches x coverage of an accepted answer
+MIN_PEAK_EVIDENCE = 30.0  # or: matching peaks x their coverage (``peak_matches``), with the hashes' coverage
 CONF_MID, CONF_SCALE = MIN_EVIDENCE, 5.0  # confidence 0.5 at the bar, 0.96 at evidence 30 (module docstring)
 SPEEDS = tuple(round(0.95 + 0.01 * i, 2) for i in range(11) if i != 5)
+STRENGTH_FLOOR = 5.0  # dB: a pair's weight is (its weaker peak's strength - this)^2 (``query_hashes``)
+PLAIN_POWER = 6.0  # the weight's power in the plain lookup: noisy clips end there, so strength counts most
+PROBE_POWER = 2.0  # in the probes: their clips are clean but re-timed, so rarity counts more
+SLACK_WEIGHT = 0.25  # a slack lookup's weight relative to its exact one: it finds a quarter to half the true votes
 PITCHES = tuple(2 ** (k / 72) for k in range(-6, 7) if k)  # semitone/6 steps to +-1 semitone
 
 
@@ -90,24 +118,42 @@ class Candidate:
     probe: Probe
 
 
-def query_hashes(t: np.ndarray, f: np.ndarray, probe: Probe, slack: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The clip's hashes under a probe; the plain probe (or ``slack``) also looks each up one frame shorter and
-    longer (tempo slack). Grid probes step the speed by 1%, which moves a 63-frame pair by under a frame."""
+def query_hashes(
+    t: np.ndarray,
+    f: np.ndarray,
+    probe: Probe,
+    slack: bool = False,
+    strength: np.ndarray | None = None,
+    power: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clip's hashes under a probe, their frames and their weights; the plain probe (or ``slack``) also looks
+    each up one frame shorter and longer (tempo slack). Grid probes step the speed by 1%, which moves a 63-frame
+    pair by under a frame.
+
+    A weight says how likely a hash is to be one the library stored (``Store.vote_postings`` reads the most
+    weight per posting first when a budget binds): a strong peak survives noise, a weak one is often noise
+    itself, so a pair weighs (its weaker peak's strength - ``STRENGTH_FLOOR``)^2. Measured at 100k tracks
+    with a 1.5 M budget, this keeps 63 of 74 true votes of a 10-dB clip where rarest-first keeps 54. A slack
+    lookup weighs ``SLACK_WEIGHT`` of its exact one."""
+    s = np.full(t.size, STRENGTH_FLOOR + 1, np.float32) if strength is None else np.asarray(strength, np.float32)
     if probe != PLAIN:
         t = np.round(t * probe.time).astype(np.int64)
         f = np.round(f * probe.freq).astype(np.int64)
         keep = (f >= LOW_BIN) & (f < HIGH_BIN)
-        t, f = t[keep], f[keep]
-    h, ht = hashes(t, f, QUERY.fanout)
-    dt = (h & 63).astype(np.int64)
-    parts_h, parts_t = [h.astype(np.int64)], [ht]
+        t, f, s = t[keep], f[keep], s[keep]
+    h, anchor, partner = pairs(t, f, QUERY.fanout)
+    ht = np.asarray(t, np.int64)[anchor]
+    w = np.maximum(np.minimum(s[anchor], s[partner]).astype(np.float64) - STRENGTH_FLOOR, 1.0) ** power
+    parts_h, parts_t, parts_w = [h.astype(np.int64)], [ht], [w]
     if probe != PLAIN and not slack:  # the grid's steps already cover the tempo: no neighbours needed
-        return parts_h[0], ht
+        return parts_h[0], ht, w
+    dt = (h & 63).astype(np.int64)
     for step in (-1, 1):
         ok = (dt + step >= 1) & (dt + step <= MAX_DT)
         parts_h.append(h[ok].astype(np.int64) + step)
         parts_t.append(ht[ok])
-    return np.concatenate(parts_h), np.concatenate(parts_t)
+        parts_w.append(w[ok] * SLACK_WEIGHT)
+    return np.concatenate(parts_h), np.concatenate(parts_t), np.concatenate(parts_w)
 
 
 def _variants(c: Candidate) -> list[Candidate]:
@@ -122,10 +168,15 @@ def _variants(c: Candidate) -> list[Candidate]:
 
 
 def _lookup(
-    store: Store, h: np.ndarray, ht: np.ndarray, probe: Probe, min_score: int = MIN_MATCH, budget: int | None = BUDGET
+    store: Store,
+    hashed: tuple[np.ndarray, np.ndarray, np.ndarray],
+    probe: Probe,
+    min_score: int,
+    budget: int | None,
 ) -> list[Candidate]:
-    """Candidates of one lookup of the clip's hashes under ``probe``, most aligned votes first."""
-    names, offsets, scores = store.vote_postings(h, ht, CAP, min_score, budget)
+    """Candidates of one lookup of the clip's hashes (``query_hashes``) under ``probe``, most aligned votes first."""
+    h, ht, weights = hashed
+    names, offsets, scores = store.vote_postings(h, ht, CAP, min_score, budget, weights)
     out = [Candidate(tr, int(o), int(n), probe) for tr, o, n in zip(names, offsets, scores, strict=True)]
     return sorted(out, key=lambda c: -c.matched)
 
@@ -170,17 +221,41 @@ def verify(
     return int(found.sum()), covered / max(1, audible)
 
 
-def _verified(store: Store, c: Candidate, t: np.ndarray, f: np.ndarray, seconds: float) -> tuple[int, float, Candidate]:
-    """(matched, coverage, candidate) of the best verification: the track's peaks read once, a probed candidate
-    realigned and tried at its probe and the neighbouring ones (``_variants``)."""
+def peak_matches(
+    rt: np.ndarray, rf: np.ndarray, cand: Candidate, t: np.ndarray, f: np.ndarray, seconds: float
+) -> tuple[int, float]:
+    """(the clip's peaks that fall within one frame and one bin of one of the track's peaks at the candidate's
+    offset, share of the clip's seconds they cover).
+
+    A pair survives noise only when both its peaks do, so under heavy noise a true match keeps few of its
+    hashes (a peak kept with probability p keeps a pair with p squared) while its single peaks still line
+    up: at 0 dB SNR the true recording matches 30-40 of a clip's peaks where its hashes match 8-18. Chance
+    and a related tune (same instrument, a shared phrase) line up fewer peaks, and only in some seconds."""
+    if cand.probe != PLAIN:
+        t = np.round(t * cand.probe.time).astype(np.int64)
+        f = np.round(f * cand.probe.freq).astype(np.int64)
+    lo, hi = cand.offset - 2 * FPS, cand.offset + (seconds * cand.probe.time + 2) * FPS
+    keep = (rt >= lo) & (rt <= hi)
+    near = [(rt[keep] + dt) * 512 + rf[keep] + df for dt in (-1, 0, 1) for df in (-1, 0, 1)]
+    found = np.isin((t + cand.offset) * 512 + f, np.concatenate(near))
+    second = (t / (FPS * cand.probe.time)).astype(np.int64)
+    return int(found.sum()), np.unique(second[found]).size / max(1, np.unique(second).size)
+
+
+def _verified(
+    store: Store, c: Candidate, t: np.ndarray, f: np.ndarray, seconds: float
+) -> tuple[int, float, float, Candidate]:
+    """(matched, coverage, peak evidence, candidate) of the best verification: the track's peaks read once, a
+    probed candidate realigned and tried at its probe and the neighbouring ones (``_variants``); the best of
+    them then checked peak by peak (``peak_matches``)."""
     rows = store.get([c.track], columns=["id", "ana_landmarks"])
     if not rows:
-        return 0, 0.0, c
+        return 0, 0.0, 0.0, c
     rt, rf = unpack(rows[0].get("ana_landmarks"))
     ref: tuple[np.ndarray, np.ndarray] | None = None
     tried = []
     for v in _variants(c):
-        qh, qt = query_hashes(t, f, v.probe, slack=True)
+        qh, qt, _ = query_hashes(t, f, v.probe, slack=True)
         if v.probe != PLAIN:
             if ref is None:  # the whole track's hashes, sorted: made once for every variant
                 rh, rht = hashes(rt, rf, INDEX.fanout)
@@ -188,7 +263,8 @@ def _verified(store: Store, c: Candidate, t: np.ndarray, f: np.ndarray, seconds:
                 ref = rh[order].astype(np.int64), rht[order]
             v = realign(ref, v, qh, qt)
         tried.append((*verify(rt, rf, v, qh, qt, seconds), v))
-    return max(tried, key=lambda m: evidence(m[0], m[1]))
+    matched, coverage, best = max(tried, key=lambda m: evidence(m[0], m[1]))
+    return matched, coverage, evidence(*peak_matches(rt, rf, best, t, f, seconds)), best
 
 
 def evidence(matched: int, coverage: float) -> float:
@@ -216,8 +292,8 @@ def _answers(
             kept.append((c, row))
     results = []
     for c, row in kept[: max(k, VERIFY)]:
-        matched, coverage, c = _verified(store, c, t, f, seconds)
-        ev = evidence(matched, coverage)
+        matched, coverage, peak_ev, c = _verified(store, c, t, f, seconds)
+        ev = max(evidence(matched, coverage), peak_ev * MIN_EVIDENCE / MIN_PEAK_EVIDENCE)
         if ev < MIN_EVIDENCE or coverage < MIN_COVERAGE:
             continue
         item = {key: row.get(key) for key in RESULT_FIELDS}
@@ -229,13 +305,23 @@ def _answers(
 
 
 def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
-    """Candidates under the speed and pitch grid: each track with its best-scoring probe."""
-    t, f = peaks(clip, PROBE)
+    """Candidates under the speed and pitch grid: each track with its best-scoring probe. The probes' lookups are
+    independent and spend their time in numpy (which releases the GIL), so they run on two threads."""
+    t, f, s = strong_peaks(clip, PROBE)
+
+    def one(probe: Probe) -> list[Candidate]:
+        hashed = query_hashes(t, f, probe, strength=s, power=PROBE_POWER)
+        return _lookup(store, hashed, probe, PROBE_MIN_MATCH, PROBE_BUDGET)
+
+    if PROBE_THREADS > 1:
+        with ThreadPoolExecutor(max_workers=PROBE_THREADS) as workers:
+            lookups = list(workers.map(one, GRID))
+    else:
+        lookups = [one(probe) for probe in GRID]
     pool: dict[str, Candidate] = {}
-    for probe in GRID:
-        for c in _lookup(store, *query_hashes(t, f, probe), probe, PROBE_MIN_MATCH, PROBE_BUDGET):
-            if c.track not in pool or c.matched > pool[c.track].matched:
-                pool[c.track] = c
+    for c in itertools.chain.from_iterable(lookups):
+        if c.track not in pool or c.matched > pool[c.track].matched:
+            pool[c.track] = c
     return sorted(pool.values(), key=lambda c: -c.matched)
 
 
@@ -248,18 +334,14 @@ def identify_audio(store: Store, y: np.ndarray, k: int = 5, probes: bool = True)
             f"the clip is too short to identify ({seconds:.1f} s; give at least {MIN_QUERY_SECONDS:g} s)"
         )
     clip = y[: int(MAX_QUERY_SECONDS * SR)]
-    t, f = peaks(clip, QUERY)
-    h, ht = query_hashes(t, f, PLAIN)
-    results, top = _answers(store, _lookup(store, h, ht, PLAIN), t, f, seconds, k)
+    t, f, s = strong_peaks(clip, QUERY)
+    hashed = query_hashes(t, f, PLAIN, strength=s, power=PLAIN_POWER)
+    results, top = _answers(store, _lookup(store, hashed, PLAIN, MIN_MATCH, BUDGET), t, f, seconds, k)
     tried = 1
     if probes and not results:  # not found as it is: perhaps sped up, slowed down or pitch-shifted
         results, top_probed = _answers(store, _probed(store, clip), t, f, seconds, k)
         tried += len(GRID)
         top = max(top, top_probed)
-    if not results and store.postings_cost(h, CAP) > BUDGET:
-        # A noisy clip's true votes sit in common hashes too, which the budget left out: read them all.
-        results, top_all = _answers(store, _lookup(store, h, ht, PLAIN, budget=None), t, f, seconds, k)
-        top = max(top, top_all)
     for i, r in enumerate(results, 1):
         r["rank"] = i
     info: dict[str, Any] = {"seconds": round(seconds, 2), "peaks": int(t.size), "probes": tried,

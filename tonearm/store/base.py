@@ -249,21 +249,23 @@ class Store(ABC):
 
     @abstractmethod
     def vote_postings(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_score: int = 2, budget: int | None = None
+        self,
+        hashes: np.ndarray,
+        times: np.ndarray,
+        cap: int = 2000,
+        min_score: int = 2,
+        budget: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Each track's best aligned offset for a query: (track ids, offsets in frames, scores).
 
         A posting of query hash i votes for offset = posting frame - ``times[i]``; a track's score at an offset is
         the votes within one frame of it (tempo slack). Only each track's best offset is returned, and only when
         it scores at least ``min_score``. Hashes with more than ``cap`` postings are ignored (a stop list); with a
-        ``budget``, the query's rarest hashes are read first and no more than ``budget`` postings in all, so a
-        query's cost stays bounded as the library grows.
+        ``budget``, the query's entries are read in order of ``weights[i]`` per posting (how likely entry i is to
+        be a true match; by default 1 each: the rarest hashes first), no more than ``budget`` postings in all, so
+        a query's cost stays bounded as the library grows. Entries of weight 0 or less are not read.
         """
-
-    @abstractmethod
-    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
-        """How many postings ``vote_postings`` reads for these hashes with no budget (hashes over ``cap`` left out):
-        when it is within a budget, a budgeted lookup has already read everything."""
 
     def has_postings(self) -> bool:
         """Whether any track has postings (cheaper than listing them)."""

@@ -437,12 +437,15 @@ class LanceStore(Store):
         self._postings.update(add, remove)
 
     def vote_postings(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_score: int = 2, budget: int | None = None
+        self,
+        hashes: np.ndarray,
+        times: np.ndarray,
+        cap: int = 2000,
+        min_score: int = 2,
+        budget: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
-        return self._postings.votes(hashes, times, cap, min_score, budget)
-
-    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
-        return self._postings.cost(hashes, cap)
+        return self._postings.votes(hashes, times, cap, min_score, budget, weights)
 
     def postings_size(self) -> int:
         folder = Path(self.location) / "landmarks"

@@ -608,30 +608,38 @@ class PostgresStore(Store):
                 )
 
     def vote_postings(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int = 2000, min_score: int = 2, budget: int | None = None
+        self,
+        hashes: np.ndarray,
+        times: np.ndarray,
+        cap: int = 2000,
+        min_score: int = 2,
+        budget: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         if len(hashes) == 0:
             return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
-        # Bucket sizes, the rarest hashes first within the budget (postings read = size x occurrences in the
-        # query), votes per (track, offset), the window d-1..d+1 (RANGE frame over the integer offset), and
-        # each track's best window.
+        # Bucket sizes; the query's entries read by cost per weight (bucket size / weight, ties in query order:
+        # as voting.choose) while the postings read stay within the budget; votes per (track, offset), the window
+        # d-1..d+1 (RANGE frame over the integer offset), and each track's best window.
         query = self._sql.SQL(
-            "WITH q(h, qt) AS (SELECT * FROM unnest(%s::integer[], %s::integer[])), "
+            "WITH q(h, qt, w, i) AS (SELECT * FROM unnest(%s::integer[], %s::integer[], %s::float8[]) "
+            "WITH ORDINALITY), "
             "sizes AS (SELECT hash, count(*) AS n FROM {} WHERE hash = ANY(%s::integer[]) GROUP BY hash "
             "HAVING count(*) <= %s), "
-            "cost AS (SELECT s.hash, s.n, s.n * count(*) AS c FROM sizes s JOIN q ON q.h = s.hash GROUP BY 1, 2), "
-            "chosen AS (SELECT hash FROM (SELECT hash, sum(c) OVER (ORDER BY n, hash) AS spent FROM cost) x "
-            "WHERE spent <= %s), "
-            "votes AS (SELECT p.track, p.t - q.qt AS d, count(*) AS n FROM {} p JOIN q ON p.hash = q.h "
-            "JOIN chosen c ON c.hash = p.hash GROUP BY 1, 2), "
+            "chosen AS (SELECT h, qt FROM (SELECT q.h, q.qt, sum(s.n) OVER (ORDER BY s.n / q.w, q.i) AS spent "
+            "FROM q JOIN sizes s ON s.hash = q.h WHERE q.w > 0) x WHERE spent <= %s), "
+            "votes AS (SELECT p.track, p.t - c.qt AS d, count(*) AS n FROM {} p JOIN chosen c ON p.hash = c.h "
+            "GROUP BY 1, 2), "
             "windows AS (SELECT track, d, sum(n) OVER (PARTITION BY track ORDER BY d "
             "RANGE BETWEEN 1 PRECEDING AND 1 FOLLOWING) AS score FROM votes) "
             "SELECT DISTINCT ON (track) track, d, score FROM windows WHERE score >= %s ORDER BY track, score DESC, d"
         ).format(self._table("landmarks"), self._table("landmarks"))
         h = np.asarray(hashes, np.int64).tolist()
+        w = np.ones(len(h)) if weights is None else np.asarray(weights, np.float64)
         params = (
             h,
             np.asarray(times, np.int64).tolist(),
+            w.tolist(),
             sorted(set(h)),
             cap,
             2**62 if budget is None else budget,
@@ -642,19 +650,6 @@ class PostgresStore(Store):
         if not rows:
             return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
         return [r[0] for r in rows], np.array([r[1] for r in rows], np.int64), np.array([r[2] for r in rows], np.int64)
-
-    def postings_cost(self, hashes: np.ndarray, cap: int = 2000) -> int:
-        if len(hashes) == 0:
-            return 0
-        query = self._sql.SQL(
-            "WITH q(h) AS (SELECT * FROM unnest(%s::integer[])), "
-            "sizes AS (SELECT hash, count(*) AS n FROM {} WHERE hash = ANY(%s::integer[]) GROUP BY hash "
-            "HAVING count(*) <= %s) "
-            "SELECT coalesce(sum(s.n), 0) FROM q JOIN sizes s ON s.hash = q.h"
-        ).format(self._table("landmarks"))
-        h = np.asarray(hashes, np.int64).tolist()
-        with self._conn() as conn:
-            return int(conn.execute(query, (h, sorted(set(h)), cap)).fetchone()[0])
 
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         if not failures:

@@ -33,11 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.store.voting import aligned_windows, choose, expand
+from tonearm.store.voting import aligned_windows, choose, expand, gather
 
 HASH_BITS = 21
 N_HASHES = 1 << HASH_BITS
 GAP = 4096  # frames (65 s) between tracks on a timeline: longer than any query, so offsets never spill over
+BIAS = GAP // 2  # added to every hit of a lookup so that 32 bits hold it (a query frame is at most this)
 MAX_SEGMENTS = 8
 _SEG = "seg-{:06d}"
 
@@ -170,14 +171,20 @@ class FilePostings:
         return {tid: entry[1] for tid, entry in self._current()["tracks"].items()}
 
     def votes(
-        self, hashes: np.ndarray, times: np.ndarray, cap: int, min_score: int, budget: int | None = None
+        self,
+        hashes: np.ndarray,
+        times: np.ndarray,
+        cap: int,
+        min_score: int,
+        budget: int | None = None,
+        weights: np.ndarray | None = None,
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Per track, its best aligned offset: (track ids, offsets, scores) with score >= ``min_score``.
 
         Offset = posting frame minus the query hash's frame (where in the track the query starts); score = the
         query hashes that agree on it within one frame. Hashes with more than ``cap`` postings are skipped; with a
-        ``budget``, the rarest hashes are read first and no more than ``budget`` postings in all (see
-        ``Store.vote_postings``). Tracks whose postings moved on are left out.
+        ``budget``, the entries of most weight per posting (or the rarest hashes) are read first and no more than
+        ``budget`` postings in all (see ``Store.vote_postings``). Tracks whose postings moved on are left out.
         """
         manifest, segments = self._state()
         if not segments:
@@ -185,26 +192,27 @@ class FilePostings:
         hashes = np.asarray(hashes, np.int64)
         times = np.asarray(times, np.int64)
         ranges = [buckets(seg, hashes) for seg in segments.values()]
-        keep = choose(sum(n for _, n in ranges), cap, budget)
+        keep = choose(sum(n for _, n in ranges), cap, budget, weights)
         times = times[keep]
-        # The segments' timelines laid end to end (GAP apart), so one counting pass serves them all.
-        parts, starts, ids, alive, base = [], [], [], [], 0
+        # Each segment is counted on its own timeline (GAP frames between tracks): hits = posting frame + BIAS -
+        # query frame, in 32 bits when the query's frames allow it (a clip of up to 30 s, sped up by 5%).
+        small = times.size == 0 or (int(times.min()) >= 0 and int(times.max()) <= BIAS)
+        out_ids, out_offsets, out_scores = [], [], []
         for seg, (lo, n) in zip(segments.values(), ranges, strict=True):
-            parts.append(expand(lo[keep], n[keep], seg.postings, times) + base)
-            starts.append(seg.starts + base)
-            ids.append(seg.id_array)
-            alive.append(self._alive(manifest["generation"], manifest["tracks"], seg))
-            base += int(seg.starts[-1] + seg.lengths[-1]) + GAP if seg.ids else 0
-        track, offset, score = aligned_windows(np.concatenate(starts), np.concatenate(parts), min_score, GAP // 2)
-        keep = np.concatenate(alive)[track]
-        return np.concatenate(ids)[track[keep]].tolist(), offset[keep], score[keep]
-
-    def cost(self, hashes: np.ndarray, cap: int) -> int:
-        """Postings a lookup of ``hashes`` reads with no budget (see ``Store.postings_cost``)."""
-        _, segments = self._state()
-        hashes = np.asarray(hashes, np.int64)
-        sizes = sum((buckets(seg, hashes)[1] for seg in segments.values()), np.zeros(hashes.size, np.int64))
-        return int(sizes[choose(sizes, cap, None)].sum())
+            if not seg.ids:
+                continue
+            if small and int(seg.starts[-1] + seg.lengths[-1]) + BIAS < 2**32:
+                g, bias = gather(seg.postings, lo[keep], n[keep], BIAS - times), BIAS
+            else:
+                g, bias = expand(lo[keep], n[keep], seg.postings, times), 0
+            track, offset, score = aligned_windows(seg.starts, g, min_score, GAP // 2, bias)
+            alive = self._alive(manifest["generation"], manifest["tracks"], seg)[track]
+            out_ids.extend(seg.id_array[track[alive]].tolist())
+            out_offsets.append(offset[alive])
+            out_scores.append(score[alive])
+        if not out_ids:
+            return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return out_ids, np.concatenate(out_offsets), np.concatenate(out_scores)
 
     def size_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.folder.glob("seg-*") if f.is_file())
