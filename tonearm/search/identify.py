@@ -132,9 +132,10 @@ def query_hashes(
 
     A weight says how likely a hash is to be one the library stored (``Store.vote_postings`` reads the most
     weight per posting first when a budget binds): a strong peak survives noise, a weak one is often noise
-    itself, so a pair weighs (its weaker peak's strength - ``STRENGTH_FLOOR``)^2. Measured at 100k tracks
-    with a 1.5 M budget, this keeps 63 of 74 true votes of a 10-dB clip where rarest-first keeps 54. A slack
-    lookup weighs ``SLACK_WEIGHT`` of its exact one."""
+    itself, so a pair weighs (its weaker peak's strength - ``STRENGTH_FLOOR``) ** ``power``. At 100k tracks
+    (``bench/bench_identify.py``) the plain lookup weighted so (power 6, 4 M postings) finds as many noisy and
+    phone clips as reading the rarest hashes first and then every posting (~14 M). A slack lookup weighs
+    ``SLACK_WEIGHT`` of its exact one."""
     s = np.full(t.size, STRENGTH_FLOOR + 1, np.float32) if strength is None else np.asarray(strength, np.float32)
     if probe != PLAIN:
         t = np.round(t * probe.time).astype(np.int64)
