@@ -47,6 +47,17 @@ def test_index_search_and_stats_on_postgres(pg_library: str, music_dir: Path) ->
     assert bad.returncode == 2 and "invalid --where" in bad.stderr
 
 
+def test_identify_an_excerpt_on_postgres(pg_library: str, music_dir: Path, tmp_path: Path) -> None:
+    """The landmark postings and their weighted lookup in SQL, through ``tonearm identify``."""
+    import soundfile as sf
+
+    y, sr = sf.read(str(music_dir / "percussive" / "percussive_1.flac"))
+    clip = tmp_path / "clip.wav"
+    sf.write(str(clip), y[int(1.5 * sr) : int(5.5 * sr)], sr)
+    top = _json(run_cli("identify", str(clip), "--library", pg_library, "--json"))["results"][0]
+    assert top["title"] == "percussive 1" and abs(top["offset"] - 1.5) <= 0.5 and top["confidence"] > 0.5
+
+
 def test_copy_both_ways_is_verified_and_resumable(
     pg_library: str, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
