@@ -83,7 +83,7 @@ MIN_EVIDENCE = 14.0  # matches x coverage of an accepted answer
 MIN_PEAK_EVIDENCE = 30.0  # or: matching peaks x their coverage (``peak_matches``), with the hashes' coverage
 CONF_MID, CONF_SCALE = MIN_EVIDENCE, 5.0  # confidence 0.5 at the bar, 0.96 at evidence 30 (module docstring)
 SPEEDS = tuple(round(0.95 + 0.01 * i, 2) for i in range(11) if i != 5)
-STRENGTH_FLOOR = 5.0  # dB: a pair's weight is (its weaker peak's strength - this)^2 (``query_hashes``)
+STRENGTH_FLOOR = 5.0  # dB: a pair's weight is (its weaker peak's strength - this) ** power (``query_hashes``)
 PLAIN_POWER = 6.0  # the weight's power in the plain lookup: noisy clips end there, so strength counts most
 PROBE_POWER = 2.0  # in the probes: their clips are clean but re-timed, so rarity counts more
 SLACK_WEIGHT = 0.25  # a slack lookup's weight relative to its exact one: it finds a quarter to half the true votes
@@ -307,7 +307,8 @@ def _answers(
 
 def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
     """Candidates under the speed and pitch grid: each track with its best-scoring probe. The probes' lookups are
-    independent and spend their time in numpy (which releases the GIL), so they run on two threads."""
+    independent, so they run on two threads (about 10% off a probed clip at 100k tracks: much of their time is
+    in numpy calls that hold the GIL)."""
     t, f, s = strong_peaks(clip, PROBE)
 
     def one(probe: Probe) -> list[Candidate]:
