@@ -307,8 +307,8 @@ def _answers(
 
 def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
     """Candidates under the speed and pitch grid: each track with its best-scoring probe. The probes' lookups are
-    independent, so they run on two threads (about 10% off a probed clip at 100k tracks: much of their time is
-    in numpy calls that hold the GIL)."""
+    independent, so they run on two threads (at 100k tracks, p95 277 ms against 300 on one: much of their time
+    is in Python and in small numpy calls per segment)."""
     t, f, s = strong_peaks(clip, PROBE)
 
     def one(probe: Probe) -> list[Candidate]:
