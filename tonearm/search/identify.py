@@ -97,6 +97,12 @@ class Probe:
     time: float = 1.0
     freq: float = 1.0
 
+    def scale(self, t: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Peaks (frames, bins) as this probe sees them, rounded to whole frames and bins."""
+        if self.time == 1.0 and self.freq == 1.0:
+            return t, f
+        return np.round(t * self.time).astype(np.int64), np.round(f * self.freq).astype(np.int64)
+
     @property
     def label(self) -> dict[str, float]:
         return {"speed": round(1.0 / self.freq if self.time != 1.0 else 1.0, 3),
@@ -138,8 +144,7 @@ def query_hashes(
     ``SLACK_WEIGHT`` of its exact one."""
     s = np.full(t.size, STRENGTH_FLOOR + 1, np.float32) if strength is None else np.asarray(strength, np.float32)
     if probe != PLAIN:
-        t = np.round(t * probe.time).astype(np.int64)
-        f = np.round(f * probe.freq).astype(np.int64)
+        t, f = probe.scale(t, f)
         keep = (f >= LOW_BIN) & (f < HIGH_BIN)
         t, f, s = t[keep], f[keep], s[keep]
     h, anchor, partner = pairs(t, f, QUERY.fanout)
@@ -232,9 +237,7 @@ def peak_matches(
     hashes (a peak kept with probability p keeps a pair with p squared) while its single peaks still line
     up: at 0 dB SNR the true recording matches 30-40 of a clip's peaks where its hashes match 8-18. Chance
     and a related tune (same instrument, a shared phrase) line up fewer peaks, and only in some seconds."""
-    if cand.probe != PLAIN:
-        t = np.round(t * cand.probe.time).astype(np.int64)
-        f = np.round(f * cand.probe.freq).astype(np.int64)
+    t, f = cand.probe.scale(t, f)
     lo, hi = cand.offset - 2 * FPS, cand.offset + (seconds * cand.probe.time + 2) * FPS
     keep = (rt >= lo) & (rt <= hi)
     near = [(rt[keep] + dt) * 512 + rf[keep] + df for dt in (-1, 0, 1) for df in (-1, 0, 1)]
@@ -315,11 +318,8 @@ def _probed(store: Store, clip: np.ndarray) -> list[Candidate]:
         hashed = query_hashes(t, f, probe, strength=s, power=PROBE_POWER)
         return _lookup(store, hashed, probe, PROBE_MIN_MATCH, PROBE_BUDGET)
 
-    if PROBE_THREADS > 1:
-        with ThreadPoolExecutor(max_workers=PROBE_THREADS) as workers:
-            lookups = list(workers.map(one, GRID))
-    else:
-        lookups = [one(probe) for probe in GRID]
+    with ThreadPoolExecutor(max_workers=PROBE_THREADS) as workers:
+        lookups = list(workers.map(one, GRID))
     pool: dict[str, Candidate] = {}
     for c in itertools.chain.from_iterable(lookups):
         if c.track not in pool or c.matched > pool[c.track].matched:

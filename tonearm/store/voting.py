@@ -10,26 +10,26 @@ from __future__ import annotations
 import numpy as np
 
 
+def _spans(lo: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The positions ``lo[i] .. lo[i] + n[i] - 1`` for every i, end to end (``n`` sums to more than 0)."""
+    ends = np.cumsum(n)
+    return np.repeat(lo - (ends - n), n) + np.arange(int(ends[-1]))
+
+
 def expand(lo: np.ndarray, n: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
     """``values[lo[i] : lo[i] + n[i]] - times[i]`` for every i, end to end: for postings, where the clip would start
     by each posting of each query hash (posting frame minus the frame of the query hash that found it)."""
-    total = int(n.sum())
-    if total == 0:
+    if int(n.sum()) == 0:
         return np.zeros(0, np.int64)
-    ends = np.cumsum(n)
-    idx = np.repeat(lo - (ends - n), n) + np.arange(total)
-    return np.asarray(values[idx], np.int64) - np.repeat(times, n)
+    return np.asarray(values[_spans(lo, n)], np.int64) - np.repeat(times, n)
 
 
 def gather(postings: np.ndarray, lo: np.ndarray, n: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """``postings[lo[i] : lo[i] + n[i]] + shift[i]`` for every i, end to end, as uint32 (``shift`` >= 0): ``expand``
     for the common case, its hits in 4-byte numbers (half the memory to move and sort)."""
-    total = int(n.sum())
-    if total == 0:
+    if int(n.sum()) == 0:
         return np.zeros(0, np.uint32)
-    ends = np.cumsum(n)
-    idx = np.repeat(lo - (ends - n), n) + np.arange(total)
-    g = np.asarray(postings)[idx].astype(np.uint32, copy=False)
+    g = np.asarray(postings)[_spans(lo, n)].astype(np.uint32, copy=False)
     g += np.repeat(np.asarray(shift, np.uint32), n)
     return g
 
