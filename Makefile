@@ -26,12 +26,21 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The browser tests drive Debian's chromium (Playwright's own browser download is not used).
-test-deps: system-deps
+# The browser tests drive Debian's chromium (Playwright's own browser download is not used) and audit
+# pages with axe-core, installed from the npm registry as tests/web/package-lock.json pins it.
+test-deps: system-deps tests/web/node_modules/.installed
 	@command -v chromium >/dev/null || { \
 	  echo "installing Debian packages: chromium"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+tests/web/node_modules/.installed: tests/web/package.json tests/web/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "installing Debian packages: npm"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends npm; }
+	cd tests/web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # Installs are reproducible: every package comes from the committed lock files, pinned with hashes.
 # requirements.lock = pyproject.toml's [test] extra (core + demo, asr, postgres, ray + test tools), resolved

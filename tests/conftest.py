@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import struct
@@ -197,14 +198,18 @@ SUBSONIC_SECRET = "sesame-secret"
 
 
 @pytest.fixture(scope="session")
-def subsonic_server(tmp_path_factory):
-    """A real ``tonearm serve --subsonic`` over the tagged library of ``subsonic_fixture``: (base URL, music, lib)."""
+def subsonic_library(tmp_path_factory) -> tuple[Path, Path]:
+    """The tagged library of ``subsonic_fixture``, indexed once per session: (music folder, library)."""
     import subsonic_fixture
 
     root = tmp_path_factory.mktemp("subsonic")
     music = subsonic_fixture.build(root)
-    lib = root / "lib"
-    subsonic_fixture.index(music, lib)
+    subsonic_fixture.index(music, root / "lib")
+    return music, root / "lib"
+
+
+@contextlib.contextmanager
+def _subsonic_serving(lib: Path, music: Path):
     old = os.environ.get("TONEARM_SUBSONIC_SECRET")
     os.environ["TONEARM_SUBSONIC_SECRET"] = SUBSONIC_SECRET
     try:
@@ -214,10 +219,31 @@ def subsonic_server(tmp_path_factory):
             os.environ.pop("TONEARM_SUBSONIC_SECRET", None)
         else:
             os.environ["TONEARM_SUBSONIC_SECRET"] = old
-    yield base, music, lib
-    proc.terminate()
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # an index job a test started (startScan) may still be finishing
-        proc.kill()
-        proc.wait(timeout=10)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # an index job a test started (startScan) may still be finishing
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def subsonic_server(subsonic_library):
+    """A real ``tonearm serve --subsonic`` over the tagged library of ``subsonic_fixture``: (base URL, music, lib)."""
+    music, lib = subsonic_library
+    with _subsonic_serving(lib, music) as base:
+        yield base, music, lib
+
+
+@pytest.fixture(scope="session")
+def listening_server(subsonic_library, tmp_path_factory):
+    """The same library served from a copy of its folder: the web app's plays, stars and queues stay out of
+    the Subsonic tests, which expect a library nobody has listened to yet. (base URL, music, lib)."""
+    music, lib = subsonic_library
+    copy = tmp_path_factory.mktemp("listening") / "lib"
+    shutil.copytree(lib, copy)
+    with _subsonic_serving(copy, music) as base:
+        yield base, music, copy

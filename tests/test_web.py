@@ -194,9 +194,10 @@ def test_radio_and_path_from_the_track_page(page, site) -> None:
     page.goto(f"{base}/#/track/{ids['Tune 0']}")
     page.wait_for_selector("#t-radio")
     page.click("#t-path-from")
-    page.click("#t-radio")
-    page.wait_for_function("document.querySelector('#explain').textContent.includes('Radio from Tune 0')")
-    assert "Tune 0" not in page.locator("#results li .title").all_inner_texts()
+    page.click("#t-radio")  # the radio goes to the queue and plays: the seed first, then tracks that follow it
+    page.wait_for_function("queue.items.length > 1 && !document.querySelector('#player').paused")
+    queued = page.evaluate("queue.items.map(e => e.title)")
+    assert queued[0] == "Tune 0" and "Tune 0" not in queued[1:]
     page.goto(f"{base}/#/track/{ids['Tune 3']}")
     page.wait_for_selector("#t-path-to:not([hidden])")
     page.click("#t-path-to")
@@ -235,6 +236,12 @@ def test_whats_playing_identifies_the_room_recording_and_plays_from_there(room_b
     at = 60 * int(m) + int(s)
     assert 5 <= at <= 18  # the fake microphone loops the 12-s excerpt that starts 6 s into the track
     _shot(page, "whats-playing")
+    first.locator(".title").click()  # the track page marks where the clip was found on its loudness strip
+    page.wait_for_function("(document.querySelector('#strip-caption')?.textContent || '').includes('clip matched at')")
+    assert 5 <= page.evaluate("state.strip.match.from") <= 18
+    page.go_back()
+    page.wait_for_selector("#results li.identified")
+    first = page.locator("#results li.identified").first
     first.locator(".play").click()
     page.wait_for_function("!document.querySelector('#player').paused")
     page.wait_for_function(f"document.querySelector('#player').currentTime >= {at}")

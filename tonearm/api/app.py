@@ -10,17 +10,19 @@ are configured. OpenAPI docs at ``/docs``.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
+import contextlib
+import logging
 import os
-from dataclasses import dataclass, field
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from tonearm.api.deps import ServerConfig, StoreDep, Token
 from tonearm.api.jobs import JobManager
 from tonearm.api.uploads import saved_upload
 from tonearm.errors import DecodeError, LibraryLockedError, NotFoundError, TonearmError
@@ -28,57 +30,12 @@ from tonearm.library.display import readable_row
 from tonearm.store import open_store
 from tonearm.store.base import Store
 
+log = logging.getLogger(__name__)
+
 STATIC = Path(__file__).parent / "static"
 _MIME = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
          ".wav": "audio/wav", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".webm": "audio/webm",
          ".mkv": "video/x-matroska", ".aac": "audio/aac"}  # fmt: skip
-
-
-@dataclass
-class ServerConfig:
-    library: str
-    roots: list[str] = field(default_factory=list)  # folders index jobs may scan
-    host: str = "127.0.0.1"
-    token: str | None = None
-    cors_origins: list[str] = field(default_factory=list)
-    max_upload_mb: int = 50
-    workers: int = 1
-    media_dir: str | None = None  # where URL and feed downloads go (default: <library>/media)
-    max_disk_mb: int | None = None
-    subsonic: bool = False  # the OpenSubsonic API at /rest (players)
-    subsonic_user: str = "tonearm"
-
-    @property
-    def requires_token(self) -> bool:
-        try:
-            return not ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return self.host != "localhost"
-
-
-def get_store(request: Request) -> Store:
-    """The library's store, opened per request (cheap; safe alongside a running index job)."""
-    try:
-        return open_store(request.app.state.config.library, create=False)
-    except TonearmError as exc:
-        raise HTTPException(503, f"library unavailable: {exc}") from None
-
-
-def require_token(request: Request) -> None:
-    """Uploads and writes need the server's token when it is bound off loopback."""
-    config: ServerConfig = request.app.state.config
-    if not config.requires_token:
-        return
-    given = request.headers.get("x-tonearm-token") or ""
-    auth = request.headers.get("authorization") or ""
-    if auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    if not config.token or not hmac.compare_digest(given.encode(), config.token.encode()):
-        raise HTTPException(401, "this server needs its token for uploads and writes")
-
-
-StoreDep = Annotated[Store, Depends(get_store)]
-Token = Depends(require_token)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -87,6 +44,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         title="tonearm",
         description="Find music and audio by sound, tune, words and mood. Same engine as the `tonearm` CLI.",
         version="0.1.0",
+        lifespan=_warm_start(config.library),
     )
     app.state.config = config
     jobs = JobManager(config.library, config.workers)
@@ -111,6 +69,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     def stats(s: StoreDep) -> dict[str, Any]:
         info = s.info()
         info.update(analyzers=s.get_meta("views") or {}, failed=len(s.failures()), roots=roots)
+        info["fields"] = sorted(s.fields())
         return info
 
     @app.get("/api/duplicates", summary="Recordings held in several files (the kept copy first)")
@@ -135,7 +94,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get("/api/tracks/{track_id}", summary="Everything the library knows about one track")
     def track(track_id: str, s: StoreDep) -> dict[str, Any]:
-        return track_detail(s, track_id)
+        from tonearm.api.library import catalog_ids
+
+        return {**track_detail(s, track_id), **catalog_ids(s, track_id)}
 
     @app.get("/api/tracks/{track_id}/audio", summary="Stream the track's audio (HTTP range requests)")
     def audio(track_id: str, s: StoreDep) -> FileResponse:
@@ -232,12 +193,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         where: str | None = None,
         rng_seed: Annotated[int | None, Query(description="Same number, same list")] = None,
         artist_window: Annotated[int, Query(ge=1, le=50)] = 5,
+        exclude: Annotated[list[str] | None, Query(description="Track id never to list (repeatable)")] = None,
+        follows: Annotated[
+            list[str] | None, Query(description="Track ids playing just before the list, oldest first (artist spacing)")
+        ] = None,
     ) -> dict[str, Any]:
         from tonearm.search.radio import RadioSettings, parse_weights, radio
 
         settings = RadioSettings(length, parse_weights(weights) if weights else None, where, rng_seed,
                                  artist_window=artist_window)  # fmt: skip
-        return radio(s, seed, avoid or [], settings)
+        return radio(s, seed, avoid or [], settings, exclude=exclude or [], follows=follows or [])
 
     @app.get("/api/path", summary="A smooth sequence of tracks from one track to another")
     def path_list(
@@ -325,10 +290,36 @@ def create_app(config: ServerConfig) -> FastAPI:
         return {"requires_token": config.requires_token, "max_upload_mb": config.max_upload_mb,
                 "can_index": bool(roots)}  # fmt: skip
 
+    from tonearm.api.library import router as library_router
+
+    app.include_router(library_router)
     _mount_subsonic(app, config, jobs, roots)
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")
     return app
+
+
+def _warm_start(library: str):
+    """A lifespan that builds the library's catalogue in the background as the server starts.
+
+    The home page, album pages, covers and Subsonic browsing all read the catalogue; built here,
+    the first visitor of a large library does not wait for it (20k tracks: a few hundred ms).
+    """
+
+    def warm() -> None:
+        from tonearm.search.catalog import catalog
+
+        try:
+            catalog(open_store(library, create=False))
+        except Exception as exc:  # an empty or missing library: the first request reports it
+            log.debug("catalogue not warmed: %s", exc)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=warm, name="tonearm-warm-catalog", daemon=True).start()
+        yield
+
+    return lifespan
 
 
 def _mount_subsonic(app: FastAPI, config: ServerConfig, jobs: JobManager, roots: list[str]) -> None:

@@ -25,7 +25,8 @@ def library_map(store: Store, view: str = "sound", color_by: str | None = None) 
     if color_by is not None and color_by not in fields:
         raise TonearmError(f"unknown field {color_by!r} to colour by")
     label_field = color_by or next((f for f in _LABEL_FIELDS if f in fields), None)
-    cols = ["id", "title", "artist", "path", vector_column(view)] + ([label_field] if label_field else [])
+    shown = ["id", "title", "artist", "path", vector_column(view)]
+    cols = shown + ([label_field] if label_field and label_field not in shown else [])
     rows = [r for r in store.scan(columns=cols) if r.get(vector_column(view)) is not None]
     if not rows:
         return {"view": view, "label_field": label_field, "points": []}

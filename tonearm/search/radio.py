@@ -103,11 +103,13 @@ def radio(
     avoid: Sequence[str] = (),
     settings: RadioSettings | None = None,
     exclude: Sequence[str] = (),
+    follows: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A list of ``settings.length`` tracks that follow the seeds (see the module docstring).
 
     ``avoid`` tracks steer the list away from their sound and never appear; ``exclude`` ids
-    (e.g. recently played) only never appear.
+    (e.g. recently played) only never appear. ``follows`` are the tracks that play just before
+    the list (an endless radio's queue, oldest first): artist spacing runs on across the join.
     """
     st = settings or RadioSettings()
     if not seeds:
@@ -158,6 +160,8 @@ def radio(
     rng = np.random.default_rng(st.seed)
     noisy = rel + st.temperature * rng.gumbel(size=rel.size)
     picked: list[int] = []
+    before = store.get(list(follows), columns=["id", "artist"]) if follows else []
+    before.sort(key=lambda r: list(follows).index(r["id"]))
     order: list[dict[str, Any]] = []
     gate = dedupe.Collapser(seed_rows + avoid_rows)
     available = np.ones(len(cands), bool)
@@ -173,7 +177,7 @@ def radio(
             if not gate.is_new(c):
                 available[i] = False  # a copy of a seed or of a listed track
                 continue
-            if _spaced(order, c, st.artist_window):
+            if _spaced(before + order, c, st.artist_window):
                 chosen = int(i)
                 break
         if chosen is None:

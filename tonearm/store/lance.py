@@ -184,7 +184,8 @@ class LanceStore(Store):
 
     def _add_new_core_columns(self) -> None:
         """Migration: a library made by an older version gets the core columns added since (as NULLs)."""
-        missing = {n: t for n, t in CORE_FIELDS.items() if n not in self._schema().names}
+        names = set(self._schema().names)  # one schema read: each costs a round trip to LanceDB's event loop
+        missing = {n: t for n, t in CORE_FIELDS.items() if n not in names}
         if not missing:
             return
         try:

@@ -1,0 +1,91 @@
+"""The library endpoints behind the web app's home and pages: paging, covers, stars, plays, loudness, radio joins."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import soundfile as sf
+from conftest import SUBSONIC_SECRET
+
+from tonearm.audio.loudness import loudness_strip, strip
+
+
+def test_home_albums_artists_and_genres(listening_server) -> None:
+    base = listening_server[0]
+    home = httpx.get(f"{base}/api/home", params={"recent": 5, "artists": 3}).json()
+    assert home["counts"] | {"starred": 0, "failed": 0} == {"tracks": 48, "albums": 16, "artists": 8, "genres": 4,
+                                                            "starred": 0, "failed": 0}  # fmt: skip
+    assert len(home["recent_albums"]) == 5 and len(home["artists"]) == 3
+    assert [g["songs"] for g in home["genres"]] == [12, 12, 12, 12]
+    pages = [httpx.get(f"{base}/api/albums", params={"offset": o, "limit": 6}).json() for o in (0, 6, 12)]
+    names = [a["name"] for p in pages for a in p["albums"]]
+    assert pages[0]["total"] == 16 and len(names) == 16 and names == sorted(names)
+    by_year = httpx.get(f"{base}/api/albums", params={"sort": "year", "limit": 2}).json()["albums"]
+    assert by_year[0]["year"] == 2007
+    assert httpx.get(f"{base}/api/albums", params={"sort": "colour"}).status_code == 400
+    assert httpx.get(f"{base}/api/albums/al-nothing").status_code == 404
+    album = httpx.get(f"{base}/api/albums/{pages[0]['albums'][0]['id']}").json()
+    assert [t["track_no"] for t in album["tracks"]] == [1, 2, 3]
+    artist = httpx.get(f"{base}/api/artists/{album['artist_id']}").json()
+    assert len(artist["albums"]) == 2 and artist["songs"] == 6
+    assert httpx.get(f"{base}/api/artists", params={"limit": 5}).json()["total"] == 8
+    jazz = httpx.get(f"{base}/api/genres/Jazz").json()
+    assert jazz["songs"] == 12 and len(jazz["albums"]) == 4 and len(jazz["tracks"]) == 12
+    assert httpx.get(f"{base}/api/genres/Polka").status_code == 404
+
+
+def test_covers_stars_plays_and_loudness(listening_server) -> None:
+    base = listening_server[0]
+    albums = {a["name"]: a for a in httpx.get(f"{base}/api/albums", params={"limit": 100}).json()["albums"]}
+    embedded = httpx.get(base + albums["Artist C Album 1"]["cover"])
+    beside = httpx.get(base + albums["Artist B Album 2"]["cover"].replace("size=300", "size=50"))  # cover.jpg
+    drawn = httpx.get(base + albums["Artist D Album 2"]["cover"])
+    assert embedded.headers["content-type"] == "image/jpeg" and beside.headers["content-type"] == "image/jpeg"
+    assert drawn.headers["content-type"] == "image/png"
+    assert httpx.get(f"{base}/api/covers/x", params={"size": 5000}).status_code == 422
+    song = httpx.get(f"{base}/api/albums/{albums['Artist G Album 2']['id']}").json()["tracks"][0]["id"]
+    assert httpx.put(f"{base}/api/stars/{song}").json() == {"id": song, "starred": True}
+    assert song in httpx.get(f"{base}/api/stars").json()["ids"]
+    auth = {"u": "tonearm", "p": SUBSONIC_SECRET, "v": "1.16.1", "c": "pytest", "f": "json"}
+    starred = httpx.get(f"{base}/rest/getStarred2", params=auth).json()["subsonic-response"]["starred2"]
+    assert song in [s["id"] for s in starred["song"]]
+    httpx.delete(f"{base}/api/stars/{song}")
+    assert song not in httpx.get(f"{base}/api/stars").json()["ids"]
+    assert httpx.put(f"{base}/api/stars/nope").status_code == 404
+    first = httpx.post(f"{base}/api/tracks/{song}/plays").json()["plays"]
+    assert httpx.post(f"{base}/api/tracks/{song}/plays").json()["plays"] == first + 1
+    assert httpx.post(f"{base}/api/tracks/0000000000000000/plays").status_code == 404
+    strip_ = httpx.get(f"{base}/api/tracks/{song}/loudness", params={"points": 30}).json()
+    assert abs(strip_["duration"] - 3.0) < 0.05 and len(strip_["points"]) == 30
+    assert all(0.0 <= v <= 1.0 for v in strip_["points"]) and max(strip_["points"]) == 1.0
+    assert httpx.get(f"{base}/api/tracks/{song}/loudness", params={"points": 3}).status_code == 422
+
+
+def test_map_colours_by_a_field_it_also_shows(listening_server) -> None:
+    base = listening_server[0]
+    m = httpx.get(f"{base}/api/map", params={"color_by": "artist"}).json()
+    assert m["label_field"] == "artist" and len({p["label"] for p in m["points"]}) == 8
+
+
+def test_radio_join_keeps_artists_apart_and_excluded_tracks_out(listening_server) -> None:
+    base = listening_server[0]
+    songs = httpx.get(f"{base}/api/genres/Rock").json()["tracks"]  # artists A and E
+    seed = songs[0]
+    plain = httpx.get(f"{base}/api/radio", params={"seed": seed["id"], "length": 6, "rng_seed": 1}).json()["results"]
+    joined = {"seed": seed["id"], "length": 6, "rng_seed": 1, "follows": [seed["id"]], "exclude": [plain[0]["id"]]}
+    out = httpx.get(f"{base}/api/radio", params=joined).json()
+    got = out["results"]
+    assert got[0]["artist"] != seed["artist"]  # spacing runs on from the track that plays before the list
+    assert plain[0]["id"] not in [r["id"] for r in got]
+
+
+def test_loudness_strip_follows_the_signal(tmp_path) -> None:
+    sr = 8000
+    t = np.arange(6 * sr) / sr
+    y = np.sin(2 * np.pi * 440 * t).astype(np.float32) * np.where(t < 3, 0.5, 0.005).astype(np.float32)
+    sf.write(str(tmp_path / "steps.wav"), y, sr)
+    duration, values = loudness_strip(tmp_path / "steps.wav", points=60)
+    assert abs(duration - 6.0) < 1e-3 and values.size == 60
+    assert values[:28].min() > 0.95 and values[32:].max() < 0.2  # 40 dB quieter: near the bottom of a 45 dB strip
+    assert strip(np.zeros(0, np.float32), 10).size == 0
+    assert strip(np.array([1e-3, 1.0, 1e-3], np.float32), 10).size == 3  # never more columns than frames
