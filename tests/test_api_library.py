@@ -89,3 +89,15 @@ def test_loudness_strip_follows_the_signal(tmp_path) -> None:
     assert values[:28].min() > 0.95 and values[32:].max() < 0.2  # 40 dB quieter: near the bottom of a 45 dB strip
     assert strip(np.zeros(0, np.float32), 10).size == 0
     assert strip(np.array([1e-3, 1.0, 1e-3], np.float32), 10).size == 3  # never more columns than frames
+
+
+def test_a_like_feeds_taste_as_a_few_plays(tmp_path) -> None:
+    from tonearm.search.taste import STAR_PLAYS, taste
+    from tonearm.store import listening, open_store
+
+    store = open_store(str(tmp_path / "lib"))
+    listening.record_play(store, "a" * 16, at=1000.0)
+    listening.set_starred(store, ["b" * 16, "al-x", "ar-y"], True)  # a song, an album, an artist
+    scores = dict(taste(store, now=1000.0))
+    assert set(scores) == {"a" * 16, "b" * 16}  # albums and artists are not tracks to seed a radio with
+    assert abs(scores["b" * 16] - STAR_PLAYS) < 0.01 and scores["b" * 16] > scores["a" * 16]

@@ -201,7 +201,7 @@ def for_you(
     loved = [t for t, _ in taste(store)]
     if not loved:
         raise TonearmError(
-            "no listening history yet: run `tonearm history import FILE`, or play tracks in a Subsonic player"
+            "no listening history yet: run `tonearm history import FILE`, or play or like tracks (web app, players)"
         )
     recent = recently_played(store, recent_days)
     out = radio(store, loved[:seeds], (), settings, exclude=recent)
