@@ -117,3 +117,30 @@ def test_missing_library_and_unreachable_server(postgres_url: str) -> None:
         open_store(_url(postgres_url, "nothing_here"), create=False)
     res = run_cli("stats", "--library", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
     assert res.returncode == 2 and "cannot connect" in res.stderr
+
+
+def test_a_library_from_a_newer_tonearm_is_refused_and_left_untouched(postgres_url: str) -> None:
+    from tonearm.errors import LibraryVersionError
+
+    url = _url(postgres_url, "from_the_future")
+    store = open_store(url)
+    store.upsert([{"id": "t1", "path": "/music/t1.flac", "title": "kept"}])
+    with store._conn() as conn:  # what a newer tonearm's migration would have recorded
+        conn.execute('INSERT INTO "from_the_future".schema_migrations VALUES (99, 0)')
+        conn.commit()
+
+    def tables() -> list[str]:
+        with store._conn() as conn:
+            rows = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'from_the_future'"
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+
+    before = tables()
+    with pytest.raises(LibraryVersionError, match="newer tonearm .* upgrade tonearm"):
+        open_store(url)
+    res = run_cli("stats", "--library", url)
+    assert res.returncode == 2 and "upgrade tonearm" in " ".join(res.stderr.split()) and "Traceback" not in res.stderr
+    assert tables() == before
+    with store._conn() as conn:
+        assert conn.execute('SELECT title FROM "from_the_future".tracks').fetchall() == [("kept",)]

@@ -25,7 +25,15 @@ from fastapi.staticfiles import StaticFiles
 from tonearm.api.deps import ServerConfig, StoreDep, Token
 from tonearm.api.jobs import JobManager
 from tonearm.api.uploads import saved_upload
-from tonearm.errors import DecodeError, LibraryLockedError, NotFoundError, TonearmError
+from tonearm.errors import (
+    DecodeError,
+    DiskFullError,
+    LibraryLockedError,
+    NotFoundError,
+    ReadOnlyError,
+    TonearmError,
+    storage_fault,
+)
 from tonearm.library.display import readable_row
 from tonearm.store import open_store
 from tonearm.store.base import Store
@@ -36,6 +44,23 @@ STATIC = Path(__file__).parent / "static"
 _MIME = {".mp3": "audio/mpeg", ".ogg": "audio/ogg", ".opus": "audio/ogg", ".flac": "audio/flac",
          ".wav": "audio/wav", ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".webm": "audio/webm",
          ".mkv": "video/x-matroska", ".aac": "audio/aac"}  # fmt: skip
+
+
+def _status_of(exc: TonearmError) -> int:
+    """The HTTP status that says what went wrong: the client's request, or the server's disk."""
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+_STATUS = (
+    (NotFoundError, 404),
+    (LibraryLockedError, 409),
+    (DecodeError, 415),
+    (DiskFullError, 507),  # Insufficient Storage: the server's disk, not the request
+    (ReadOnlyError, 403),  # the library is served read-only: writes are refused, reads work
+)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -57,10 +82,15 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(TonearmError)
     async def _tonearm_error(request: Request, exc: TonearmError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFoundError) else 409 if isinstance(exc, LibraryLockedError) else 400
-        if isinstance(exc, DecodeError):
-            status = 415
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": str(exc)}, status_code=_status_of(exc))
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(RuntimeError)
+    async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+        fault = storage_fault(exc, config.library)
+        if fault is None:
+            raise exc
+        return JSONResponse({"detail": str(fault)}, status_code=_status_of(fault))
 
     max_bytes = config.max_upload_mb << 20
 

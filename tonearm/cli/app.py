@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tonearm.cli import fetch, library, queries, recommend, serve, storage, tools
+from tonearm.cli import check, fetch, library, queries, recommend, serve, storage, tools
 from tonearm.cli.common import setup_logging
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log pro
     setup_logging(verbose)
 
 
-for group in (library, storage, queries, recommend, fetch, serve, tools):
+for group in (library, check, storage, queries, recommend, fetch, serve, tools):
     group.register(app)
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tonearm.config import resolve_library
-from tonearm.errors import TonearmError
+from tonearm.errors import TonearmError, storage_fault
 
 console = Console()
 err_console = Console(stderr=True)
@@ -58,6 +58,12 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except TonearmError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
+        except (OSError, RuntimeError) as exc:  # a full or read-only disk under a command with no words for it
+            fault = storage_fault(exc)
+            if fault is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(str(fault))}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("interrupted: finished tracks are saved; run the same command again to resume")

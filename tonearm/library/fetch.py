@@ -22,7 +22,7 @@ from typing import Any
 
 from tonearm import __version__
 from tonearm.audio.decode import probe
-from tonearm.errors import DecodeError, TonearmError
+from tonearm.errors import DecodeError, StorageFaultError, TonearmError, storage_fault
 from tonearm.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,9 @@ def download(url: str, settings: FetchSettings, extra_meta: dict[str, Any] | Non
             done = info.get("requested_downloads") or []
             path = done[0].get("filepath") if done else ydl.prepare_filename(info)
     except Exception as exc:  # yt-dlp raises many types; a bad URL must not stop the others
+        fault = storage_fault(exc, str(settings.media_dir))
+        if fault is not None:  # ... but a full or read-only media folder stops them all
+            raise fault from None
         return Fetched(url, reason=_one_line(exc))
     if not path or not os.path.isfile(path):
         size = info.get("filesize") or info.get("filesize_approx")
@@ -138,11 +141,9 @@ def write_sidecar(path: str, meta: dict[str, Any]) -> None:
     """Write ``<file>.json`` atomically (the indexer reads it as the file's metadata)."""
     import json
 
-    target = f"{path}.json"
-    tmp = f"{target}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(meta, f, ensure_ascii=False, indent=1, default=str)
-    os.replace(tmp, target)
+    from tonearm.store.files import fsync_write
+
+    fsync_write(Path(f"{path}.json"), json.dumps(meta, ensure_ascii=False, indent=1, default=str).encode())
 
 
 def media_bytes(media_dir: Path) -> int:
@@ -176,11 +177,18 @@ def fetch_all(
         return download(url, settings)
 
     with ThreadPoolExecutor(max(1, settings.concurrency)) as pool:
-        for res in pool.map(one, todo):
-            results.append(res)
-            if res.ok:
-                sources[res.url] = {"path": res.path, "added_at": time.time(), "title": res.metadata.get("title")}
-                store.set_meta(SOURCES_META, sources)
-            if on_done:
-                on_done(res)
+        try:
+            for res in pool.map(one, todo):
+                results.append(res)
+                if res.ok:
+                    sources[res.url] = {"path": res.path, "added_at": time.time(), "title": res.metadata.get("title")}
+                    store.set_meta(SOURCES_META, sources)
+                if on_done:
+                    on_done(res)
+        except StorageFaultError as fault:
+            pool.shutdown(cancel_futures=True)  # the downloads not started would fail the same way
+            done = sum(1 for r in results if r.ok and not r.skipped)
+            raise type(fault)(
+                f"{fault}: {done} downloads finished and kept; run the same command again to continue"
+            ) from None
     return results

@@ -30,6 +30,7 @@ import numpy as np
 
 from tonearm.analyzers import external, get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
+from tonearm.errors import DiskFullError, storage_fault
 from tonearm.library.duplicates import update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.landmarks import sync_postings
@@ -138,6 +139,37 @@ class Indexer:
             raise TonearmError(f"no such file or folder: {', '.join(missing_roots)}")
         report = IndexReport()
         t0 = time.perf_counter()
+        try:
+            self._run(roots, workers, keep_missing, retry_failed, progress, engine, report)
+        except Exception as exc:
+            fault = storage_fault(exc, self.store.location)
+            if fault is None:
+                raise
+            if isinstance(fault, DiskFullError):
+                raise DiskFullError(
+                    f"{fault}: {self._committed(report)}; free some space and run the same command again to continue"
+                ) from None
+            raise fault from None
+        report.elapsed = time.perf_counter() - t0
+        return report
+
+    def _committed(self, report: IndexReport) -> str:
+        done = f"{report.added + report.updated} tracks committed by this run"
+        try:
+            return f"{done}, {self.store.count()} in the library, all intact"
+        except Exception:  # reading may fail as well on a sick disk; what this run did is still known
+            return done
+
+    def _run(
+        self,
+        roots: list[str],
+        workers: int,
+        keep_missing: bool,
+        retry_failed: bool,
+        progress: ProgressSink,
+        engine: Engine | None,
+        report: IndexReport,
+    ) -> None:
         with self.store.write_lock():
             self._prepare_views()
             files = list(iter_audio_files(roots))
@@ -173,8 +205,6 @@ class Indexer:
                 dups = update_duplicates(self.store)
                 report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
             self.store.optimize()
-        report.elapsed = time.perf_counter() - t0
-        return report
 
     def _record_languages(self) -> None:
         """Which languages the transcripts are in: text search asks its question in each of them."""

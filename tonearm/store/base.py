@@ -275,6 +275,14 @@ class Store(ABC):
         """Bytes the postings take (0 when the backend cannot tell)."""
         return 0
 
+    def storage_check(self, repair: bool = False) -> list[tuple[str, bool]]:
+        """Damage beneath the rows (files beside the tables, leftovers of killed writes), as (what, fixed) pairs.
+
+        With ``repair``, removes what nothing refers to and drops a damaged postings index (the rows' peaks
+        rebuild it). Empty when all is sound; a backend whose writes are all transactional has nothing to say.
+        """
+        return []
+
     @abstractmethod
     def record_failures(self, failures: Sequence[Mapping[str, Any]]) -> None:
         """Remember files that could not be indexed: path, reason, size, mtime_ns."""

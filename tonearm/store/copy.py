@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.errors import TonearmError
+from tonearm.errors import TonearmError, storage_fault
 from tonearm.store.base import Store
 from tonearm.store.filters import IsNull
 from tonearm.store.schema import LANDMARK_KEY
@@ -94,6 +94,25 @@ def copy_library(
     if src.location == dst.location:
         raise TonearmError("source and destination are the same library")
     report = CopyReport()
+    try:
+        _copy(src, dst, report, on_progress, derive_postings)
+    except Exception as exc:
+        fault = storage_fault(exc, dst.location)
+        if fault is None:
+            raise
+        raise type(fault)(
+            f"{fault}: {report.copied} of {report.rows} tracks copied and kept; run the same command again to resume"
+        ) from None
+    return report
+
+
+def _copy(
+    src: Store,
+    dst: Store,
+    report: CopyReport,
+    on_progress: Callable[[int, int], None] | None,
+    derive_postings: Callable[[Store], object] | None,
+) -> None:
     cols = src.columns()
     with dst.write_lock():
         for name, kind in cols.items():
@@ -136,4 +155,3 @@ def copy_library(
         report.postings_match_rows = have == want
     if report.verified:
         dst.set_meta(PROGRESS_META, {"source": src.location, "last_id": None, "verified": True})
-    return report

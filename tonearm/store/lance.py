@@ -26,17 +26,24 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
-from tonearm.errors import LibraryLockedError, NotFoundError, TonearmError
+from tonearm.errors import (
+    LibraryLockedError,
+    LibraryVersionError,
+    NotFoundError,
+    ReadOnlyError,
+    TonearmError,
+    storage_fault,
+)
 from tonearm.store.base import (
     CORE_FIELDS,
     INTEGER_FIELDS,
     INTERNAL_FIELDS,
-    SCHEMA_VERSION,
     Hit,
     Store,
     raw_column,
     vector_column,
 )
+from tonearm.store.files import fsync_write, is_temporary
 from tonearm.store.filters import (
     And,
     Between,
@@ -50,6 +57,7 @@ from tonearm.store.filters import (
     Or,
     Value,
 )
+from tonearm.store.formats import FORMAT_FILE, FORMAT_VERSION, pending
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +94,7 @@ def _tracks_schema() -> pa.Schema:
     fields = [pa.field("id", pa.string(), nullable=False)]
     fields += [pa.field(n, _arrow_type(n, t)) for n, t in CORE_FIELDS.items() if n != "id"]
     fields += [pa.field(n, pa.string()) for n in INTERNAL_FIELDS]
-    return pa.schema(fields, metadata={"tonearm_schema_version": str(SCHEMA_VERSION)})
+    return pa.schema(fields)
 
 
 # ---- filter compilation -----------------------------------------------------------------
@@ -138,16 +146,33 @@ class LanceStore(Store):
 
     def __init__(self, location: str, create: bool = True) -> None:
         self.location = str(Path(location))
+        try:
+            self._open(create)
+        except TonearmError:
+            raise
+        except Exception as exc:  # a full or read-only disk while creating or upgrading the library
+            fault = storage_fault(exc, self.location)
+            if fault is None:
+                raise
+            raise fault from None
+
+    def _open(self, create: bool) -> None:
         path = Path(self.location)
-        if not path.exists() or not any(path.glob(f"{_TRACKS}.lance")):
+        exists = path.exists() and any(path.glob(f"{_TRACKS}.lance"))
+        if not exists:
             if not create:
                 raise NotFoundError(f"no library at {self.location} (run `tonearm index PATH` first)")
             path.mkdir(parents=True, exist_ok=True)
         # Interval 0: every read sees the latest commit, even one made by another process.
         self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0))
+        found = self._stored_format() if exists else None
+        if found is not None and found > FORMAT_VERSION:  # refused before anything is written
+            raise LibraryVersionError(
+                f"library {self.location} was written by a newer tonearm (format {found}; this one reads up to "
+                f"{FORMAT_VERSION}): upgrade tonearm (pip install -U tonearm) to open it"
+            )
         self._tracks = self._open_or_create(_TRACKS, _tracks_schema())
         self._ann_checked: tuple[float, set[str]] | None = None
-        self._add_new_core_columns()
         self._failures = self._open_or_create(
             _FAILURES,
             pa.schema(
@@ -165,6 +190,45 @@ class LanceStore(Store):
         )
         self._state_table = None  # opened on first use: most commands never touch listener state
         self._postings_index = None  # the landmarks/ folder, opened on first use
+        if found is None:
+            self._record_format()
+        elif found < FORMAT_VERSION:
+            self._upgrade(found)
+
+    def _stored_format(self) -> int:
+        """The format number of an existing library (1: written before formats were numbered)."""
+        path = Path(self.location) / FORMAT_FILE
+        try:
+            return int(json.loads(path.read_text())["format"])
+        except FileNotFoundError:
+            return 1
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise TonearmError(f"library {self.location} has an unreadable {FORMAT_FILE}: {exc}") from None
+
+    def _record_format(self) -> None:
+        from tonearm import __version__
+
+        data = json.dumps({"format": FORMAT_VERSION, "written_by": f"tonearm {__version__}"}).encode()
+        fsync_write(Path(self.location) / FORMAT_FILE, data)
+
+    def format_version(self) -> int:
+        """The format this library is stored in (``FORMAT_VERSION`` once opened by this tonearm)."""
+        return self._stored_format()
+
+    def _upgrade(self, found: int) -> None:
+        """Apply the migrations a library of format ``found`` lacks; record the number after the last."""
+        try:
+            for step in pending(found):
+                step.apply(self)
+                log.info("library %s: applied format migration %d (%s)", self.location, step.version, step.summary)
+            self._record_format()
+        except Exception as exc:
+            if isinstance(storage_fault(exc), ReadOnlyError):
+                raise ReadOnlyError(
+                    f"library {self.location} was written by an older tonearm (format {found}) and must be "
+                    f"upgraded to format {FORMAT_VERSION} once, on a writable disk: run any tonearm command on it there"
+                ) from None
+            raise
 
     @property
     def _state(self):
@@ -182,9 +246,18 @@ class LanceStore(Store):
             )
         return self._state_table
 
-    def _add_new_core_columns(self) -> None:
-        """Migration: a library made by an older version gets the core columns added since (as NULLs)."""
-        names = set(self._schema().names)  # one schema read: each costs a round trip to LanceDB's event loop
+    def _state_if_any(self):
+        """The state table for reading, or None when no listener state was ever written (nothing to create)."""
+        if self._state_table is None:
+            try:
+                self._state_table = self._db.open_table(_STATE)
+            except (ValueError, FileNotFoundError):
+                return None
+        return self._state_table
+
+    def add_missing_core_columns(self) -> None:
+        """Add the core columns a library made by an older version lacks (as NULLs); idempotent."""
+        names = set(self._schema().names)
         missing = {n: t for n, t in CORE_FIELDS.items() if n not in names}
         if not missing:
             return
@@ -384,14 +457,15 @@ class LanceStore(Store):
         self._meta.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
     def state(self, kind: str, keys: Sequence[str] | None = None) -> dict[str, Any]:
-        if keys is not None and not keys:
+        table = self._state_if_any()
+        if table is None or (keys is not None and not keys):
             return {}
         cond = to_sql(Compare("kind", "=", kind))
         out: dict[str, Any] = {}
         chunks = [None] if keys is None else [tuple(keys[i : i + 500]) for i in range(0, len(keys), 500)]
         for chunk in chunks:
             where = cond if chunk is None else f"{cond} AND {to_sql(InList('key', chunk))}"
-            for r in self._state.search().where(where).select(["key", "value"]).limit(None).to_arrow().to_pylist():
+            for r in table.search().where(where).select(["key", "value"]).limit(None).to_arrow().to_pylist():
                 out[r["key"]] = json.loads(r["value"])
         return out
 
@@ -412,6 +486,8 @@ class LanceStore(Store):
 
     def delete_state(self, kind: str, keys: Sequence[str]) -> int:
         total = 0
+        if self._state_if_any() is None:
+            return 0
         for i in range(0, len(keys), 500):
             cond = f"{to_sql(Compare('kind', '=', kind))} AND {to_sql(InList('key', tuple(keys[i : i + 500])))}"
             n = self._state.count_rows(cond)
@@ -421,7 +497,10 @@ class LanceStore(Store):
         return total
 
     def state_kinds(self) -> list[str]:
-        return sorted({r["kind"] for r in self._state.search().select(["kind"]).limit(None).to_arrow().to_pylist()})
+        table = self._state_if_any()
+        if table is None:
+            return []
+        return sorted({r["kind"] for r in table.search().select(["kind"]).limit(None).to_arrow().to_pylist()})
 
     @property
     def _postings(self):
@@ -430,6 +509,23 @@ class LanceStore(Store):
 
             self._postings_index = FilePostings(Path(self.location) / "landmarks")
         return self._postings_index
+
+    def storage_check(self, repair: bool = False) -> list[tuple[str, bool]]:
+        found: list[tuple[str, bool]] = []
+        temporaries = [f for f in Path(self.location).iterdir() if f.is_file() and is_temporary(f.name)]
+        leftovers = self._postings.leftovers()
+        for what, files in (("temporary files of an interrupted write", temporaries),
+                            ("landmark files no live segment uses", leftovers)):  # fmt: skip
+            if files:
+                if repair:
+                    for f in files:
+                        f.unlink(missing_ok=True)
+                found.append((f"{len(files)} {what}", repair))
+        damage = self._postings.damage()
+        found += [(f"{problem}: the rows' peaks rebuild the index", repair) for problem in damage]
+        if repair and damage:
+            self._postings.reset()
+        return found
 
     def postings_tracks(self) -> dict[str, str]:
         return self._postings.tracks()
@@ -483,7 +579,10 @@ class LanceStore(Store):
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
         lock_path = Path(self.location) / ".write.lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise storage_fault(exc, self.location) or exc from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -531,19 +630,19 @@ class LanceStore(Store):
             self.build_ann_indexes()
         except Exception as exc:  # an index is an optimisation: exact search still works without it
             log.warning("ANN index build skipped: %s", exc)
-        for table in (self._tracks, self._failures, self._meta, self._state):
+        for table in (self._tracks, self._failures, self._meta, self._state_if_any()):
+            if table is None:
+                continue
             try:
                 table.optimize(cleanup_older_than=timedelta(hours=1))
             except Exception as exc:  # compaction is an optimisation: never fail a run for it
                 log.warning("compaction of %s skipped: %s", table.name, exc)
 
     def info(self) -> dict[str, Any]:
-        schema = self._schema()
-        version = (schema.metadata or {}).get(b"tonearm_schema_version", b"?").decode()
         return {
             "backend": "lancedb",
             "location": self.location,
-            "schema_version": version,
+            "schema_version": self.format_version(),
             "table_version": self._tracks.version,
             "views": self.views(),
             "tracks": self.count(),

@@ -31,7 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from tonearm.errors import LibraryLockedError, NotFoundError, TonearmError
+from tonearm.errors import LibraryLockedError, LibraryVersionError, NotFoundError, TonearmError
 from tonearm.store.base import (
     CORE_FIELDS,
     INTEGER_FIELDS,
@@ -171,7 +171,13 @@ class PostgresStore(Store):
             done = {
                 r[0] for r in conn.execute(sql.SQL("SELECT version FROM {}").format(self._table("schema_migrations")))
             }
-            for version, statements in self._migrations():
+            steps = self._migrations()
+            if done and max(done) > steps[-1][0]:  # the transaction rolls back: nothing is changed
+                raise LibraryVersionError(
+                    f"library {self.library!r} was written by a newer tonearm (schema {max(done)}; this one reads up "
+                    f"to {steps[-1][0]}): upgrade tonearm (pip install -U tonearm) to open it"
+                )
+            for version, statements in steps:
                 if version in done:
                     continue
                 for stmt in statements:

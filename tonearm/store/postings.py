@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tonearm.store.files import fsync_write, save_npy
 from tonearm.store.voting import aligned_windows, choose, expand, gather
 
 HASH_BITS = 21
@@ -41,24 +42,6 @@ GAP = 4096  # frames (65 s) between tracks on a timeline: longer than any query,
 BIAS = GAP // 2  # added to every hit of a lookup so that 32 bits hold it (a query frame is at most this)
 MAX_SEGMENTS = 8
 _SEG = "seg-{:06d}"
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, arr)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def build_segment(tracks: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, list]:
@@ -238,14 +221,14 @@ class FilePostings:
                "tracks": tracks}  # fmt: skip
         if len(new["segments"]) > MAX_SEGMENTS or self._mostly_dead(new):
             new = self._compact(new, generation + 1)
-        _fsync_write(self.folder / "manifest.json", json.dumps(new).encode())
+        fsync_write(self.folder / "manifest.json", json.dumps(new).encode())
         self._cleanup(set(new["segments"]))
 
     def _write_segment(self, name: str, tracks: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         offsets, postings, starts = build_segment(tracks)
-        _save_npy(self.folder / f"{name}.offsets.npy", offsets)
-        _save_npy(self.folder / f"{name}.postings.npy", postings)
-        _fsync_write(self.folder / f"{name}.tracks.json", json.dumps(starts).encode())
+        save_npy(self.folder / f"{name}.offsets.npy", offsets)
+        save_npy(self.folder / f"{name}.postings.npy", postings)
+        fsync_write(self.folder / f"{name}.tracks.json", json.dumps(starts).encode())
 
     def _mostly_dead(self, manifest: dict[str, Any]) -> bool:
         live = sum(1 for _ in manifest["tracks"])
@@ -292,6 +275,22 @@ class FilePostings:
         np.cumsum(counts, out=offsets[1:])
         total = int(offsets[-1])
         tmp = self.folder / f".{name}.postings.npy.{os.getpid()}.tmp"
+        try:
+            self._merge(segs, shift, tmp, total)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.replace(tmp, self.folder / f"{name}.postings.npy")
+        save_npy(self.folder / f"{name}.offsets.npy", offsets.astype(np.uint32))
+        fsync_write(self.folder / f"{name}.tracks.json", json.dumps(placed).encode())
+        return {"generation": generation, "segments": [name] if placed else [],
+                "tracks": {tid: [name, live[tid][1]] for tid, _, _ in placed}}  # fmt: skip
+
+    @staticmethod
+    def _merge(segs: list[Segment], shift: list[np.ndarray], tmp: Path, total: int) -> None:
+        """Compaction's second pass: the live postings, hash range by hash range, into ``tmp``."""
+        step = 1 << 15
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint32, shape=(max(total, 1),))
         write = 0
         for lo in range(0, N_HASHES, step):  # pass 2: the postings, hash by hash, segment after segment
@@ -315,17 +314,47 @@ class FilePostings:
             write += p.size
         out.flush()
         del out
-        os.replace(tmp, self.folder / f"{name}.postings.npy")
-        _save_npy(self.folder / f"{name}.offsets.npy", offsets.astype(np.uint32))
-        _fsync_write(self.folder / f"{name}.tracks.json", json.dumps(placed).encode())
-        return {"generation": generation, "segments": [name] if placed else [],
-                "tracks": {tid: [name, live[tid][1]] for tid, _, _ in placed}}  # fmt: skip
 
     def _cleanup(self, keep: set[str]) -> None:
+        for f in self.leftovers(keep):
+            with contextlib.suppress(OSError):
+                f.unlink()
+
+    def leftovers(self, keep: set[str] | None = None) -> list[Path]:
+        """Files no live segment owns: segments replaced or compacted away, temporaries of a failed write."""
+        if keep is None:
+            keep = set(self.manifest()["segments"])
+        if not self.folder.is_dir():
+            return []
+        out = []
         for f in self.folder.iterdir():
-            stem = f.name.split(".")[0].lstrip(".")
+            stem = f.name.lstrip(".").split(".")[0]
             if f.name == "manifest.json" or (stem in keep and not f.name.startswith(".")):
                 continue
             if stem.startswith("seg-") or f.name.startswith(".manifest"):
-                with contextlib.suppress(OSError):
-                    f.unlink()
+                out.append(f)
+        return sorted(out)
+
+    def damage(self) -> list[str]:
+        """What is wrong with the live segments, in plain words (empty when every one reads back whole)."""
+        try:
+            manifest = self.manifest()
+        except (OSError, ValueError) as exc:
+            return [f"the landmark manifest cannot be read ({exc})"]
+        problems = []
+        for name in manifest["segments"]:
+            try:
+                seg = Segment(self.folder, name)
+            except (OSError, ValueError) as exc:
+                problems.append(f"landmark segment {name} cannot be read ({' '.join(str(exc).split())[:120]})")
+                continue
+            total = int(seg.offsets[-1]) if seg.offsets.size else -1
+            if seg.offsets.shape != (N_HASHES + 1,) or seg.postings.shape[0] != max(total, 1):
+                problems.append(f"landmark segment {name} is truncated or the wrong shape")
+        return problems
+
+    def reset(self) -> None:
+        """Forget every posting (the rows' peaks stay): the next sync rebuilds the index from them."""
+        fsync_write(self.folder / "manifest.json", json.dumps({"generation": self.manifest()["generation"] + 1,
+                                                               "segments": [], "tracks": {}}).encode())  # fmt: skip
+        self._cleanup(set())

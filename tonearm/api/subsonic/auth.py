@@ -84,9 +84,12 @@ def load(library: str, user: str | None = None, create: bool = True) -> tuple[Cr
         stored = {"secret": stored.get("secret") or _new_secret(), "api_key": stored.get("api_key") or _new_secret()}
         try:
             _write(path, stored)
+            created = True
         except OSError as exc:
-            raise TonearmError(f"cannot store the Subsonic secret in {path}: {exc.strerror}") from None
-        created = True
+            if not os.environ.get("TONEARM_SUBSONIC_SECRET"):
+                hint = " (set $TONEARM_SUBSONIC_SECRET to serve a read-only library)" if exc.errno == 30 else ""
+                raise TonearmError(f"cannot store the Subsonic secret in {path}: {exc.strerror}{hint}") from None
+            # A read-only library with the secret given: the API key lives as long as this process.
     secret = os.environ.get("TONEARM_SUBSONIC_SECRET") or stored["secret"]
     return Credentials(user or DEFAULT_USER, secret, stored["api_key"]), created
 

@@ -31,7 +31,7 @@ from tonearm.api.subsonic.protocol import (
 )
 from tonearm.api.subsonic.registry import CORS, ENDPOINTS, PUBLIC, Handler
 from tonearm.api.subsonic.views import Context
-from tonearm.errors import NotFoundError, TonearmError
+from tonearm.errors import NotFoundError, TonearmError, storage_fault
 from tonearm.search.catalog import catalog
 from tonearm.store import open_store
 from tonearm.store.base import Store
@@ -135,7 +135,10 @@ def _dispatch(name: str, params: Params, method: str, config: SubsonicConfig, st
         return _render(params, None, exc)
     except TonearmError as exc:  # bad input the engine refused (a filter, a track without vectors)
         return _render(params, None, SubsonicError(GENERIC, " ".join(str(exc).split())[:300]))
-    except Exception:
+    except Exception as exc:
+        fault = storage_fault(exc, config.library)
+        if fault is not None:  # a star or a scrobble on a full or read-only disk: say so, keep serving
+            return _render(params, None, SubsonicError(GENERIC, str(fault)))
         log.exception("Subsonic %s failed", method_name)
         stores.reset()
         return _render(params, None, SubsonicError(GENERIC, f"{method_name} failed on the server (see its log)"))

@@ -1,0 +1,28 @@
+"""Libraries as earlier tonearm versions wrote them, made from a library this version wrote.
+
+Kept as code rather than binary blobs: each function rewrites a current library into an older
+format exactly as that release left it on disk, so the upgrade path is tested on every run. A
+future format N+1 adds ``write_format_N`` here (what format N looked like), and the existing
+functions stay as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import lancedb
+
+from tonearm.store.formats import FORMAT_FILE
+
+
+def write_format_1(lib: Path) -> None:
+    """Format 1, as written before formats were numbered (up to commit fc186b8), from its early days.
+
+    No ``format.json``; and, as in libraries made before the duplicate pass existed (82448ea), no
+    ``dup_group`` core column and no record of that pass (``ana_dup_key``), so the upgrade must add the
+    column and the next index run must group duplicates from scratch.
+    """
+    (lib / FORMAT_FILE).unlink()
+    tracks = lancedb.connect(str(lib), read_consistency_interval=timedelta(0)).open_table("tracks")
+    tracks.drop_columns([c for c in ("dup_group", "ana_dup_key") if c in tracks.schema.names])

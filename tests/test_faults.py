@@ -1,0 +1,269 @@
+"""What real machines do to a library, injected for real: a disk that fills up, a read-only mount,
+damage a crash can leave (found and repaired by ``tonearm check``), libraries from other versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from conftest import run_cli, serve_library, synth, wait_for_job, write_audio
+from mounts import grow, read_only_view, small_disk
+
+from tonearm.store import open_store
+from tonearm.store.copy import postings_checksum
+from tonearm.store.formats import FORMAT_FILE, FORMAT_VERSION
+
+N_FILES = 12
+KINDS = ("tonal", "percussive", "noise", "chirp")
+
+
+@pytest.fixture(scope="module")
+def music(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("faults-music")
+    for i in range(N_FILES):
+        write_audio(root / f"{i:02d}.flac", synth(KINDS[i % 4], 20.0, seed=i, f0=150 + 7 * i),
+                    tags={"title": f"Piece {i}", "artist": f"Band {i % 3}"})  # fmt: skip
+    return root
+
+
+@pytest.fixture(scope="module")
+def reference(music, tmp_path_factory) -> Path:
+    """The library an uninterrupted run makes: what every faulted run must converge to."""
+    lib = tmp_path_factory.mktemp("faults-ref") / "lib"
+    res = run_cli("index", str(music), "-l", str(lib), "-j", "2")
+    assert res.returncode == 0, res.stderr
+    return lib
+
+
+def _rows(lib: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in open_store(str(lib), create=False).scan()}
+
+
+def assert_same_library(lib: Path, reference: Path) -> None:
+    """Same tracks, same analysis (raw views), same tags, same postings as the reference."""
+    got, want = _rows(lib), _rows(reference)
+    assert sorted(got) == sorted(want)
+    for tid, row in want.items():
+        for col in (c for c in row if c.startswith("raw_")):
+            if row[col] is None:
+                assert got[tid][col] is None, (tid, col)
+            else:
+                np.testing.assert_allclose(got[tid][col], row[col], rtol=1e-5, atol=1e-6, err_msg=f"{tid} {col}")
+        for col in ("path", "title", "artist", "content_hash", "views_json", "dup_group"):
+            assert got[tid][col] == row[col], (tid, col)
+    a = postings_checksum(open_store(str(lib), create=False))
+    b = postings_checksum(open_store(str(reference), create=False))
+    assert a == b
+
+
+def _one_line_error(res, *words: str) -> None:
+    assert res.returncode == 2, (res.returncode, res.stdout[-800:], res.stderr[-2000:])
+    assert "Traceback" not in res.stderr
+    text = " ".join(res.stderr.split())  # the progress bar may precede it on stderr
+    assert "error:" in text and all(w in text[text.index("error:") :] for w in words), text
+
+
+def _no_temporaries(lib: Path) -> None:
+    assert not [p for p in lib.rglob("*") if p.name.endswith(".tmp")]
+
+
+# ---- disk full ---------------------------------------------------------------------------------
+def test_index_on_a_full_disk_stops_keeps_what_it_committed_and_resumes(music, reference, tmp_path):
+    with small_disk(tmp_path / "disk", "300k") as disk:
+        lib = disk / "lib"
+        res = run_cli("index", str(music), "-l", str(lib), "-j", "2")
+        _one_line_error(res, "disk full", "tracks committed", "run the same command again")
+        committed = open_store(str(lib), create=False).count()
+        assert 0 < committed < N_FILES, committed
+        assert f"{committed} in the library" in " ".join(res.stderr.split())
+        _no_temporaries(lib)
+        # What is committed is whole: every row has the analysis it claims.
+        for row in _rows(lib).values():
+            claimed = json.loads(row["views_json"])
+            assert claimed and all(row.get(f"raw_{v}") is not None for v in claimed if f"raw_{v}" in row)
+        grow(disk, "64m")  # space is freed
+        again = run_cli("index", str(music), "-l", str(lib), "-j", "2", "--json")
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["added"] == N_FILES - committed
+        assert run_cli("check", "-l", str(lib)).returncode == 0
+        assert_same_library(lib, reference)
+
+
+def test_store_copy_to_a_full_disk_resumes(reference, tmp_path):
+    with small_disk(tmp_path / "disk", "200k") as disk:
+        dest = disk / "copy"
+        res = run_cli("store", "copy", str(reference), str(dest))
+        _one_line_error(res, "disk full", "tracks copied and kept", "again to resume")
+        _no_temporaries(dest)
+        grow(disk, "64m")
+        again = run_cli("store", "copy", str(reference), str(dest))
+        assert again.returncode == 0 and "verified: same rows, same checksum" in again.stdout, again.stderr
+        assert_same_library(dest, reference)
+
+
+# ---- read-only mount ---------------------------------------------------------------------------
+def test_read_only_library_answers_queries_and_serves_but_refuses_writes(music, reference, tmp_path):
+    with read_only_view(reference, tmp_path / "ro") as ro:
+        stats = run_cli("stats", "-l", str(ro), "--json")
+        assert stats.returncode == 0 and json.loads(stats.stdout)["tracks"] == N_FILES, stats.stderr
+        similar = run_cli("similar", str(music / "00.flac"), "-l", str(ro), "--json")
+        assert similar.returncode == 0, similar.stderr
+        assert run_cli("check", "-l", str(ro)).returncode == 0
+        _one_line_error(run_cli("index", str(music), "-l", str(ro)), "read-only file system", "searched and served")
+        _one_line_error(run_cli("check", "--repair", "-l", str(ro)), "read-only file system")
+
+
+def test_read_only_library_through_the_server(music, reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("TONEARM_SUBSONIC_SECRET", "ro-secret")  # nothing can be stored in a read-only library
+    with read_only_view(reference, tmp_path / "ro") as ro:
+        proc, base = serve_library(ro, music, "--subsonic")
+        try:
+            tracks = httpx.get(f"{base}/api/tracks").json()["tracks"]
+            tid = tracks[0]["id"]
+            assert httpx.get(f"{base}/api/tracks/{tid}/similar").status_code == 200
+            assert httpx.get(f"{base}/api/radio", params={"seed": tid}).status_code == 200
+            assert httpx.get(f"{base}/api/home").status_code == 200
+            with open(music / "05.flac", "rb") as f:
+                found = httpx.post(f"{base}/api/identify", files={"file": ("clip.flac", f)}, timeout=60).json()
+            assert found["results"][0]["path"] == str(music / "05.flac")
+            job = httpx.post(f"{base}/api/jobs", json={}).json()
+            state = wait_for_job(base, job["id"])
+            assert state["state"] == "failed" and "read-only file system" in state["error"], state
+            star = httpx.put(f"{base}/api/stars/{tid}")
+            assert star.status_code == 403 and "read-only" in star.json()["detail"]
+            auth = {"u": "tonearm", "p": "ro-secret", "v": "1.16.1", "c": "test", "f": "json"}
+            ok = httpx.get(f"{base}/rest/getAlbumList2", params={**auth, "type": "newest"}).json()
+            assert ok["subsonic-response"]["status"] == "ok"
+            refused = httpx.get(f"{base}/rest/star", params={**auth, "id": tid}).json()["subsonic-response"]
+            assert refused["status"] == "failed" and "read-only" in refused["error"]["message"]
+            assert proc.poll() is None
+        finally:
+            proc.kill()
+            out = proc.communicate()[0]
+        assert "Traceback" not in out
+
+
+# ---- tonearm check -----------------------------------------------------------------------------
+def test_check_finds_what_a_crash_can_leave_and_repair_restores_it(music, reference, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    store = open_store(str(lib), create=False)
+    rows = sorted(store.scan(), key=lambda r: r["id"])
+    before = {r["id"]: r for r in rows}
+    # Damage of the kinds an interrupted run, a hand copy or a bug leaves:
+    a = dict(rows[0], vec_sound=None)  # normalised vector missing (killed before the refit)
+    b = dict(rows[1], vec_melody=None, raw_melody=None)  # analysis claimed, vector lost
+    store.upsert([a, b])
+    store._tracks.add([rows[2]])  # a second row with the same id (a non-atomic writer)
+    store.record_failures([{k: rows[3][k] for k in ("path", "size", "mtime_ns")} | {"reason": "old"}])
+    store.upsert([dict(rows[4], dup_group="deadbeefdeadbeef")])  # names a kept copy that is gone
+    manifest_path = lib / "landmarks" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    some_segment = next(iter(manifest["tracks"].values()))
+    del manifest["tracks"][rows[5]["id"]]  # killed between the row's commit and its postings
+    manifest["tracks"]["0000000000000000"] = some_segment  # postings of a removed track
+    manifest_path.write_text(json.dumps(manifest))
+    (lib / "landmarks" / "seg-999999.offsets.npy").write_bytes(b"half")  # a segment never published
+    (lib / f".{FORMAT_FILE}.4242.tmp").write_bytes(b"half")  # a killed atomic write
+
+    res = run_cli("check", "-l", str(lib), "--json")
+    assert res.returncode == 1, res.stderr
+    found = {(f["check"], f["problem"].split(" (")[0]) for f in json.loads(res.stdout)["findings"]}
+    assert {c for c, _ in found} == {"storage", "rows", "vectors", "postings", "duplicates", "failures"}
+    assert len(found) == 9, found
+
+    fixed = run_cli("check", "--repair", "-l", str(lib), "--json")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert all(f["fixed"] for f in json.loads(fixed.stdout)["findings"])
+    assert run_cli("check", "-l", str(lib)).returncode == 0
+    after = _rows(lib)
+    assert sorted(after) == sorted(before)
+    np.testing.assert_allclose(after[rows[0]["id"]]["vec_sound"], before[rows[0]["id"]]["vec_sound"], atol=1e-6)
+    assert after[rows[4]["id"]]["dup_group"] == before[rows[4]["id"]]["dup_group"]
+    assert not open_store(str(lib), create=False).failures()
+    _no_temporaries(lib)
+    assert not (lib / "landmarks" / "seg-999999.offsets.npy").exists()
+    # The lost melody is re-analysed by the next index run, and only that.
+    res = run_cli("index", str(music), "-l", str(lib), "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["updated"] == 1, res.stdout + res.stderr
+    assert_same_library(lib, reference)
+
+
+def test_check_rebuilds_a_damaged_postings_index_from_the_rows(reference, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    seg = sorted((lib / "landmarks").glob("seg-*.postings.npy"))[-1]
+    seg.write_bytes(seg.read_bytes()[: seg.stat().st_size // 2])  # torn by a disk that lied about fsync
+    res = run_cli("check", "-l", str(lib), "--json")
+    assert res.returncode == 1 and "landmark segment seg-" in res.stdout, res.stdout
+    assert run_cli("check", "--repair", "-l", str(lib)).returncode == 0
+    assert_same_library(lib, reference)
+
+
+# ---- library formats ---------------------------------------------------------------------------
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_a_new_library_records_its_format(reference):
+    info = json.loads((reference / FORMAT_FILE).read_text())
+    assert info["format"] == FORMAT_VERSION and info["written_by"].startswith("tonearm ")
+
+
+def test_a_library_from_a_newer_tonearm_is_refused_and_left_untouched(reference, tmp_path):
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    (lib / FORMAT_FILE).write_text(json.dumps({"format": FORMAT_VERSION + 1, "written_by": "tonearm 9"}))
+    digest = _tree_digest(lib)
+    for args in (("stats",), ("similar", "anything"), ("check", "--repair"), ("index", str(tmp_path))):
+        _one_line_error(run_cli(*args, "-l", str(lib)), "newer tonearm", "upgrade tonearm")
+    assert _tree_digest(lib) == digest
+
+
+def test_a_format_1_library_is_upgraded_and_answers_every_query(music, reference, tmp_path):
+    from library_formats import write_format_1
+
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    write_format_1(lib)
+    clip = tmp_path / "clip.wav"
+    write_audio(clip, synth(KINDS[1], 20.0, seed=1, f0=157)[22050 * 5 : 22050 * 15])
+    with read_only_view(lib, tmp_path / "ro") as ro:  # an old library on a read-only mount cannot be upgraded
+        _one_line_error(run_cli("stats", "-l", str(ro)), "older tonearm", "format 1", "writable disk")
+    expect = {
+        "similar": json.loads(run_cli("similar", str(music / "03.flac"), "-l", str(reference), "--json").stdout),
+        "identify": json.loads(run_cli("identify", str(clip), "-l", str(reference), "--json").stdout),
+    }
+    res = run_cli("stats", "-l", str(lib), "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["schema_version"] == FORMAT_VERSION, res.stderr
+    assert json.loads((lib / FORMAT_FILE).read_text())["format"] == FORMAT_VERSION
+    queries = {"similar": ("similar", str(music / "03.flac")), "identify": ("identify", str(clip))}
+    for args in (*queries.values(), ("tracks", "--where", "artist = 'Band 1'"), ("radio", str(music / "00.flac")),
+                 ("duplicates",), ("search", "piece"), ("check",)):  # fmt: skip
+        res = run_cli(*args, "-l", str(lib), "--json")
+        assert res.returncode == 0, (args, res.stderr)
+        assert args[0] == "duplicates" or json.loads(res.stdout) not in ([], {}), args
+    # The next index run groups duplicates (the pass a format-1 library never had): then the same answers.
+    assert run_cli("index", str(music), "-l", str(lib), "--json").returncode == 0
+    assert_same_library(lib, reference)
+    for name, args in queries.items():
+        got = json.loads(run_cli(*args, "-l", str(lib), "--json").stdout)
+        assert [r.get("id") for r in _results(got)] == [r.get("id") for r in _results(expect[name])], name
+
+
+def _results(out):
+    if isinstance(out, dict):
+        for key in ("results", "matches", "tracks"):
+            if key in out:
+                return out[key]
+    return out

@@ -1,0 +1,59 @@
+"""Versions of a folder library's on-disk format, and the numbered steps that upgrade one.
+
+Why a version at all: a library outlives the tonearm that wrote it. Each format change gets
+a number and a migration from the number before; opening a library applies the steps it is
+missing, in order, and records the new number only after the last one succeeded, so a crash
+mid-upgrade repeats the unfinished step next time (every step is idempotent). A library with a
+number above ``FORMAT_VERSION`` was written by a newer tonearm: it is refused before anything
+is written, since an older reader could corrupt data it does not understand.
+
+The number lives in ``format.json`` in the library folder (one small file: reading it costs far
+less than a query of the ``meta`` table, and every open reads it), replaced atomically. Format 1
+(every library written before numbering) has no such file: it is recognised by its ``tracks``
+table alone.
+
+Format history:
+
+1. tracks, failures, meta (and later state, ``landmarks/``) tables; core columns grew in place.
+2. the number is recorded in ``format.json``; every core column of ``CORE_FIELDS`` exists (columns
+   added to the core since a library was made are added, as NULLs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Upgradable(Protocol):
+    """What the migrations need of a folder library (``LanceStore``)."""
+
+    def add_missing_core_columns(self) -> None: ...
+
+
+FORMAT_VERSION = 2
+FORMAT_FILE = "format.json"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """The step that turns a library of format ``version - 1`` into format ``version``."""
+
+    version: int
+    summary: str
+    apply: Callable[[Upgradable], None]
+
+
+def _core_columns(store: Upgradable) -> None:
+    store.add_missing_core_columns()
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "record the format version; add core columns missing from older libraries", _core_columns),
+)
+
+
+def pending(found: int) -> list[Migration]:
+    """The steps a library of format ``found`` still needs, in order."""
+    return [m for m in MIGRATIONS if m.version > found]
