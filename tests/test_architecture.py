@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent / "tonearm"
 
 # Lowest layer first. A package may import its own modules and any package of a lower layer.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"tonearm", "tonearm.errors", "tonearm.config"}),
+    ("base", {"tonearm", "tonearm.errors", "tonearm.config", "tonearm.failpoints"}),
     ("signals and text models", {"tonearm.audio", "tonearm.words"}),
     ("components", {"tonearm.analyzers", "tonearm.store"}),
     ("engine", {"tonearm.search", "tonearm.library"}),

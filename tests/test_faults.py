@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import run_cli, serve_library, synth, wait_for_job, write_audio
 from mounts import grow, read_only_view, small_disk
+from same_library import assert_same_library, rows_of
 
 from tonearm.store import open_store
-from tonearm.store.copy import postings_checksum
 from tonearm.store.formats import FORMAT_FILE, FORMAT_VERSION
 
 N_FILES = 12
@@ -40,27 +40,6 @@ def reference(music, tmp_path_factory) -> Path:
     return lib
 
 
-def _rows(lib: Path) -> dict[str, dict]:
-    return {r["id"]: r for r in open_store(str(lib), create=False).scan()}
-
-
-def assert_same_library(lib: Path, reference: Path) -> None:
-    """Same tracks, same analysis (raw views), same tags, same postings as the reference."""
-    got, want = _rows(lib), _rows(reference)
-    assert sorted(got) == sorted(want)
-    for tid, row in want.items():
-        for col in (c for c in row if c.startswith("raw_")):
-            if row[col] is None:
-                assert got[tid][col] is None, (tid, col)
-            else:
-                np.testing.assert_allclose(got[tid][col], row[col], rtol=1e-5, atol=1e-6, err_msg=f"{tid} {col}")
-        for col in ("path", "title", "artist", "content_hash", "views_json", "dup_group"):
-            assert got[tid][col] == row[col], (tid, col)
-    a = postings_checksum(open_store(str(lib), create=False))
-    b = postings_checksum(open_store(str(reference), create=False))
-    assert a == b
-
-
 def _one_line_error(res, *words: str) -> None:
     assert res.returncode == 2, (res.returncode, res.stdout[-800:], res.stderr[-2000:])
     assert "Traceback" not in res.stderr
@@ -83,7 +62,7 @@ def test_index_on_a_full_disk_stops_keeps_what_it_committed_and_resumes(music, r
         assert f"{committed} in the library" in " ".join(res.stderr.split())
         _no_temporaries(lib)
         # What is committed is whole: every row has the analysis it claims.
-        for row in _rows(lib).values():
+        for row in rows_of(lib).values():
             claimed = json.loads(row["views_json"])
             assert claimed and all(row.get(f"raw_{v}") is not None for v in claimed if f"raw_{v}" in row)
         grow(disk, "64m")  # space is freed
@@ -181,7 +160,7 @@ def test_check_finds_what_a_crash_can_leave_and_repair_restores_it(music, refere
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert all(f["fixed"] for f in json.loads(fixed.stdout)["findings"])
     assert run_cli("check", "-l", str(lib)).returncode == 0
-    after = _rows(lib)
+    after = rows_of(lib)
     assert sorted(after) == sorted(before)
     np.testing.assert_allclose(after[rows[0]["id"]]["vec_sound"], before[rows[0]["id"]]["vec_sound"], atol=1e-6)
     assert after[rows[4]["id"]]["dup_group"] == before[rows[4]["id"]]["dup_group"]

@@ -137,7 +137,7 @@ def test_a_library_from_a_newer_tonearm_is_refused_and_left_untouched(postgres_u
         return sorted(r[0] for r in rows)
 
     before = tables()
-    with pytest.raises(LibraryVersionError, match="newer tonearm .* upgrade tonearm"):
+    with pytest.raises(LibraryVersionError, match=r"newer tonearm .* upgrade tonearm"):
         open_store(url)
     res = run_cli("stats", "--library", url)
     assert res.returncode == 2 and "upgrade tonearm" in " ".join(res.stderr.split()) and "Traceback" not in res.stderr

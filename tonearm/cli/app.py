@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Annotated
 
@@ -28,8 +29,13 @@ for group in (library, check, storage, queries, recommend, fetch, serve, tools):
     group.register(app)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops a command like Ctrl-C does: committed work kept, one line said
+
+
 def run() -> None:
     """Run the app on ``sys.argv``."""
+    signal.signal(signal.SIGTERM, _terminate)  # `tonearm serve` installs uvicorn's own graceful handler
     try:
         app()
     except BrokenPipeError:  # `tonearm tracks | head`

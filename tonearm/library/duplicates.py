@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tonearm import failpoints
 from tonearm.analyzers.chromaprint import decode_contour, decode_words, is_distinctive
 from tonearm.store.base import Store, vector_column
 from tonearm.store.filters import InList
@@ -234,14 +235,17 @@ def update_duplicates(
         keeper = min(members, key=_quality)["id"]
         wanted.update({m: keeper for m in group})
     changed = [i for i, r in state.items() if r.get(DUP_FIELD) != wanted.get(i) or (i in todo)]
+    # The edges first: they are what a row marked as checked (ana_dup_key) relies on. Killed after this,
+    # the next pass finds the rows still to mark and rewrites them from these edges.
+    store.set_meta(EDGES_META, [[a, b, rate] for (a, b), rate in sorted(edges.items())])
     for i in range(0, len(changed), 200):
         batch = store.get(changed[i : i + 200])
         for r in batch:
             r[DUP_FIELD] = wanted.get(r["id"])
             r["ana_dup_key"] = _check_key(r)
         store.upsert(batch)
+        failpoints.hit("duplicates")
     report.changed_rows = len(changed)
-    store.set_meta(EDGES_META, [[a, b, rate] for (a, b), rate in sorted(edges.items())])
     report.pairs, report.groups = len(edges), len(groups)
     report.files_in_groups = sum(len(g) for g in groups)
     return report

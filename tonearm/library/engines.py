@@ -18,16 +18,18 @@ a dead worker into a per-file failure instead of a failed run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from tonearm.errors import TonearmError
-from tonearm.library.worker import Job, Result, quiet_native_stderr, run_job
+from tonearm.library.worker import DEFAULT_FILE_TIMEOUT, Job, Result, quiet_native_stderr, run_job, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,9 @@ class Engine(Protocol):
     def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]: ...
 
 
-def _crashed(job: Job, reason: str = "analysis worker crashed on this file") -> Result:
+def _crashed(
+    job: Job, reason: str = "analysis worker crashed on this file (a decoder fault, or killed for memory)"
+) -> Result:
     return Result(job.path, error=reason)
 
 
@@ -56,15 +60,17 @@ class LocalEngine:
 
     def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
         pending = list(reversed(jobs))
+        suspects: list[Job] = []
         max_in_flight = max(1, workers) * 2
         # N workers x N BLAS threads would fight over N cores; spawned workers read these at start.
         for var in _THREAD_VARS:
             os.environ.setdefault(var, "1")
-        while pending:
-            ctx = mp.get_context("spawn")  # never fork a process that holds database threads
-            with ProcessPoolExecutor(
-                max_workers=max(1, workers), mp_context=ctx, initializer=quiet_native_stderr
-            ) as pool:
+        while pending or suspects:
+            if suspects:  # after a crash: each file that was in flight runs alone, so a crash names its file
+                job = suspects.pop()
+                yield job, self._alone(job)
+                continue
+            with self._pool(workers) as pool, _stopped_on_exit(pool):
                 in_flight: dict[Future[Result], Job] = {}
                 try:
                     while pending or in_flight:
@@ -73,11 +79,48 @@ class LocalEngine:
                             in_flight[pool.submit(self.fn, job)] = job
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         for fut in done:
-                            yield in_flight.pop(fut), fut.result()
+                            result = fut.result()  # raises BrokenProcessPool while the job is still in flight
+                            yield in_flight.pop(fut), result
                 except BrokenProcessPool:
-                    # A worker died: the files in flight are suspects. Fail them, go on with a fresh pool.
-                    for job in in_flight.values():
-                        yield job, _crashed(job)
+                    # A worker died (a decoder crash, the OOM killer, a hang stopped by the time limit): the
+                    # files in flight are suspects, most of them innocent. Retry them alone; go on with a fresh pool.
+                    stuck = list(in_flight.values())
+                    if len(stuck) == 1:
+                        yield stuck[0], _crashed(stuck[0])
+                    else:
+                        suspects.extend(reversed(stuck))
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        ctx = mp.get_context("spawn")  # never fork a process that holds database threads
+        return ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx, initializer=start_worker)
+
+    def _alone(self, job: Job) -> Result:
+        """Run one suspect file in a pool of its own: a crash now is this file's."""
+        started = time.monotonic()
+        with self._pool(1) as pool:
+            try:
+                return pool.submit(self.fn, job).result()
+            except BrokenProcessPool:
+                took = time.monotonic() - started
+                base = float(os.environ.get("TONEARM_FILE_TIMEOUT", DEFAULT_FILE_TIMEOUT))
+                if base > 0 and took >= base:
+                    return _crashed(job, f"stopped after {took:.0f} s: analysis hung past the per-file time limit")
+                return _crashed(job)
+
+
+@contextlib.contextmanager
+def _stopped_on_exit(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """When the run stops early (Ctrl-C, SIGTERM, a full disk), stop the workers now instead of letting
+    them finish their files: nothing they hold is committed anyway, and the user is waiting."""
+    try:
+        yield
+    except BaseException:
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.kill()
+        raise
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tonearm import failpoints
 from tonearm.analyzers import external, get_analyzer, parse_views
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.errors import DiskFullError, storage_fault
@@ -176,13 +177,25 @@ class Indexer:
             report.scanned = len(files)
             existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS)}
             failures = {f["path"]: f for f in self.store.failures()}
-            jobs, meta_refresh = self._plan(files, existing, failures, retry_failed, report)
-            progress.start(len(jobs) + len(meta_refresh))
+            unreadable = [f for f in files if f.problem]
+            jobs, meta_refresh = self._plan([f for f in files if not f.problem], existing, failures, retry_failed,
+                                            report)  # fmt: skip
+            progress.start(len(jobs) + len(meta_refresh) + len(unreadable))
+            for f in unreadable:  # pipes, devices, link loops, unreadable folders: nothing to analyse
+                self._fail(f.path, f.problem or "cannot be read", report)
+                progress.advance(f.path, "failed")
             for path in meta_refresh:
                 self._refresh_metadata(existing[path])
                 report.metadata_refreshed += 1
                 progress.advance(path, "metadata")
-            self._execute(jobs, existing, workers, report, progress, engine)
+            try:
+                self._execute(jobs, existing, workers, report, progress, engine)
+            except KeyboardInterrupt:
+                # Ctrl-C or SIGTERM: the workers are already stopped; make what was committed searchable
+                # (a library's first statistics are fitted only after 25 tracks) and stop.
+                for view in self.views:
+                    self._maybe_refit(view)
+                raise
             on_disk = {f.path for f in files}
             gone = [p for p in existing if _under(p, roots) and p not in on_disk]
             if gone and not keep_missing:
@@ -351,7 +364,8 @@ class Indexer:
         row["views_json"] = json.dumps(views, sort_keys=True)
         if res.raw:
             row["analyzed_at"] = time.time()
-        self.store.upsert([row])
+        with failpoints.during("commit"):
+            self.store.upsert([row])
         self.store.clear_failures([job.path])
         report.audio_seconds += res.duration or 0.0
         report.analysed_seconds += res.analysed_seconds
@@ -421,8 +435,6 @@ class Indexer:
             return
         if refit:
             std = Standardizer.fit(analyzer.key, np.array([r[raw_column(view)] for r in rows]), analyzer.dim_weights())
-            self.store.set_meta(f"normalizer:{view}", std.to_json())
-            self._standardizers[view] = std
         else:
             rows = [r for r in rows if r.get(vector_column(view)) is None]
         assert std is not None
@@ -431,6 +443,12 @@ class Indexer:
             r[vector_column(view)] = v
         for i in range(0, len(rows), 1000):
             self.store.upsert(rows[i : i + 1000])
+            failpoints.hit("refit")
+        if refit:
+            # The statistics last: killed before this, the stored ones still call for a refit, which
+            # rewrites every vector (rows normalised by two fits never stay mixed).
+            self.store.set_meta(f"normalizer:{view}", std.to_json())
+            self._standardizers[view] = std
         log.info("normalised view %s over %d tracks (refit=%s)", view, len(rows), refit)
 
 

@@ -101,7 +101,15 @@ def sidecar_paths(path: str) -> list[Path]:
     """Sidecar files that may describe ``path`` (existing ones only), lyrics files included."""
     p = Path(path)
     candidates = [Path(f"{p}.json"), p.with_suffix(".json")] + [p.parent / n for n in _SIDECAR_TABLES]
-    return [c for c in dict.fromkeys(candidates) if c.is_file()] + lyrics_files(path)
+    return [c for c in dict.fromkeys(candidates) if _is_file(c)] + lyrics_files(path)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether a sidecar exists; a name the file system refuses (``<250-byte name>.json`` is too long) does not."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def sidecar_signature(path: str) -> str:

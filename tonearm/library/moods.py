@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tonearm import failpoints
 from tonearm.analyzers.words import decode_chunks
 from tonearm.store.base import Store, vector_column
 from tonearm.store.schema import MOOD_VIEW, VOCAB_META
@@ -87,6 +88,7 @@ def tag_library(store: Store, backend: EmotionBackend, on_progress: Callable[[st
         consecutive = 0
         apply_emotions(row, emotions.weights, emotions.valence, emotions.arousal, backend.key)
         store.upsert([row])
+        failpoints.hit("emotions")
         report.tagged += 1
         if on_progress:
             on_progress(row.get("path") or track)

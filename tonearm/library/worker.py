@@ -8,6 +8,8 @@ so one bad file cannot stop an index run.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,8 @@ from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
 from tonearm.library.metadata import SidecarReader, read_tags, to_columns
 from tonearm.store.identity import content_hash
+
+DEFAULT_FILE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,35 @@ def quiet_native_stderr() -> None:
     os.close(devnull)
 
 
+def die_with_parent() -> None:
+    """Make this worker die when the index process does (Linux), so a killed run leaves no orphans.
+
+    Why: pool workers share their job queue's pipe with each other, so the death of the index process
+    (SIGKILL, the OOM killer) never reaches them as end-of-file; without this they would wait forever,
+    holding memory and the files of the run's output pipes.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the wish was made
+        os._exit(1)
+
+
+def start_worker() -> None:
+    """Initializer of an analysis worker process."""
+    die_with_parent()
+    quiet_native_stderr()
+
+
 def _one_line(exc: BaseException) -> str:
     """The failure as the user reads it: a TonearmError's own words, else what went wrong in plain terms."""
     if isinstance(exc, TonearmError):
@@ -75,42 +108,107 @@ def _one_line(exc: BaseException) -> str:
     return f"analysis failed ({describe(exc)})"[:240]
 
 
+class TimeLimit(BaseException):  # not an Exception: no library's broad `except Exception` swallows it
+    """The file's analysis ran past its time limit (see ``FileClock``)."""
+
+
+class FileClock:
+    """A per-file time limit, so one file that makes a decoder or analyzer crawl cannot stall a run.
+
+    The limit grows with the work the file honestly needs: ``base`` seconds (``$TONEARM_FILE_TIMEOUT``,
+    default 60; 0 turns it off) times (1 + MB of file / 50 + seconds of audio analysed / 120), so a
+    three-hour recording gets hours, a ten-second clip a minute. Python code is interrupted by SIGALRM
+    (the file fails with a reason); code stuck in a native library does not return to Python, so a
+    watchdog thread kills the worker process a grace period later, and the engine then blames the file
+    it was running (see ``LocalEngine``).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.base = float(os.environ.get("TONEARM_FILE_TIMEOUT", DEFAULT_FILE_TIMEOUT))
+        self.size_mb = size / 1e6
+        self.start = time.monotonic()
+        self.armed = self.base > 0 and threading.current_thread() is threading.main_thread()
+        self._watchdog: threading.Timer | None = None
+        self.limit = 0.0
+
+    def __enter__(self) -> FileClock:
+        if self.armed:
+            signal.signal(signal.SIGALRM, self._alarm)
+            self.extend(0.0)
+        return self
+
+    def extend(self, audio_seconds: float) -> None:
+        """Set the limit for a file whose analysis covers ``audio_seconds`` of audio."""
+        if not self.armed:
+            return
+        self.limit = self.base * (1.0 + self.size_mb / 50.0 + audio_seconds / 120.0)
+        left = max(0.01, self.start + self.limit - time.monotonic())
+        signal.setitimer(signal.ITIMER_REAL, left)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = threading.Timer(left + max(10.0, self.base), _kill_self)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        raise TimeLimit(f"took longer than {self.limit:.0f} s to analyse (the per-file time limit)")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+
+def _kill_self() -> None:  # pragma: no cover - runs only when native code hangs past the grace period
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def run_job(job: Job) -> Result:
-    """Hash, decode once, run every requested analyzer, read tags."""
+    """Hash, decode once, run every requested analyzer, read tags (within the file's time limit)."""
     t0 = time.perf_counter()
     res = Result(job.path)
     try:
         st = os.stat(job.path)
         res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
-        res.content_hash = content_hash(job.path)
-        views = job.views
-        if job.known_hash is not None and res.content_hash == job.known_hash:
-            res.content_unchanged = True
-            views = {v: n for v, n in views.items() if v not in job.fresh_views}
-        analyzers = {view: get_analyzer(name) for view, name in views.items()}
-        res.tags = read_tags(job.path)
-        context = TrackContext(job.path)
-        if any(a.reads_metadata for a in analyzers.values()):
-            context.metadata = to_columns(res.tags, SidecarReader().read(job.path), {})[2]
-            if res.content_unchanged:
-                context.previous = dict(job.previous)
-        if analyzers:
-            sr = max(a.sample_rate for a in analyzers.values())
-            audio = load_for_analysis(job.path, sr)
-            res.duration = audio.info.duration
-            res.sample_rate = audio.info.sample_rate
-            res.channels = audio.info.channels
-            res.analysed_seconds = audio.analysed_seconds
-            for view, analyzer in analyzers.items():
-                out = analyzer.run(audio, context)
-                res.extras.update(out.fields)
-                vec = np.asarray(out.vector, dtype=np.float32)
-                if vec.shape != (analyzer.dim,) or not np.all(np.isfinite(vec)):
-                    raise TonearmError(f"analyzer {analyzer.key} returned an invalid vector {vec.shape}")
-                res.raw[view] = vec
+        with FileClock(st.st_size) as clock:
+            _analyse(job, res, clock)
+    except TimeLimit as exc:
+        res.error, res.raw = str(exc), {}
     except MemoryError:
         res.error = "out of memory while analysing"
     except Exception as exc:
         res.error = _one_line(exc)
     res.elapsed = time.perf_counter() - t0
     return res
+
+
+def _analyse(job: Job, res: Result, clock: FileClock) -> None:
+    """Hash, read tags, decode once, run the analyzers: filling ``res`` as it goes."""
+    res.content_hash = content_hash(job.path)
+    views = job.views
+    if job.known_hash is not None and res.content_hash == job.known_hash:
+        res.content_unchanged = True
+        views = {v: n for v, n in views.items() if v not in job.fresh_views}
+    analyzers = {view: get_analyzer(name) for view, name in views.items()}
+    res.tags = read_tags(job.path)
+    context = TrackContext(job.path)
+    if any(a.reads_metadata for a in analyzers.values()):
+        context.metadata = to_columns(res.tags, SidecarReader().read(job.path), {})[2]
+        if res.content_unchanged:
+            context.previous = dict(job.previous)
+    if analyzers:
+        sr = max(a.sample_rate for a in analyzers.values())
+        audio = load_for_analysis(job.path, sr)
+        res.duration = audio.info.duration
+        res.sample_rate = audio.info.sample_rate
+        res.channels = audio.info.channels
+        res.analysed_seconds = audio.analysed_seconds
+        clock.extend(audio.analysed_seconds)
+        for view, analyzer in analyzers.items():
+            out = analyzer.run(audio, context)
+            res.extras.update(out.fields)
+            vec = np.asarray(out.vector, dtype=np.float32)
+            if vec.shape != (analyzer.dim,) or not np.all(np.isfinite(vec)):
+                raise TonearmError(f"analyzer {analyzer.key} returned an invalid vector {vec.shape}")
+            res.raw[view] = vec

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tonearm import failpoints
 from tonearm.errors import TonearmError, storage_fault
 from tonearm.store.base import Store
 from tonearm.store.filters import IsNull
@@ -129,6 +130,7 @@ def _copy(
             batch = todo[i : i + BATCH]
             dst.upsert(src.get(batch))
             dst.set_meta(PROGRESS_META, {"source": src.location, "last_id": batch[-1]})
+            failpoints.hit("copy")
             report.copied += len(batch)
             if on_progress:
                 on_progress(report.rows - len(todo) + report.copied, report.rows)

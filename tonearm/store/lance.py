@@ -26,6 +26,7 @@ import lancedb
 import numpy as np
 import pyarrow as pa
 
+from tonearm import failpoints
 from tonearm.errors import (
     LibraryLockedError,
     LibraryVersionError,
@@ -634,7 +635,8 @@ class LanceStore(Store):
             if table is None:
                 continue
             try:
-                table.optimize(cleanup_older_than=timedelta(hours=1))
+                with failpoints.during("optimize"):
+                    table.optimize(cleanup_older_than=timedelta(hours=1))
             except Exception as exc:  # compaction is an optimisation: never fail a run for it
                 log.warning("compaction of %s skipped: %s", table.name, exc)
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from tonearm import failpoints
 from tonearm.store.files import fsync_write, save_npy
 from tonearm.store.voting import aligned_windows, choose, expand, gather
 
@@ -215,6 +216,7 @@ class FilePostings:
         if add:
             name = _SEG.format(generation)
             self._write_segment(name, [(tid, h, t) for tid, (_, h, t) in sorted(add.items())])
+            failpoints.hit("postings")  # the segment is written, the manifest does not name it yet
             segments.append(name)
             tracks.update({tid: [name, key] for tid, (key, _, _) in add.items()})
         new = {"generation": generation, "segments": [s for s in segments if any(e[0] == s for e in tracks.values())],

@@ -18,7 +18,14 @@ LYRICS_SUFFIXES = (".lrc", ".txt")
 def lyrics_files(path: str) -> list[Path]:
     """Existing lyrics files for ``path``, most precise first (.lrc before .txt)."""
     p = Path(path)
-    return [c for c in (p.with_suffix(s) for s in LYRICS_SUFFIXES) if c.is_file() and c != p]
+    found = []
+    for c in (p.with_suffix(s) for s in LYRICS_SUFFIXES):
+        try:
+            if c != p and c.is_file():
+                found.append(c)
+        except OSError:  # a name the file system refuses (too long) is no lyrics file
+            continue
+    return found
 
 
 def parse_lrc(text: str) -> list[tuple[float, str]]:
