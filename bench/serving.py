@@ -23,6 +23,15 @@ def free_port() -> int:
 def tonearm_server(library: str, *options: str, env: dict[str, str] | None = None,
                    ready: str = "/api/config", timeout_s: float = 40.0) -> Iterator[str]:  # fmt: skip
     """Yield the base URL (``http://127.0.0.1:PORT``) once ``ready`` answers; stop the server after."""
+    with tonearm_server_process(library, *options, env=env, ready=ready, timeout_s=timeout_s) as (base, _):
+        yield base
+
+
+@contextmanager
+def tonearm_server_process(library: str, *options: str, env: dict[str, str] | None = None,
+                           ready: str = "/api/config",
+                           timeout_s: float = 40.0) -> Iterator[tuple[str, subprocess.Popen]]:  # fmt: skip
+    """Like ``tonearm_server``, with the server's process (to sample its memory)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tonearm.cli", "serve", "--library", library, "--port", str(port),
                              *options], env=env or dict(os.environ), stdout=subprocess.DEVNULL,
@@ -38,7 +47,7 @@ def tonearm_server(library: str, *options: str, env: dict[str, str] | None = Non
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit(f"tonearm serve did not answer {ready} within {timeout_s:g} s") from None
                 time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)

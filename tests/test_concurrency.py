@@ -91,3 +91,48 @@ def test_query_while_index_runs_and_second_writer_is_refused(many, tmp_path):
         proc.wait(timeout=300)
     assert proc.returncode == 0
     assert open_store(str(lib), create=False).count() == 40
+
+
+def test_two_servers_and_an_index_run_on_one_library_stay_consistent(many, tmp_path, monkeypatch):
+    """Two `tonearm serve` processes (say, a web app and a Subsonic endpoint) and an index run share a library:
+    each server sees the other's stars and the run's new tracks; nothing is lost or duplicated."""
+    import httpx
+    from conftest import serve_library
+
+    from tonearm.store.listening import CACHE_SECONDS
+
+    monkeypatch.setenv("TONEARM_SUBSONIC_SECRET", "shared")
+    lib = tmp_path / "lib"
+    first = run_cli("index", *(str(many / f"{i:02d}.flac") for i in range(4)), "--library", str(lib), *DSP)
+    assert first.returncode == 0, first.stderr
+    a, base_a = serve_library(lib, many, "--subsonic")
+    b, base_b = serve_library(lib, many, "--subsonic")
+    proc = _start_index(many, lib)
+    auth = {"u": "tonearm", "p": "shared", "v": "1.16.1", "c": "test", "f": "json"}
+    starred: set[str] = set()
+    try:
+        while proc.poll() is None or len(starred) < 6:
+            ids = [t["id"] for t in httpx.get(f"{base_a}/api/tracks", params={"limit": 1000}).json()["tracks"]]
+            new = [i for i in ids if i not in starred][:1]
+            for tid in new:  # stars alternate between the two servers, while the index run commits
+                if len(starred) % 2:
+                    assert httpx.put(f"{base_a}/api/stars/{tid}").status_code == 200
+                else:
+                    ok = httpx.get(f"{base_b}/rest/star", params={**auth, "id": tid}).json()["subsonic-response"]
+                    assert ok["status"] == "ok", ok
+                starred.add(tid)
+            assert httpx.get(f"{base_b}/rest/getAlbumList2", params={**auth, "type": "newest"}).status_code == 200
+            if not new:
+                time.sleep(0.3)
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        time.sleep(CACHE_SECONDS + 0.5)  # a server sees another process's stars within this (by design)
+        for base in (base_a, base_b):
+            assert httpx.get(f"{base}/api/tracks", params={"limit": 1000}).json()["total"] == 40
+            got = httpx.get(f"{base}/rest/getStarred2", params=auth).json()["subsonic-response"]["starred2"]
+            assert {s["id"] for s in got.get("song", [])} == starred, base
+    finally:
+        for p in (a, b):
+            p.kill()
+        if proc.poll() is None:
+            proc.kill()
+    assert run_cli("check", "--library", str(lib)).returncode == 0

@@ -94,3 +94,30 @@ def test_a_worker_killed_mid_run_costs_no_file(tmp_path):
     assert proc.returncode == 0, err[-2000:]
     report = json.loads(out)
     assert report["failed"] == [] and open_store(str(lib)).count() == 8
+
+
+def test_permission_denied_files_and_folders_are_failures_with_reasons(tmp_path):
+    """Run as root without the capabilities that let root read anything (as a plain user would be)."""
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        pytest.skip("needs root and setpriv to drop root's read-anything capabilities")
+    music = tmp_path / "music"
+    for name in ("open.flac", "closed.flac", "locked/inside.flac"):
+        write_audio(music / name, synth("tonal", 4.0))
+    (music / "closed.flac").chmod(0)
+    (music / "locked").chmod(0)
+    lib = tmp_path / "lib"
+    drop = "-dac_override,-dac_read_search"
+    res = subprocess.run([setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}", "--", sys.executable, "-m",
+                          "tonearm.cli", "index", str(music), "-l", str(lib), "--json"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    (music / "locked").chmod(0o755)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["added"] == 1
+    assert {f["path"]: f["reason"] for f in report["failed"]} == {
+        str(music / "closed.flac"): "permission denied",
+        str(music / "locked"): "folder cannot be read (permission denied)",
+    }

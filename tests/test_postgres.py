@@ -45,6 +45,8 @@ def test_index_search_and_stats_on_postgres(pg_library: str, music_dir: Path) ->
     assert _json(run_cli("stats", "--library", pg_library, "--json"))["tracks"] == 12
     bad = run_cli("tracks", "--library", pg_library, "--where", "title = ")
     assert bad.returncode == 2 and "invalid --where" in bad.stderr
+    check = _json(run_cli("check", "--library", pg_library, "--json"))
+    assert check["clean"] and check["tracks"] == 12 and check["findings"] == []
 
 
 def test_identify_an_excerpt_on_postgres(pg_library: str, music_dir: Path, tmp_path: Path) -> None:

@@ -56,6 +56,8 @@ def describe(exc: BaseException) -> str:
         return "input/output error (a failing disk or a dropped network mount?)"
     if isinstance(exc, MemoryError):
         return "out of memory"
+    if isinstance(exc, UnicodeDecodeError):
+        return "text inside the file (a tag or a stream name) is not valid UTF-8"
     if isinstance(exc, EOFError):
         return "the file ends unexpectedly"
     text = getattr(exc, "strerror", None) or str(exc)
@@ -126,8 +128,9 @@ def _av_info(path: Path) -> AudioInfo:
             duration = container.duration / 1_000_000
         else:
             duration = 0.0
-        rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-        channels = int(stream.codec_context.channels or 1)
+        codec = stream.codec_context  # None when the stream's codec cannot be set up (a damaged header)
+        rate = int((codec.sample_rate if codec is not None else 0) or stream.rate or 0)
+        channels = int((codec.channels if codec is not None else 0) or 1)
     finally:
         container.close()
     if rate <= 0:

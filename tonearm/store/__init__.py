@@ -16,6 +16,8 @@ __all__ = ["CORE_FIELDS", "Filter", "Hit", "Store", "open_store", "parse_filter"
 
 def open_store(location: str, create: bool = True) -> Store:
     """Open the store for a library location (a folder, or a URL with a scheme)."""
+    if not location.strip():
+        raise TonearmError("no library location given (an empty path would mean the current folder)")
     if "://" in location:
         scheme = location.split("://", 1)[0].lower()
         if scheme in ("postgresql", "postgres"):
