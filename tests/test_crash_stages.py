@@ -31,7 +31,7 @@ PENDING = ("tracks lack their landmark postings", "wait for normalisation statis
 def music(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stages-music")
     kinds = ("tonal", "percussive", "noise", "chirp")
-    for i in range(6):
+    for i in range(4):
         write_audio(root / f"{i:02d}.flac", synth(kinds[i % 4], 8.0, seed=i, f0=150 + 11 * i),
                     tags={"title": f"Take {i}", "artist": f"Group {i % 2}"})  # fmt: skip
     shutil.copy(root / "01.flac", root / "01-copy.flac")  # a duplicate recording: the duplicate pass writes
