@@ -211,13 +211,10 @@ def _wrong_format(data: bytes, rng: np.random.Generator, seeds: dict[str, bytes]
     return rng.integers(0, 256, int(rng.integers(1, 200_000)), dtype=np.uint8).tobytes()
 
 
-def _giant_tags(data: bytes, rng: np.random.Generator, seeds: dict[str, bytes]) -> bytes:
-    return data  # made on disk by make_cases (mutagen writes the tags): see _giant_tag_file
-
-
+# Byte mutations; "giant_tags" is made on disk instead (mutagen writes the tags): see _giant_tag_file.
 MUTATORS: dict[str, Callable[[bytes, np.random.Generator, dict[str, bytes]], bytes]] = {
     "bitflip": _bitflip, "truncate": _truncate, "field": _field, "declared_size": _declared_size,
-    "splice": _splice, "wrong_format": _wrong_format, "giant_tags": _giant_tags,
+    "splice": _splice, "wrong_format": _wrong_format,
 }  # fmt: skip
 
 
