@@ -52,17 +52,21 @@ def reference(music, tmp_path_factory) -> Path:
 
 
 def _consistent(lib: Path, music: Path) -> None:
-    """What the issue asks after any kill: stats answers, nothing is broken beyond 'not finished yet'."""
-    stats = run_cli("stats", "-l", str(lib), "--json")
-    assert stats.returncode == 0, stats.stderr
+    """What the issue asks after any kill: stats answers, nothing is broken beyond 'not finished yet'.
+
+    In this process (the CLI is exercised by the re-runs): a fresh open, as the next command would do."""
+    from tonearm.library.check import check_library
+    from tonearm.search.similar import similar
+
     store = open_store(str(lib), create=False)
+    assert store.info()["tracks"] == store.count()
     ids = [r["id"] for r in store.scan(columns=["id"])]
     assert len(ids) == len(set(ids))
-    check = run_cli("check", "-l", str(lib), "--json", "--no-files")
-    for f in json.loads(check.stdout)["findings"]:
-        assert any(p in f["problem"] for p in PENDING), f
-    if ids:
-        assert run_cli("similar", str(music / "00.flac"), "-l", str(lib), "--json").returncode == 0
+    for f in check_library(store, files=False).findings:
+        assert any(p in f.problem for p in PENDING), f
+    searchable = [r["id"] for r in store.scan(columns=["id", "vec_sound"]) if r.get("vec_sound") is not None]
+    if searchable:
+        assert similar(store, searchable[0], k=3)["results"] is not None
 
 
 @pytest.mark.parametrize("stage", ["commit", "refit", "optimize", "postings", "duplicates", "emotions"])
@@ -89,8 +93,8 @@ def test_store_copy_killed_then_resumed(reference, tmp_path):
 def test_sigterm_stops_an_index_run_within_seconds_and_keeps_its_work(music, reference, tmp_path):
     many = tmp_path / "many"
     many.mkdir()
-    for i in range(16):
-        write_audio(many / f"{i:02d}.flac", synth("chirp", 30.0, seed=100 + i))
+    for i in range(12):
+        write_audio(many / f"{i:02d}.flac", synth("chirp", 20.0, seed=100 + i))
     lib = tmp_path / "lib"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tonearm.cli", "index", str(many), "-l", str(lib), "-j", "2"],
@@ -115,8 +119,8 @@ def test_sigterm_stops_an_index_run_within_seconds_and_keeps_its_work(music, ref
         time.sleep(0.1)
     assert not leftovers.strip(), f"processes outlived the run: {leftovers}"
     kept = open_store(str(lib), create=False).count()
-    assert 2 <= kept < 16
+    assert 2 <= kept < 12
     _consistent(lib, many)
     again = run_cli("index", str(many), "-l", str(lib), "-j", "2", "--json")
-    assert again.returncode == 0 and json.loads(again.stdout)["added"] == 16 - kept
+    assert again.returncode == 0 and json.loads(again.stdout)["added"] == 12 - kept
     assert run_cli("check", "-l", str(lib)).returncode == 0

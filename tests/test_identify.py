@@ -135,7 +135,7 @@ def test_file_postings_update_vote_compact_and_survive_a_crash(tmp_path, monkeyp
     assert "t5" not in names  # its old postings are dead
     # A crash while writing a segment: the manifest still points at intact segments only.
     before = index.manifest()
-    monkeypatch.setattr("tonearm.store.postings._fsync_write", lambda *a: (_ for _ in ()).throw(OSError("disk")))
+    monkeypatch.setattr("tonearm.store.postings.fsync_write", lambda *a: (_ for _ in ()).throw(OSError("disk")))
     with pytest.raises(OSError):
         index.update({"t7": ("k3", *_fake(7))}, [])
     monkeypatch.undo()

@@ -174,7 +174,13 @@ def fetch_all(
     def one(url: str) -> Fetched:
         if max_disk is not None and media_bytes(settings.media_dir) >= max_disk:
             return Fetched(url, reason=f"disk budget reached ({max_disk >> 20} MiB of media); raise --max-disk-mb")
-        return download(url, settings)
+        try:
+            return download(url, settings)
+        except OSError as exc:  # the sidecar or the folder: a full or read-only disk stops every download
+            fault = storage_fault(exc, str(settings.media_dir))
+            if fault is None:
+                raise
+            raise fault from None
 
     with ThreadPoolExecutor(max(1, settings.concurrency)) as pool:
         try:
