@@ -104,7 +104,9 @@ def add(
         console.print(f"{len(ok)} downloaded, {skipped} already added, {len(failed)} failed")
         for r in failed:
             err_console.print(f"[red]failed[/] {escape(r.url)}: {escape(r.reason or '')}", highlight=False)
-    _index_new(store, [r.path for r in ok if r.path], workers)
+    # Downloads added before but never indexed (a run stopped by a full disk after them) are indexed now.
+    unindexed = [r.path for r in results if r.skipped and r.path and store.find_by_path(r.path) is None]
+    _index_new(store, [r.path for r in ok if r.path] + unindexed, workers)
 
 
 feed_app = typer.Typer(help="Podcast feeds: subscribe, fetch new episodes, list.", no_args_is_help=True)
