@@ -26,18 +26,10 @@ import threading
 import time
 from pathlib import Path
 
+from procmem import peak_mib
+
 from tonearm.eval.fuzz import make_cases
 from tonearm.store import open_store
-
-
-def _hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _descendants(pid: int) -> list[int]:
@@ -49,7 +41,7 @@ def _descendants(pid: int) -> list[int]:
 def _sample(proc: subprocess.Popen, peaks: dict[int, int], stop: threading.Event) -> None:
     while not stop.is_set() and proc.poll() is None:
         for pid in [proc.pid, *_descendants(proc.pid)]:
-            peaks[pid] = max(peaks.get(pid, 0), _hwm_kib(pid))
+            peaks[pid] = max(peaks.get(pid, 0), peak_mib(pid) * 1024)
         time.sleep(0.2)
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procmem import status_mib
 from serving import tonearm_server_process
 
 SR = 22050
@@ -69,13 +70,6 @@ def make_music(folder: Path, n: int, seconds: float, seed: int) -> list[Path]:
 
 def _p(ms: list[float], q: float) -> float:
     return round(float(np.percentile(ms, q)), 1) if ms else 0.0
-
-
-def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 class Load:
@@ -137,14 +131,14 @@ async def _drive(load: Load, clients: int, warmup: float, seconds: float, pid: i
     tasks = [asyncio.create_task(load.client(start + warmup + seconds)) for _ in range(clients)]
     await asyncio.sleep(warmup)
     load.recording = True
-    rss_start, samples = _rss_mib(pid), []
+    rss_start, samples = status_mib("VmRSS", pid), []
     t_end = start + warmup + seconds
     while time.monotonic() < t_end:
-        samples.append(_rss_mib(pid))
+        samples.append(status_mib("VmRSS", pid))
         await asyncio.sleep(1.0)
     await asyncio.gather(*tasks)
     load.recording = False
-    rss_end = _rss_mib(pid)
+    rss_end = status_mib("VmRSS", pid)
     return {"rss_after_warmup_mib": round(rss_start, 1), "rss_end_mib": round(rss_end, 1),
             "rss_peak_mib": round(max([*samples, rss_end]), 1),
             "rss_growth_pct": round(100 * (rss_end - rss_start) / rss_start, 1)}  # fmt: skip

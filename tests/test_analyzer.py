@@ -8,7 +8,7 @@ from conftest import SR, synth
 
 from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer, parse_views
 from tonearm.analyzers.dsp import BLOCKS, DIM
-from tonearm.analyzers.normalize import Standardizer
+from tonearm.analyzers.normalize import Moments, Standardizer
 from tonearm.audio.decode import AudioInfo
 from tonearm.audio.segments import DecodedAudio
 from tonearm.errors import TonearmError
@@ -80,3 +80,25 @@ def test_parse_views():
         parse_views("melody=dsp")
     with pytest.raises(TonearmError, match="VIEW=ANALYZER"):
         parse_views("dsp")
+
+
+def test_moments_merged_batch_by_batch_equal_one_pass_statistics():
+    """A refit streams the library: merged batch moments must give the one-pass mean and std,
+    also for features far from zero (where summing squares would cancel)."""
+    rng = np.random.default_rng(1)
+    raw = np.concatenate([rng.normal(1e4, 1.0, size=(700, 3)), rng.normal(-2.0, 50.0, size=(700, 3))], axis=1)
+    moments = Moments()
+    for i in (0, 1, 7, 300, 301, 699):  # uneven batches, one of a single row
+        moments.add(raw[i : {0: 1, 1: 7, 7: 300, 300: 301, 301: 699, 699: 700}[i]])
+    moments.add(raw[:0])  # an empty batch changes nothing
+    streamed = moments.standardizer("dsp@1")
+    whole = Standardizer.fit("dsp@1", raw)
+    assert streamed.n == whole.n == 700
+    assert np.allclose(streamed.mean, raw.mean(0), rtol=0, atol=1e-9)
+    assert np.allclose(streamed.std, raw.std(0), rtol=1e-9)
+    assert np.allclose(streamed.apply(raw), whole.apply(raw), atol=1e-6)
+    one = Moments()
+    one.add(raw[:1])
+    assert np.array_equal(one.standardizer("dsp@1").std, np.ones(6))  # one row: no spread to divide by
+    with pytest.raises(ValueError):
+        Moments().standardizer("dsp@1")

@@ -140,6 +140,40 @@ def test_scan_and_filters(filled):
     assert filled.find_by_path("/nope") is None
 
 
+def test_scan_batches_gives_columns_and_nan_rows_for_missing_vectors(filled):
+    filled.upsert([{"id": "ffffffffffffffff", "path": "/music/new.flac", "title": "no vector yet"}])
+    vec = vector_column("sound")
+    batches = list(filled.scan_batches(["id", vec, "genre"], batch_rows=3))
+    assert [len(b["id"]) for b in batches] == [3, 3, 1]
+    ids = [i for b in batches for i in b["id"]]
+    assert sorted(ids) == sorted([r["id"] for r in _rows()] + ["ffffffffffffffff"])
+    mats = np.concatenate([b[vec] for b in batches])
+    assert mats.shape == (7, 4) and mats.dtype == np.float32
+    want = {r["id"]: r[vec] for r in _rows()}
+    for i, v in zip(ids, mats, strict=True):
+        if i == "ffffffffffffffff":
+            assert np.isnan(v).all()
+        else:
+            assert np.allclose(v, want[i], atol=1e-6)
+    jazz = list(filled.scan_batches(["id"], filled.compile_where("genre = 'Jazz'")))
+    assert sorted(i for b in jazz for i in b["id"]) == ["0000000000000001", "0000000000000003", "0000000000000005"]
+
+
+def test_set_vectors_replaces_only_that_column_of_existing_rows(filled):
+    vec, raw = vector_column("sound"), raw_column("sound")
+    new = np.array([_unit([1, 0, 0, 0]), _unit([0, 1, 0, 0])], np.float32)
+    filled.set_vectors("sound", ["0000000000000002", "0000000000000004"], new)
+    filled.set_vectors("sound", ["deleted-meanwhile"], new[:1])  # unknown id: skipped, not inserted
+    filled.set_vectors("sound", [], new[:0])
+    assert filled.count() == 6
+    rows = {r["id"]: r for r in filled.get(["0000000000000002", "0000000000000004", "0000000000000003"])}
+    assert np.allclose(rows["0000000000000002"][vec], new[0]) and np.allclose(rows["0000000000000004"][vec], new[1])
+    assert np.allclose(rows["0000000000000002"][raw], _rows()[2][raw])  # everything else kept
+    assert rows["0000000000000002"]["title"] == "t2" and rows["0000000000000002"]["year"] == 1992
+    assert np.allclose(rows["0000000000000003"][vec], _rows()[3][vec])  # other rows untouched
+    assert filled.knn("sound", new[1], k=1)[0].row["id"] == "0000000000000004"
+
+
 def test_invalid_filter_is_clear(filled):
     with pytest.raises(FilterError, match="unknown field"):
         filled.compile_where("colour = 'red'")

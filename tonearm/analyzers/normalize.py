@@ -29,9 +29,11 @@ class Standardizer:
     @classmethod
     def fit(cls, analyzer: str, raw: np.ndarray, weights: np.ndarray | None = None) -> Standardizer:
         raw = np.asarray(raw, dtype=np.float64)
-        if raw.shape[0] < 2:
-            return cls(analyzer, np.zeros(raw.shape[1]), np.ones(raw.shape[1]), int(raw.shape[0]), weights)
-        return cls(analyzer, raw.mean(0), np.maximum(raw.std(0), _MIN_STD), int(raw.shape[0]), weights)
+        if raw.shape[0] == 0:
+            return cls(analyzer, np.zeros(raw.shape[1]), np.ones(raw.shape[1]), 0, weights)
+        moments = Moments()
+        moments.add(raw)
+        return moments.standardizer(analyzer, weights)
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """Standardise, weight and L2-normalise rows (a single vector works too)."""
@@ -63,3 +65,41 @@ def l2(vec: np.ndarray) -> np.ndarray:
     """L2-normalise rows (used for views whose analyzer needs no standardisation)."""
     v = np.asarray(vec, dtype=np.float32)
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+class Moments:
+    """Per-dimension count, mean and squared deviations, accumulated batch by batch.
+
+    A library-wide refit reads a million raw vectors; merging per-batch moments (Chan et al.'s
+    pairwise update) gives the statistics of all of them with one batch in memory, and without
+    the cancellation of summing squares.
+    """
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.mean: np.ndarray | None = None
+        self.m2: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray) -> None:
+        x = np.asarray(rows, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] == 0:
+            return
+        nb, mb = x.shape[0], x.mean(0)
+        m2b = ((x - mb) ** 2).sum(0)
+        if self.mean is None or self.m2 is None:
+            self.n, self.mean, self.m2 = nb, mb, m2b
+            return
+        n = self.n + nb
+        delta = mb - self.mean
+        self.mean = self.mean + delta * (nb / n)
+        self.m2 = self.m2 + m2b + delta**2 * (self.n * nb / n)
+        self.n = n
+
+    def standardizer(self, analyzer: str, weights: np.ndarray | None = None) -> Standardizer:
+        if self.mean is None or self.m2 is None:
+            raise ValueError("no rows to fit statistics on")
+        if self.n < 2:
+            dim = self.mean.shape[0]
+            return Standardizer(analyzer, np.zeros(dim), np.ones(dim), self.n, weights)
+        std = np.sqrt(self.m2 / self.n)
+        return Standardizer(analyzer, self.mean, np.maximum(std, _MIN_STD), self.n, weights)

@@ -175,7 +175,7 @@ def _unnormalised(store: Store, view: str, analyzer_name: str | None, ids: list[
             return [Finding("vectors", what, len(ids), False, "run `tonearm index` to fit them")]
     fixable: list[dict] = []
     for i in range(0, len(ids), 500):
-        for r in store.get(ids[i : i + 500]):
+        for r in store.get(ids[i : i + 500], columns=["id", raw_column(view)]):
             raw = np.asarray(r[raw_column(view)], np.float32)
             if std is None and not np.any(raw):
                 continue  # an empty profile (no melody found) is meant to be unsearchable
@@ -183,11 +183,10 @@ def _unnormalised(store: Store, view: str, analyzer_name: str | None, ids: list[
     if not fixable:
         return []
     if repair:
-        for r in fixable:
-            raw = np.asarray(r[raw_column(view)], np.float32)
-            r[vector_column(view)] = std.apply(raw) if std is not None else l2(raw)
         for i in range(0, len(fixable), 500):
-            store.upsert(fixable[i : i + 500])
+            chunk = fixable[i : i + 500]
+            raw = np.array([r[raw_column(view)] for r in chunk], np.float32)
+            store.set_vectors(view, [r["id"] for r in chunk], std.apply(raw) if std is not None else l2(raw))
     what = f"tracks of view {view!r} have raw analysis but no search vector (derived again from it)"
     return [Finding("vectors", what, len(fixable), repair)]
 

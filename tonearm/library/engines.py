@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from tonearm.errors import TonearmError
-from tonearm.library.worker import DEFAULT_FILE_TIMEOUT, Job, Result, quiet_native_stderr, run_job, start_worker
+from tonearm.library.worker import Job, Result, file_timeout_base, quiet_native_stderr, run_job, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class LocalEngine:
                 return pool.submit(self.fn, job).result()
             except BrokenProcessPool:
                 took = time.monotonic() - started
-                base = float(os.environ.get("TONEARM_FILE_TIMEOUT", DEFAULT_FILE_TIMEOUT))
+                base = file_timeout_base()
                 if base > 0 and took >= base:
                     return _crashed(job, f"stopped after {took:.0f} s: analysis hung past the per-file time limit")
                 return _crashed(job)

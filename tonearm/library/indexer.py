@@ -37,10 +37,10 @@ from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.landmarks import sync_postings
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
+from tonearm.library.refit import refit_view
 from tonearm.library.scan import FileStat, iter_audio_files, track_id
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
-from tonearm.store.filters import And, IsNull
 from tonearm.store.schema import FINGERPRINT_VIEW, LANDMARK_VIEW, LANGUAGES_META
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 
@@ -420,36 +420,8 @@ class Indexer:
         analyzer = self.analyzers[view]
         if analyzer.normalization != "standardize":
             return
-        has_raw = IsNull(raw_column(view), negate=True)
-        count = self.store.count(has_raw)
-        if count == 0:
-            return
-        std = self._standardizers.get(view)
-        refit = std is None or std.needs_refit(analyzer.key, count)
-        if not refit and self.store.count(And((has_raw, IsNull(vector_column(view))))) == 0:
-            return
-        rows = [
-            r for r in self.store.scan(has_raw) if json.loads(r.get("views_json") or "{}").get(view) == analyzer.key
-        ]
-        if not rows:
-            return
-        if refit:
-            std = Standardizer.fit(analyzer.key, np.array([r[raw_column(view)] for r in rows]), analyzer.dim_weights())
-        else:
-            rows = [r for r in rows if r.get(vector_column(view)) is None]
-        assert std is not None
-        normed = std.apply(np.array([r[raw_column(view)] for r in rows]))
-        for r, v in zip(rows, normed, strict=True):
-            r[vector_column(view)] = v
-        for i in range(0, len(rows), 1000):
-            self.store.upsert(rows[i : i + 1000])
-            failpoints.hit("refit")
-        if refit:
-            # The statistics last: killed before this, the stored ones still call for a refit, which
-            # rewrites every vector (rows normalised by two fits never stay mixed).
-            self.store.set_meta(f"normalizer:{view}", std.to_json())
-            self._standardizers[view] = std
-        log.info("normalised view %s over %d tracks (refit=%s)", view, len(rows), refit)
+        current = self._standardizers.get(view)
+        self._standardizers[view] = refit_view(self.store, view, analyzer.key, analyzer.dim_weights(), current)
 
 
 _FILE_COLUMNS = {

@@ -112,6 +112,11 @@ class TimeLimit(BaseException):  # not an Exception: no library's broad `except 
     """The file's analysis ran past its time limit (see ``FileClock``)."""
 
 
+def file_timeout_base() -> float:
+    """The per-file time limit's base in seconds (``$TONEARM_FILE_TIMEOUT``; 0: no limit)."""
+    return float(os.environ.get("TONEARM_FILE_TIMEOUT", DEFAULT_FILE_TIMEOUT))
+
+
 class FileClock:
     """A per-file time limit, so one file that makes a decoder or analyzer crawl cannot stall a run.
 
@@ -124,7 +129,7 @@ class FileClock:
     """
 
     def __init__(self, size: int) -> None:
-        self.base = float(os.environ.get("TONEARM_FILE_TIMEOUT", DEFAULT_FILE_TIMEOUT))
+        self.base = file_timeout_base()
         self.size_mb = size / 1e6
         self.start = time.monotonic()
         self.armed = self.base > 0 and threading.current_thread() is threading.main_thread()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +81,10 @@ def custom_field_name(key: str) -> str | None:
     return name
 
 
+# Given a batch of rows (column name -> values), which rows get a new vector, and those vectors.
+VectorDeriver = Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass(frozen=True)
 class Hit:
     """One k-NN result: the row's metadata and a similarity score (higher = more similar)."""
@@ -141,6 +145,66 @@ class Store(ABC):
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Iterate rows matching ``where``."""
+
+    def scan_batches(
+        self, columns: Sequence[str], where: Filter | None = None, batch_rows: int = 4096
+    ) -> Iterator[dict[str, Any]]:
+        """Matching rows, ``batch_rows`` at a time, column by column: a vector column as one
+        (n, dim) float32 array (NaN rows where a row has none), any other column as a list.
+
+        Library-wide passes (re-normalising a view over a million tracks) read this way: one
+        array per batch instead of a Python list per vector keeps their memory flat. Backends
+        stream it from the database; this default groups ``scan`` rows.
+        """
+        batch: list[dict[str, Any]] = []
+        for row in self.scan(where, columns):
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                yield self._columnar(batch, columns)
+                batch = []
+        if batch:
+            yield self._columnar(batch, columns)
+
+    def _columnar(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> dict[str, Any]:
+        dims = self.views()
+        out: dict[str, Any] = {}
+        for name in columns:
+            values = [r.get(name) for r in rows]
+            view = name.split("_", 1)[1] if name.startswith(("vec_", "raw_")) else None
+            if view in dims:
+                arr = np.full((len(rows), dims[view]), np.nan, np.float32)
+                for i, v in enumerate(values):
+                    if v is not None:
+                        arr[i] = v
+                out[name] = arr
+            else:
+                out[name] = values
+        return out
+
+    @abstractmethod
+    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Replace the search vector of existing rows, keeping their other columns.
+
+        Unknown ids are skipped: a row deleted meanwhile is never brought back as a bare vector.
+        For a few rows (filled in after the statistics exist, repaired by ``tonearm check``); a
+        whole view is written again with ``rewrite_vectors``.
+        """
+
+    def rewrite_vectors(self, view: str, derive: VectorDeriver, columns: Sequence[str], batch_rows: int = 4096) -> int:
+        """Derive every row's search vector of ``view`` again, in one pass over the library.
+
+        ``derive`` gets a batch (``columns``, as ``scan_batches`` gives them) and returns which of
+        its rows get a new vector and those vectors; other rows keep theirs. Returns how many were
+        written. A backend may rewrite its whole table at once (LanceDB does: one commit instead of
+        one per batch); this default writes the vectors batch by batch.
+        """
+        written = 0
+        for batch in self.scan_batches(columns, None, batch_rows):
+            keep, vectors = derive(batch)
+            ids = [i for i, k in zip(batch["id"], keep, strict=True) if k]
+            self.set_vectors(view, ids, vectors)
+            written += len(ids)
+        return written
 
     @abstractmethod
     def count(self, where: Filter | None = None) -> int:

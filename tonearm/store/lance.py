@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+from lancedb.index import Bitmap, BTree, IvfSq
 
 from tonearm import failpoints
 from tonearm.errors import (
@@ -41,6 +43,7 @@ from tonearm.store.base import (
     INTERNAL_FIELDS,
     Hit,
     Store,
+    VectorDeriver,
     raw_column,
     vector_column,
 )
@@ -64,13 +67,60 @@ log = logging.getLogger(__name__)
 
 _TRACKS, _FAILURES, _META, _STATE = "tracks", "failures", "meta", "state"
 # Below this many searchable rows a view is searched exactly (a flat scan is fast enough and exact);
-# from it on, an IVF-HNSW index with scalar-quantised vectors, rebuilt when the view doubles (new
-# rows in between are merged into it by optimize(), or scanned exactly until then).
+# from it on, an IVF index with scalar-quantised vectors, rebuilt when the view doubles or was
+# built as another type (new rows in between are merged into it by optimize(), or scanned exactly
+# until then). IVF_SQ rather than IVF_HNSW_SQ: bench/bench_scale.py at 1M x 889-d measured
+# (see bench/results/) the graph's build at ~31 min against about a minute, for no recall.
+ANN_INDEX = "IVF_SQ"  # the IvfSq config below
 ANN_MIN_ROWS = 50_000
 ANN_REBUILD_GROWTH = 2.0
-# Query-time search breadth and exact re-ranking: chosen with bench/bench_scale.py at 1M rows.
-ANN_NPROBES = 40
+# Index shape and query breadth, chosen with bench/bench_scale.py at 1M x 889-d (bench/results/):
+# sqrt(rows)/2 partitions (500 at 1M), a quarter of them probed (recall@10 0.98), the best 4k
+# candidates re-ranked on the full vectors (true cosine scores). A filtered search probes up to
+# twice as many: its k best rows sit deeper in the unfiltered ranking (5% filter: 0.94 -> 0.99).
+ANN_PARTITIONS_PER_SQRT_ROW = 0.5
+ANN_PROBE_SHARE = 0.24
+ANN_FILTER_WIDEN = 2.0
 ANN_REFINE = 4
+# Scalar indexes built from ANN_MIN_ROWS on: exact lookups (id, path, content hash) and the
+# fields people filter by. BITMAP where a column has few distinct values, BTREE otherwise.
+SCALAR_INDEXES = {
+    "id": BTree, "path": BTree, "content_hash": BTree, "genre": Bitmap, "year": BTree,
+    "artist": BTree, "albumartist": BTree, "album": BTree,
+}  # fmt: skip
+
+
+def ann_partitions(rows: int) -> int:
+    """IVF partitions for a view of ``rows`` vectors (grows like sqrt: each one grows too)."""
+    return max(1, round(ANN_PARTITIONS_PER_SQRT_ROW * math.sqrt(rows)))
+
+
+def ann_probes(partitions: int | None, selectivity: float = 1.0) -> int:
+    """Partitions a query probes: a fixed share, widened for filtered queries (see above)."""
+    if not partitions:  # an index from before partitions were recorded (rebuilt by the next optimize)
+        return 40
+    widen = min(ANN_FILTER_WIDEN, 1.0 / max(selectivity, 1e-9))
+    return min(partitions, math.ceil(ANN_PROBE_SHARE * partitions * widen))
+
+
+def _column_values(col: pa.Array) -> Any:
+    """A column of a batch as ``Store.scan_batches`` gives it (vectors: one array, NaN rows for nulls)."""
+    if not pa.types.is_fixed_size_list(col.type):
+        return col.to_pylist()
+    arr = np.full((len(col), col.type.list_size), np.nan, np.float32)
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    if valid.any():
+        arr[valid] = col.drop_null().flatten().to_numpy(zero_copy_only=False).reshape(-1, col.type.list_size)
+    return arr
+
+
+def _with_rows(col: pa.Array, keep: np.ndarray, vectors: np.ndarray) -> pa.Array:
+    """``col`` (a vector column of one batch) with the ``keep`` rows replaced by ``vectors``."""
+    values = _column_values(col)
+    values[keep] = vectors
+    valid = col.is_valid().to_numpy(zero_copy_only=False) | keep
+    flat = pa.array(np.nan_to_num(values, nan=0.0).ravel(), pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, type=col.type, mask=pa.array(~valid))
 
 
 def _arrow_type(name: str, ftype: FieldType) -> pa.DataType:
@@ -173,7 +223,8 @@ class LanceStore(Store):
                 f"{FORMAT_VERSION}): upgrade tonearm (pip install -U tonearm) to open it"
             )
         self._tracks = self._open_or_create(_TRACKS, _tracks_schema())
-        self._ann_checked: tuple[float, set[str]] | None = None
+        self._ann_checked: tuple[float, dict[str, int]] | None = None
+        self._selectivity_cache: dict[str, tuple[float, float]] = {}
         self._failures = self._open_or_create(
             _FAILURES,
             pa.schema(
@@ -375,17 +426,90 @@ class LanceStore(Store):
         columns: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        yield from self._query(to_sql(where) if where else None, columns, limit)
+        if limit is not None:
+            yield from self._query(to_sql(where) if where else None, columns, limit)
+            return
+        for batch in self._batches(where, columns, 1024):  # streamed: a scan of a big library stays small
+            yield from batch.to_pylist()
+
+    def _batches(self, where: Filter | None, columns: Sequence[str] | None, batch_rows: int):
+        # Reads one table version (the one current when the scan starts), whatever is written meanwhile.
+        q = self._tracks.search()
+        if where:
+            q = q.where(to_sql(where))
+        if columns:
+            q = q.select(list(columns))
+        return q.to_batches(batch_rows)
+
+    def scan_batches(
+        self, columns: Sequence[str], where: Filter | None = None, batch_rows: int = 4096
+    ) -> Iterator[dict[str, Any]]:
+        for batch in self._batches(where, columns, batch_rows):
+            yield {name: _column_values(batch.column(name)) for name in columns}
+
+    def rewrite_vectors(self, view: str, derive: VectorDeriver, columns: Sequence[str], batch_rows: int = 4096) -> int:
+        # The whole table is streamed into one new version (one commit, memory of one batch): per-batch
+        # merges would each join against the whole table. Indexes do not survive the rewrite; they are
+        # built again at once (their vectors changed anyway).
+        schema = self._schema()
+        col = vector_column(view)
+        written = 0
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            nonlocal written
+            for batch in self._tracks.search().to_batches(batch_rows):
+                batch = batch.select(schema.names)
+                keep, vectors = derive({name: _column_values(batch.column(name)) for name in columns})
+                if np.any(keep):
+                    new = _with_rows(batch.column(col), np.asarray(keep, bool), vectors)
+                    batch = batch.set_column(schema.get_field_index(col), schema.field(col), new)
+                    written += int(np.count_nonzero(keep))
+                yield batch
+
+        reader = pa.RecordBatchReader.from_batches(schema, batches())
+        # on_bad_vectors: LanceDB counts a null vector (a view not computed for a row) as malformed.
+        self._tracks = self._db.create_table(_TRACKS, reader, mode="overwrite", on_bad_vectors="null")
+        self._ann_checked = None
+        self.optimize_indexes()
+        return written
+
+    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        # Whole rows are written again (a delete and an append): only they leave the ANN index until
+        # the next optimize. A column-only merge would rewrite the column of every fragment it
+        # touches, and a compacted library is a few big fragments: all of it would be searched flat.
+        col = vector_column(view)
+        by_id = dict(zip(ids, np.asarray(vectors, dtype=np.float32), strict=True))
+        keys = list(by_id)
+        for i in range(0, len(keys), 500):
+            rows = self.get(keys[i : i + 500])  # ids deleted meanwhile are not written back
+            for row in rows:
+                row[col] = by_id[row["id"]]
+            self.upsert(rows)
 
     def count(self, where: Filter | None = None) -> int:
         return int(self._tracks.count_rows(to_sql(where) if where else None))
 
-    def _search(self, view: str, vectors: np.ndarray, k: int):  # a LanceDB vector query with our settings
+    def _search(self, view: str, vectors: np.ndarray, k: int, where: str | None = None):
+        """A LanceDB vector query with our settings (``where``: the user's filter, to size the probe)."""
         q = self._tracks.search(vectors, vector_column_name=vector_column(view)).metric("cosine").limit(k)
-        if self._has_ann(view):
-            # Wider probe + exact re-rank of the quantised candidates: recall, and true cosine scores.
-            q = q.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE)
+        partitions = self._ann_partitions(view)
+        if partitions is not None:
+            selectivity = self._selectivity(where) if where else 1.0
+            # Probed partitions, then an exact re-rank of the quantised candidates: recall, and true scores.
+            q = q.nprobes(ann_probes(partitions, selectivity)).refine_factor(ANN_REFINE)
         return q
+
+    def _selectivity(self, where: str) -> float:
+        """Share of rows a filter keeps (counted through the scalar indexes; remembered for 30 s)."""
+        now = time.monotonic()
+        hit = self._selectivity_cache.get(where)
+        if hit is None or now - hit[0] > 30.0:
+            if len(self._selectivity_cache) > 256:
+                self._selectivity_cache.clear()
+            total = max(1, self._tracks.count_rows())
+            hit = (now, self._tracks.count_rows(where) / total)
+            self._selectivity_cache[where] = hit
+        return hit[1]
 
     def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         self._check_view(view)
@@ -418,7 +542,7 @@ class LanceStore(Store):
             if exclude_hashes
             else None,
         )
-        q = self._search(view, np.asarray(vector, dtype=np.float32), k)
+        q = self._search(view, np.asarray(vector, dtype=np.float32), k, to_sql(where) if where else None)
         if cond:
             q = q.where(cond, prefilter=True)
         cols = (
@@ -600,10 +724,17 @@ class LanceStore(Store):
 
     def _has_ann(self, view: str) -> bool:
         """Whether ``view`` has an ANN index (listed at most every 30 s: an index run may add one)."""
+        return self._ann_partitions(view) is not None
+
+    def _ann_partitions(self, view: str) -> int | None:
+        """None without an ANN index; else its partitions (0 if not recorded: an older index)."""
         now = time.monotonic()
         if self._ann_checked is None or now - self._ann_checked[0] > 30.0:
-            self._ann_checked = (now, {i.name for i in self._tracks.list_indices()})
-        return f"{vector_column(view)}_idx" in self._ann_checked[1]
+            names = {i.name for i in self._tracks.list_indices()}
+            parts = {v: int((self.get_meta(f"ann:{v}") or {}).get("partitions") or 0)
+                     for v in self.views() if f"{vector_column(v)}_idx" in names}  # fmt: skip
+            self._ann_checked = (now, parts)
+        return self._ann_checked[1].get(view)
 
     def build_ann_indexes(self, force: bool = False) -> dict[str, int]:
         """(Re)build each large view's ANN index when it is missing or the view has doubled."""
@@ -614,23 +745,50 @@ class LanceStore(Store):
             state = self.get_meta(f"ann:{view}") or {}
             if rows < ANN_MIN_ROWS and not force:
                 continue
-            if self._has_ann(view) and rows < ANN_REBUILD_GROWTH * state.get("rows", 0) and not force:
+            current = self._has_ann(view) and state.get("index") == ANN_INDEX and state.get("partitions")
+            if current and rows < ANN_REBUILD_GROWTH * state.get("rows", 0) and not force:
                 continue
             t0 = time.perf_counter()
-            self._tracks.create_index(
-                metric="cosine", vector_column_name=col, index_type="IVF_HNSW_SQ", name=f"{col}_idx", replace=True
-            )
-            self.set_meta(f"ann:{view}", {"rows": rows, "index": "IVF_HNSW_SQ", "seconds": time.perf_counter() - t0})
+            parts = ann_partitions(rows)
+            config = IvfSq(distance_type="cosine", num_partitions=parts)
+            self._tracks.create_index(col, config=config, name=f"{col}_idx", replace=True)
+            self.set_meta(f"ann:{view}", {"rows": rows, "index": ANN_INDEX, "partitions": parts,
+                                          "seconds": time.perf_counter() - t0})  # fmt: skip
             self._ann_checked = None
             built[view] = rows
             log.info("built the ANN index of view %s over %d rows", view, rows)
         return built
 
+    def build_scalar_indexes(self) -> list[str]:
+        """Index the columns that filters and lookups name, once the library is large.
+
+        Without them every filtered search and every lookup by id or path reads the whole
+        column; with them a 5%-selective filter is resolved from the index before the vector
+        search. New rows are folded in by ``optimize`` (and scanned until then).
+        """
+        if self.count() < ANN_MIN_ROWS:
+            return []
+        have = {i.name for i in self._tracks.list_indices()}
+        names = set(self._schema().names)
+        built = []
+        for column, kind in SCALAR_INDEXES.items():
+            if column in names and f"{column}_idx" not in have:
+                self._tracks.create_index(column, config=kind(), name=f"{column}_idx", replace=True)
+                built.append(column)
+        if built:
+            log.info("built scalar indexes on %s", ", ".join(built))
+        return built
+
+    def optimize_indexes(self) -> None:
+        """Build the vector and scalar indexes the library's size calls for."""
+        for build, what in ((self.build_ann_indexes, "ANN"), (self.build_scalar_indexes, "scalar")):
+            try:
+                build()
+            except Exception as exc:  # an index is an optimisation: search still works without it
+                log.warning("%s index build skipped: %s", what, exc)
+
     def optimize(self) -> None:
-        try:
-            self.build_ann_indexes()
-        except Exception as exc:  # an index is an optimisation: exact search still works without it
-            log.warning("ANN index build skipped: %s", exc)
+        self.optimize_indexes()
         for table in (self._tracks, self._failures, self._meta, self._state_if_any()):
             if table is None:
                 continue

@@ -464,10 +464,24 @@ class PostgresStore(Store):
         )
         if limit is not None:
             params = [*params, limit]
-        with self._conn() as conn:
-            rows = conn.execute(query, params).fetchall()
-        for r in rows:
-            yield self._decode(names, r)
+        # A named (server-side) cursor streams the rows: a scan of a big library stays small here.
+        with self._conn() as conn, conn.transaction(), conn.cursor(name="tonearm_scan") as cur:
+            cur.itersize = 1000
+            cur.execute(query, params)
+            for r in cur:
+                yield self._decode(names, r)
+
+    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        sql = self._sql
+        vec = sql.Identifier(vector_column(view))
+        query = sql.SQL(
+            "UPDATE {} AS t SET {} = d.v::vector FROM unnest(%s::text[], %s::text[]) AS d(id, v) WHERE t.id = d.id"
+        ).format(self._table("tracks"), vec)
+        literals = [_vector_literal(v) for v in vectors]
+        with self._conn() as conn, conn.transaction():
+            conn.execute(query, (list(ids), literals))
 
     def count(self, where: Filter | None = None) -> int:
         clause, params = self._where(self.to_sql(where) if where else None)

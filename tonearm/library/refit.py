@@ -1,0 +1,87 @@
+"""Library-wide statistics of a standardised view, fitted and applied in bounded memory.
+
+A standardised view's search vectors depend on statistics of the whole library (see
+``tonearm.analyzers.normalize``). When the library has drifted, every track's vector is
+derived again from its raw output. Both passes stream the library in column batches and
+write back only the vector column, so a refit of a million tracks needs one batch in memory
+(not every row as Python objects) and rewrites one column (not every row).
+
+Crash safety: the vectors are written first and the statistics last. Killed in between, the
+stored statistics still call for a refit, and the next run rewrites every vector with one fit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from tonearm import failpoints
+from tonearm.analyzers.normalize import Moments, Standardizer
+from tonearm.store.base import Store, raw_column, vector_column
+from tonearm.store.filters import And, IsNull
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 2048
+
+
+def _owned(views_json: Sequence[str | None], view: str, key: str) -> np.ndarray:
+    """Which rows of a batch were analysed by this analyzer version (others wait for re-analysis)."""
+    return np.array([json.loads(v or "{}").get(view) == key for v in views_json], dtype=bool)
+
+
+def refit_view(
+    store: Store,
+    view: str,
+    key: str,
+    weights: np.ndarray | None,
+    current: Standardizer | None,
+    batch_rows: int = BATCH_ROWS,
+) -> Standardizer | None:
+    """Refit ``view``'s statistics if the library drifted, and fill in vectors still missing.
+
+    Returns the statistics now in force (``current`` when nothing needed fitting).
+    """
+    raw, vec = raw_column(view), vector_column(view)
+    has_raw = IsNull(raw, negate=True)
+    count = store.count(has_raw)
+    if count == 0:
+        return current
+    refit = current is None or current.needs_refit(key, count)
+    missing = And((has_raw, IsNull(vec)))
+    if not refit and store.count(missing) == 0:
+        return current
+    std = _fit(store, view, key, weights, batch_rows) if refit else current
+    if std is None:
+        return current
+
+    def derive(batch: dict) -> tuple[np.ndarray, np.ndarray]:
+        keep = _owned(batch["views_json"], view, key) & ~np.isnan(batch[raw][:, 0])
+        failpoints.hit("refit")
+        return keep, std.apply(batch[raw][keep])
+
+    columns = ["id", raw, "views_json"]
+    if refit:  # every owned vector changes: one pass over the library
+        written = store.rewrite_vectors(view, derive, columns, batch_rows)
+        store.set_meta(f"normalizer:{view}", std.to_json())  # last: see the module docstring
+    else:  # a few rows committed before the statistics existed
+        written = 0
+        for batch in store.scan_batches(columns, missing, batch_rows):
+            keep, vectors = derive(batch)
+            store.set_vectors(view, [i for i, k in zip(batch["id"], keep, strict=True) if k], vectors)
+            written += int(keep.sum())
+    log.info("normalised view %s over %d tracks (refit=%s)", view, written, refit)
+    return std
+
+
+def _fit(store: Store, view: str, key: str, weights: np.ndarray | None, batch_rows: int) -> Standardizer | None:
+    raw = raw_column(view)
+    moments = Moments()
+    for batch in store.scan_batches([raw, "views_json"], IsNull(raw, negate=True), batch_rows):
+        keep = _owned(batch["views_json"], view, key)
+        if keep.any():
+            moments.add(batch[raw][keep])
+    return moments.standardizer(key, weights) if moments.n else None
