@@ -260,3 +260,23 @@ def _results(out):
             if key in out:
                 return out[key]
     return out
+
+
+def test_disk_faults_are_recognised_through_every_layer_and_nothing_else_is():
+    """How ENOSPC/EROFS reach us: errno, Rust's "(os error N)", numpy's short write, PostgreSQL, a chained cause."""
+    from tonearm.errors import DiskFullError, ReadOnlyError, storage_fault
+
+    full = [OSError(28, "No space left on device"), RuntimeError("LanceError(IO): ... (os error 28)"),
+            OSError("5832 requested and 4096 written"), RuntimeError("could not extend file \"base/1/2\"")]  # fmt: skip
+    for exc in full:
+        assert isinstance(storage_fault(exc, "LIB"), DiskFullError), exc
+    assert isinstance(storage_fault(OSError(30, "Read-only file system")), ReadOnlyError)
+    try:
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("commit failed") from inner
+    except RuntimeError as outer:
+        assert str(storage_fault(outer, "LIB")) == "disk full at LIB"
+    for exc in (ValueError("3 requested and available"), OSError(2, "No such file"), RuntimeError("boom")):
+        assert storage_fault(exc) is None, exc

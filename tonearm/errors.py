@@ -4,6 +4,10 @@ Everything a user can cause (a bad file, a bad filter, a missing track) raises a
 ``TonearmError`` subclass; the CLI prints its message on one line instead of a traceback.
 """
 
+from __future__ import annotations
+
+import re
+
 
 class TonearmError(Exception):
     """Base class for errors whose message is shown to the user as-is."""
@@ -45,7 +49,8 @@ class LibraryVersionError(TonearmError):
 # "(os error N)" (LanceDB), numpy's short write, PostgreSQL's "could not extend file".
 _DISK_FULL_ERRNOS = (28, 122)  # ENOSPC, EDQUOT
 _DISK_FULL_WORDS = ("no space left on device", "disk quota exceeded", "os error 28", "os error 122",
-                    "could not extend file", "requested and")  # fmt: skip
+                    "could not extend file")  # fmt: skip
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")  # numpy's tofile/save when the disk fills
 _READ_ONLY_WORDS = ("read-only file system", "os error 30")
 
 
@@ -66,7 +71,7 @@ def storage_fault(exc: BaseException, where: str = "") -> StorageFaultError | No
         errno = getattr(e, "errno", None)
         text = str(e).lower()
         place = f" at {where}" if where else ""
-        if errno in _DISK_FULL_ERRNOS or any(w in text for w in _DISK_FULL_WORDS):
+        if errno in _DISK_FULL_ERRNOS or any(w in text for w in _DISK_FULL_WORDS) or _SHORT_WRITE.search(text):
             return DiskFullError(f"disk full{place}")
         if errno == 30 or any(w in text for w in _READ_ONLY_WORDS):
             return ReadOnlyError(f"read-only file system{place}: the library can be searched and served, not changed")
