@@ -80,7 +80,8 @@ def refit_here(location: str) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_mib(), "normalizer_n": store.get_meta("normalizer:sound")["n"]}
 
 
-def run_refit(code: Path, template: Path, work: Path) -> dict:
+def run_refit(code: Path, template: Path, work: Path) -> tuple[dict, np.ndarray]:
+    """The refit's figures, and the vectors of the first 50 ids (to compare two checkouts)."""
     lib = work / "copy"
     shutil.rmtree(lib, ignore_errors=True)
     shutil.copytree(template, lib)
@@ -88,20 +89,20 @@ def run_refit(code: Path, template: Path, work: Path) -> dict:
     out = subprocess.run([sys.executable, __file__, "--refit-only", str(lib)], env=env, capture_output=True,
                          text=True, check=True)  # fmt: skip
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["vectors_written"], result["sample"] = vectors_written(str(lib))
+    result["vectors_written"], sample = vectors_written(str(lib))
     shutil.rmtree(lib, ignore_errors=True)
-    return result
+    return result, sample
 
 
-def vectors_written(location: str) -> tuple[int, list]:
-    """How many rows got a vector, and the vectors of the first 50 ids (to compare two checkouts)."""
+def vectors_written(location: str) -> tuple[int, np.ndarray]:
+    """How many rows got a vector, and the vectors of the first 50 ids."""
     import lancedb
 
     table = lancedb.connect(location).open_table("tracks")
     ids = ", ".join(f"'{i:016x}'" for i in range(50))
     rows = table.search().where(f"id IN ({ids})").select(["id", "vec_sound"]).to_arrow().to_pylist()
     sample = [r["vec_sound"] for r in sorted(rows, key=lambda r: r["id"])]
-    return table.count_rows("vec_sound IS NOT NULL"), sample
+    return table.count_rows("vec_sound IS NOT NULL"), np.asarray(sample)
 
 
 def main() -> None:
@@ -121,15 +122,13 @@ def main() -> None:
         template = work / "template"
         shutil.rmtree(template, ignore_errors=True)
         result: dict = {"rows": args.rows, "dim": DIM, "build_s": build(str(template), args.rows)}
-        result["this"] = run_refit(HERE.parent, template, work)
-        print("this checkout:", {k: v for k, v in result["this"].items() if k != "sample"}, flush=True)
+        result["this"], sample = run_refit(HERE.parent, template, work)
+        print("this checkout:", result["this"], flush=True)
         if args.compare_with:
-            result["compared"] = {"code": str(args.compare_with), **run_refit(args.compare_with, template, work)}
-            a, b = np.asarray(result["this"]["sample"]), np.asarray(result["compared"]["sample"])
-            result["max_abs_vector_difference"] = float(np.abs(a - b).max())
-            print("compared:", {k: v for k, v in result["compared"].items() if k != "sample"}, flush=True)
-        for part in ("this", "compared"):
-            result.get(part, {}).pop("sample", None)
+            compared, other = run_refit(args.compare_with, template, work)
+            result["compared"] = {"code": str(args.compare_with), **compared}
+            result["max_abs_vector_difference"] = float(np.abs(sample - other).max())
+            print("compared:", result["compared"], flush=True)
     finally:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
