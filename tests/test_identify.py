@@ -53,6 +53,13 @@ def test_peaks_fed_in_pieces_equal_peaks_of_the_whole():
     t, f = stream.finish()
     assert t.size > 500 and np.array_equal(t, whole[0]) and np.array_equal(f, whole[1])
     assert np.all(np.diff(t) >= 0) and t.max() < 70 * L.FPS
+    for size in (1001, y.size):  # a clip's unknown past is estimated from its first 3 s, however it is fed
+        clip = L.PeakStream(L.QUERY, unknown_past=True)
+        for i in range(0, 20 * 8000, size):
+            clip.feed(y[i : min(i + size, 20 * 8000)])
+        assert np.array_equal(clip.finish()[1], L.strong_peaks(y[: 20 * 8000])[1])
+    short = y[:8000]  # shorter than the past it would be estimated from: its rows wait for the end, then count
+    assert L.strong_peaks(short)[0].size >= 10
 
 
 def test_hash_layout_and_packing():
@@ -77,7 +84,7 @@ def test_a_noisy_clips_strongest_pairs_are_the_likeliest_to_be_true():
     start = int(8.0 * L.FPS)
     clip = distort.apply("noise_10db", y[8 * L.SR : 18 * L.SR], L.SR, np.random.default_rng(2))
     t, f, s = L.strong_peaks(clip, L.QUERY)
-    whole = L.PeakStream(L.QUERY)
+    whole = L.PeakStream(L.QUERY, unknown_past=True)
     for i in range(0, clip.size, 7919):
         whole.feed(clip[i : i + 7919])
     assert np.array_equal(whole.finish()[0], t) and np.array_equal(whole.strength, s)  # streamed: the same
@@ -102,14 +109,92 @@ def test_peak_matches_single_out_the_recording_in_heavy_noise():
 
     ys = [resample(y, SR, L.SR) for y in _tunes(3)]
     clip = distort.apply("noise_0db", ys[1][int(11.5 * L.SR) : int(21.5 * L.SR)], L.SR, np.random.default_rng(0))
-    t, f, _ = L.strong_peaks(clip, L.QUERY)
+    q = I.listen(clip)
+    assert q.noisy  # its quietest second is white noise with music in it: a flat spectrum
     cand = I.Candidate("x", round(11.5 * L.FPS), 0, I.PLAIN)
-    qh, qt, _ = I.query_hashes(t, f, I.PLAIN, slack=True)
-    own = I.peak_matches(*L.peaks(ys[1]), cand, t, f, 10.0)
-    assert own[0] > I.verify(*L.peaks(ys[1]), cand, qh, qt, 10.0)[0] and own[1] >= 0.9
+    qh, qt, _ = I.query_hashes(q.t, q.f, I.PLAIN, slack=True)
+    own = I.peak_matches(*L.peaks(ys[1]), cand, q)
+    assert own[0] > I.verify(*L.peaks(ys[1]), cand, qh, qt, q)[0] and own[1] >= 0.9
     assert I.evidence(*own) >= I.MIN_PEAK_EVIDENCE  # measured: ~70 peaks over every second
     for other in (0, 2):
-        assert I.evidence(*I.peak_matches(*L.peaks(ys[other]), cand, t, f, 10.0)) < I.MIN_PEAK_EVIDENCE / 3
+        assert I.evidence(*I.peak_matches(*L.peaks(ys[other]), cand, q)) < I.MIN_PEAK_EVIDENCE / 3
+
+
+def test_noise_floor_marks_the_seconds_that_sound_above_it():
+    """A clip whose music fades into white noise has a noise floor, and only its music seconds are heard above it;
+    a clean clip, digital silence and a clip too short to tell have none; pure noise has a floor and no second
+    above it (so coverage counts every second, as without a floor)."""
+    from tonearm.search import identify as I
+
+    rng = np.random.default_rng(3)
+    n = 10 * L.SR
+    tone = np.sin(2 * np.pi * np.arange(n) / L.SR * 440.0) * (np.arange(n) < 3 * L.SR)
+    fade = (tone + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    heard = I.noise_floor(fade)
+    assert heard is not None and heard[:3].all() and not heard[3:].any()
+    assert I.noise_floor(np.sin(2 * np.pi * np.arange(n) / L.SR * 440.0).astype(np.float32)) is None
+    assert I.noise_floor(np.zeros(n, np.float32)) is None
+    assert I.noise_floor(fade[: L.SR]) is None
+    noise = I.noise_floor(rng.standard_normal(n).astype(np.float32))
+    assert noise is not None and not noise.any()
+
+    clip = I.Clip(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 10.0, heard)
+    second = np.repeat(np.arange(10), 5)
+    found = second < 2  # matches in two of the three heard seconds
+    assert clip.coverage(second, found) == pytest.approx(2 / 3)
+    assert I.Clip(clip.t, clip.f, clip.s, 10.0).coverage(second, found) == pytest.approx(0.2)
+    one_heard = np.arange(10) == 0  # a single heard second is no basis: every second with peaks counts
+    assert I.Clip(clip.t, clip.f, clip.s, 10.0, one_heard).coverage(second, found) == pytest.approx(0.2)
+
+
+@needs_renderer
+def test_a_fade_under_noise_is_covered_where_music_sounds():
+    """A clip whose music fades out after three seconds, under white noise: matches cannot fall in the seconds
+    where only noise sounds, so the clip's own recording covers its heard seconds (enough for an answer) where,
+    counted over all ten, it would fall below the bar. Another recording at the same place stays below it."""
+    from tonearm.search import identify as I
+
+    ys = [resample(y, SR, L.SR) for y in _tunes(2)]
+    ramp = np.clip((14.0 * L.SR - np.arange(ys[0].size)) / (0.5 * L.SR), 0.0, 1.0)  # music stops at 14 s
+    tracks = [(y * ramp).astype(np.float32) for y in ys]
+    start = int(11.0 * L.SR)
+    clip = distort.apply("noise_10db", tracks[0][start : start + 10 * L.SR], L.SR, np.random.default_rng(2))
+    q = I.listen(clip)
+    assert q.noisy and q.heard is not None and q.heard[:2].all() and not q.heard[5:].any()
+    cand = I.Candidate("x", round(11.0 * L.FPS), 0, I.PLAIN)
+    qh, qt, _ = I.query_hashes(q.t, q.f, I.PLAIN, slack=True)
+
+    def verdict(track: np.ndarray, clip: I.Clip) -> I.Verdict:
+        rt, rf = L.peaks(track)
+        return I.Verdict(cand, *I.verify(rt, rf, cand, qh, qt, clip), *I.peak_matches(rt, rf, cand, clip))
+
+    own = verdict(tracks[0], q)
+    assert own.score(q.noisy) >= I.MIN_EVIDENCE, own
+    counted_over_all = verdict(tracks[0], I.Clip(q.t, q.f, q.s, q.seconds))
+    assert counted_over_all.coverage < I.MIN_COVERAGE and counted_over_all.peak_coverage < I.MIN_COVERAGE
+    assert verdict(tracks[1], q).score(q.noisy) < I.MIN_EVIDENCE
+
+
+@needs_renderer
+def test_a_clip_starts_its_onset_filter_from_its_typical_spectrum():
+    """A clip cut from the middle of a recording does not have the seconds before it: its onset filter starts from
+    the median of its first frames, not from its first frame, and more of its first second's peaks are the
+    recording's own."""
+    ys = [resample(y, SR, L.SR) for y in _tunes(3)]
+    shares = {False: [0, 0], True: [0, 0]}
+    for y in ys:
+        rt, rf = L.peaks(y)
+        for start in (4.3, 9.1, 17.7):
+            s0 = round(start * L.FPS)
+            first = (rt >= s0) & (rt < s0 + L.FPS)
+            track = set(((rt[first] - s0) * 512 + rf[first]).tolist())
+            for unknown in (False, True):
+                t, f = L.PeakStream(L.QUERY, unknown_past=unknown).feed_all(
+                    y[int(start * L.SR) : int((start + 10) * L.SR)]
+                )
+                shares[unknown][0] += len(track & set((t * 512 + f).tolist()))
+                shares[unknown][1] += len(track)
+    assert shares[True][0] > shares[False][0], shares
 
 
 # ---- the postings index ------------------------------------------------------------------------

@@ -65,6 +65,7 @@ INDEX = Density(18.0, 4)  # ~70 hashes per second of track
 QUERY = Density(40.0, 8)  # a 10-s clip: ~3,000 hashes
 PROBE = Density(18.0, 4)  # a clip's sparser set for the speed and pitch probes (tonearm.search.identify)
 ONSET_POLE = 0.98  # one-pole high-pass of each bin along time: onsets stand out of a reverberant tail
+PAST_FRAMES = 188  # 3 s: a clip's onset filter starts from the median of these (``PeakStream``)
 
 
 def _frames(y: np.ndarray) -> np.ndarray:
@@ -117,9 +118,11 @@ def peaks(y: np.ndarray, density: Density = INDEX) -> tuple[np.ndarray, np.ndarr
 
 
 def strong_peaks(y: np.ndarray, density: Density = QUERY) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``peaks`` with each peak's strength (dB above its bin's median): a query reads its strongest pairs first,
-    since a strong peak is the likeliest to be the same peak the library stored (see ``tonearm.search.identify``)."""
-    stream = PeakStream(density)
+    """The peaks of a clip cut from the middle of some recording, with each peak's strength (dB above its bin's
+    median): a query reads its strongest pairs first, since a strong peak is the likeliest to be the same peak the
+    library stored (see ``tonearm.search.identify``). The onset filter starts from the clip's typical spectrum
+    (``PeakStream``'s ``unknown_past``)."""
+    stream = PeakStream(density, unknown_past=True)
     t, f = stream.feed_all(y)
     return t, f, stream.strength
 
@@ -129,10 +132,19 @@ class PeakStream:
 
     Blocks of BLOCK_FRAMES frames are analysed with a halo of frames on each side, so maxima
     across block edges are found once.
+
+    The onset filter remembers ~0.8 s of the past. A track starts where it starts: its first frame is
+    taken to have always sounded. A clip (``unknown_past``) was cut from a recording whose preceding
+    seconds the query does not have; the filter then starts from the median of the clip's first
+    ``PAST_FRAMES``, the likeliest past for music that goes on. Measured on ``tonearm eval --size small``'s
+    clean, noisy, mp3 and phone clips: the share of a clip's first-second peaks that the library also
+    holds rises from 0.16 to 0.29 (0.34-0.39 in later seconds); a clip whose music sounds mostly in its
+    first second (a fade) is found only so.
     """
 
-    def __init__(self, density: Density = INDEX) -> None:
+    def __init__(self, density: Density = INDEX, unknown_past: bool = False) -> None:
         self.density = density
+        self.unknown_past = unknown_past
         self._pending = np.zeros(0, np.float32)  # samples not yet framed
         self._frames: list[np.ndarray] = []  # spectrogram rows not yet picked
         self._n_frames = 0  # rows held in _frames
@@ -143,26 +155,39 @@ class PeakStream:
         self.strength = np.zeros(0, np.float32)  # per peak, once ``finish`` has run
         self._halo = NEIGHBOURHOOD[0]
         self._zi: np.ndarray | None = None  # onset filter state
+        self._unfiltered: list[np.ndarray] = []  # rows held until the past can be estimated (``unknown_past``)
 
     def feed(self, y: np.ndarray) -> None:
         samples = np.concatenate([self._pending, np.asarray(y, np.float32)])
         n = 0 if samples.size < N_FFT else 1 + (samples.size - N_FFT) // HOP
         if n:
-            self._frames.append(self._emphasise(log_spectrogram(samples[: (n - 1) * HOP + N_FFT])))
-            self._n_frames += n
+            self._filter(log_spectrogram(samples[: (n - 1) * HOP + N_FFT]))
         self._pending = samples[n * HOP :]
         while self._n_frames >= BLOCK_FRAMES + 2 * self._halo:
             self._emit(BLOCK_FRAMES)
 
-    def _emphasise(self, rows: np.ndarray) -> np.ndarray:
-        """Onset emphasis along time, its filter state carried across pieces (no edge at a block start).
+    def _filter(self, rows: np.ndarray, last: bool = False) -> None:
+        """Onset-emphasise new spectrogram rows and hold them for picking. An unknown past is estimated from the
+        first ``PAST_FRAMES`` rows, so rows wait until that many have come (or the signal ends): the peaks are
+        the same however the signal is cut into pieces."""
+        if self.unknown_past and self._zi is None:
+            self._unfiltered.append(rows)
+            if sum(r.shape[0] for r in self._unfiltered) < PAST_FRAMES and not last:
+                return
+            rows, self._unfiltered = np.concatenate(self._unfiltered), []
+        if rows.shape[0]:
+            self._frames.append(self._emphasise(rows))
+            self._n_frames += rows.shape[0]
 
-        The state starts as if the first frame had always sounded, so a clip's first frame is no onset."""
+    def _emphasise(self, rows: np.ndarray) -> np.ndarray:
+        """Onset emphasis along time, its filter state carried across pieces (no edge at a block start); the state
+        starts from the past the class docstring describes."""
         from scipy.signal import lfilter, lfilter_zi
 
         b, a = [1.0, -1.0], [1.0, -ONSET_POLE]
         if self._zi is None:
-            self._zi = lfilter_zi(b, a)[:, None] * rows[:1].astype(np.float64)
+            past = np.median(rows[:PAST_FRAMES], axis=0, keepdims=True) if self.unknown_past else rows[:1]
+            self._zi = lfilter_zi(b, a)[:, None] * past.astype(np.float64)
         out, self._zi = lfilter(b, a, rows, axis=0, zi=self._zi)
         return out.astype(np.float32)
 
@@ -185,6 +210,8 @@ class PeakStream:
     def finish(self) -> tuple[np.ndarray, np.ndarray]:
         if self._pending.size:
             self.feed(np.zeros(N_FFT - min(self._pending.size, N_FFT - 1), np.float32))  # flush the last frame
+        if self._unfiltered:
+            self._filter(np.zeros((0, HIGH_BIN - LOW_BIN), np.float32), last=True)
         if self._n_frames:
             self._emit(None)
         if not self._out_t:

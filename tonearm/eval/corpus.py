@@ -244,7 +244,7 @@ def _strangers(size: Size, root: Path, held_keys: set, seed: int) -> list[Query]
     return out
 
 
-def _fetch_packages(packages: tuple[str, ...], cache: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
+def fetch_packages(packages: tuple[str, ...], cache: Path) -> tuple[list[tuple[str, Path, str]], list[str]]:
     """Download and unpack Debian music packages (no install); return (package, file, licence)."""
     notes: list[str] = []
     out: list[tuple[str, Path, str]] = []
@@ -288,7 +288,7 @@ def build_corpus(size_name: str, root: Path, seed: int = 0) -> Corpus:
     # Real recordings for query-by-example and grouping; rendered stand-ins when none can be fetched.
     real: list[Item] = []
     if size.real_packages:
-        files, fetch_notes = _fetch_packages(size.real_packages, root.parent / "debian")
+        files, fetch_notes = fetch_packages(size.real_packages, root.parent / "debian")
         notes += fetch_notes
         pick = sorted(files, key=lambda x: str(x[1]))
         order = rng.permutation(len(pick))[: size.real_tracks]
