@@ -5,9 +5,9 @@ from packages the library does not hold.
 excerpts and 46 out-of-library clips: figures measured on the set a rule was chosen on flatter it. This
 draws other clips from the same indexed library, with their own seeds:
 
-* in the library: six 10-s excerpts of each real recording at random offsets (white noise 10 dB twice,
-  white noise 0 dB, clean, telephone band + reverb, mp3 32 kbit/s): R@1 per distortion and the share
-  of right answers whose offset is within 0.5 s;
+* in the library: eight 10-s excerpts of each real recording at random offsets (white noise 10 dB
+  twice, white noise 0 dB, clean, telephone band + reverb, mp3 32 kbit/s, 5% faster, a semitone
+  up): R@1 per distortion and the share of right answers whose offset is within 0.5 s;
 * out of the library: three excerpts of each real recording of other Debian packages (the eval
   packages' files the library did not pick, plus ``--packages``: other games' soundtracks), under
   the eval's eight distortions in turn: false accepts per distortion (any answer is one).
@@ -35,21 +35,24 @@ from tonearm.audio.decode import load, probe
 from tonearm.errors import TonearmError
 from tonearm.eval import distort
 from tonearm.eval.corpus import SIZES, build_corpus, fetch_packages
+from tonearm.eval.corpus import SR as CORPUS_SR
 from tonearm.search.identify import identify_audio
 from tonearm.store import open_store
 from tonearm.store.identity import track_id
 
-IN_LIBRARY = ("noise_10db", "noise_10db", "noise_0db", "clean", "phone_reverb", "mp3_32k")
+IN_LIBRARY = ("noise_10db", "noise_10db", "noise_0db", "clean", "phone_reverb", "mp3_32k", "speed_1.05", "pitch_+1")
 OUTSIDE_PER_FILE = 3
 PACKAGES = ("hedgewars-data", "supertux-data")  # soundtracks of other games, fetched like the eval's
 
 
 def excerpt(src: str, dest: Path, dist: str, seed: tuple[int, ...]) -> tuple[Path, float]:
-    """A 10-s excerpt of ``src`` at an offset drawn from ``seed``, distorted, written once; (path, offset)."""
+    """A 10-s excerpt of ``src`` at an offset drawn from ``seed``, distorted at the corpus' rate as the eval's
+    excerpts are (so "10 dB" is the same noise: at 22.05 kHz part of it falls above the fingerprint's band),
+    written once; (path, offset)."""
     rng = np.random.default_rng(seed)
     offset = float(rng.uniform(0, max(0.0, probe(src).duration - 10.0)))
     if not dest.exists():
-        sf.write(str(dest), distort.apply(dist, load(src, SR, offset, 10.0), SR, rng), SR)
+        sf.write(str(dest), distort.apply(dist, load(src, CORPUS_SR, offset, 10.0), CORPUS_SR, rng), CORPUS_SR)
     return dest, offset
 
 

@@ -147,6 +147,25 @@ def test_noise_floor_marks_the_seconds_that_sound_above_it():
     assert I.Clip(clip.t, clip.f, clip.s, 10.0, one_heard).coverage(second, found) == pytest.approx(0.2)
 
 
+def test_single_peaks_count_for_a_buried_or_plain_clip_not_for_a_clean_one_found_at_another_pitch():
+    """The verdict's routes: enough whole hashes over the clip always answer; single peaks answer a noisy clip
+    (gated by their own coverage) or a clip found as it is (gated by its hashes' coverage), never a clean clip
+    found only under a speed or pitch probe (a transposed tune of the same instrument lines its peaks up)."""
+    from tonearm.search import identify as I
+
+    pitched = I.Candidate("x", 0, 0, I.GRID[0])
+    plain = I.Candidate("x", 0, 0, I.PLAIN)
+    by_peaks = {"matched": 10, "coverage": 0.6, "peaks": 45, "peak_coverage": 1.0}  # 6 by hashes, 45 by peaks
+    assert I.Verdict(plain, **by_peaks).score(noisy=False) >= I.MIN_EVIDENCE
+    assert I.Verdict(pitched, **by_peaks).score(noisy=True) >= I.MIN_EVIDENCE
+    assert I.Verdict(pitched, **by_peaks).score(noisy=False) < I.MIN_EVIDENCE
+    assert I.Verdict(pitched, 40, 0.9, 45, 1.0).score(noisy=False) >= I.MIN_EVIDENCE  # its pairs survived
+    spread_thin = {"matched": 10, "coverage": 0.3, "peaks": 60, "peak_coverage": 0.9}
+    assert I.Verdict(plain, **spread_thin).score(noisy=False) < I.MIN_EVIDENCE  # clean: hashes must cover it
+    assert I.Verdict(plain, **spread_thin).score(noisy=True) >= I.MIN_EVIDENCE  # noisy: the peaks' own cover
+    assert I.Verdict(plain, 100, 0.5, 0, 0.0).score(noisy=False) < I.MIN_EVIDENCE  # one stretch of the clip only
+
+
 @needs_renderer
 def test_a_fade_under_noise_is_covered_where_music_sounds():
     """A clip whose music fades out after three seconds, under white noise: matches cannot fall in the seconds

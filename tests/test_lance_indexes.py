@@ -2,15 +2,23 @@
 
 The thresholds are lowered so a few hundred rows stand for a large library; what is checked is
 that indexed search keeps recall and true scores, filters stay exact, lookups still find rows
-added after the indexes, and a library indexed with an older index type is rebuilt.
+added after the indexes, a library indexed with an older index type is rebuilt, and a process killed
+while it builds the ANN index leaves the library whole.
 """
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tonearm.store.lance as lance
+from tonearm.library.check import check_library
 from tonearm.store import open_store
 from tonearm.store.base import raw_column, vector_column
 
@@ -123,3 +131,48 @@ def test_setting_a_few_vectors_leaves_the_rest_of_the_library_indexed(big):
     assert store.knn("sound", v, 1)[0].row["id"] == rows[5]["id"]
     stats = store._tracks.index_stats(f"{VEC}_idx")
     assert stats.num_indexed_rows == ROWS - 1 and stats.num_unindexed_rows == 1  # not the whole fragment
+
+
+_BUILD = """
+import sys
+sys.path.insert(0, {tests!r})
+import tonearm.store.lance as lance
+from tonearm.store import open_store
+from test_lance_indexes import _rows, ROWS
+lance.ANN_MIN_ROWS = 500
+store = open_store({lib!r})
+if {first}:
+    store.ensure_view("sound", {dim})
+    rows = _rows(0, ROWS)
+    for i in range(0, ROWS, 300):
+        store.upsert(rows[i : i + 300])
+store.optimize()
+"""
+
+
+def test_killed_while_the_ann_index_builds_the_library_is_intact_and_the_next_optimize_builds_it(tmp_path):
+    """SIGKILL in the middle of the ANN index build (``$TONEARM_FAILPOINT=ann``): every row is still there and
+    searchable by exact scan, no index is recorded, and the next optimize builds it."""
+    lib = str(tmp_path / "lib")
+    tests = str(Path(__file__).parent)
+
+    def build(first: bool, env: dict[str, str]) -> subprocess.CompletedProcess:
+        code = _BUILD.format(tests=tests, lib=lib, first=first, dim=DIM)
+        return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, timeout=300)
+
+    killed = build(True, {"TONEARM_FAILPOINT": "ann", "TONEARM_FAILPOINT_DELAY_MS": "5"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-800:]
+    store = open_store(lib, create=False)
+    assert store.count() == ROWS and store.get_meta("ann:sound") is None
+    assert f"{VEC}_idx" not in {i.name for i in store._tracks.list_indices()}
+    rows = _rows(0, ROWS)
+    assert store.knn("sound", rows[7][VEC], 1)[0].row["id"] == rows[7]["id"]
+    assert check_library(store, files=False).findings == []
+    store.close()
+
+    assert build(False, {}).returncode == 0
+    store = open_store(lib, create=False)
+    assert f"{VEC}_idx" in {i.name for i in store._tracks.list_indices()} and store.get_meta("ann:sound")
+    q = _vectors(20, 99)
+    hits = [len(set(_exact(rows, v, 10)) & {h.row["id"] for h in store.knn("sound", v, 10)}) / 10 for v in q]
+    assert store.count() == ROWS and np.mean(hits) >= 0.9

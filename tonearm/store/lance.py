@@ -752,7 +752,8 @@ class LanceStore(Store):
             t0 = time.perf_counter()
             parts = ann_partitions(rows)
             config = IvfSq(distance_type="cosine", num_partitions=parts)
-            self._tracks.create_index(col, config=config, name=f"{col}_idx", replace=True)
+            with failpoints.during("ann"):
+                self._tracks.create_index(col, config=config, name=f"{col}_idx", replace=True)
             self.set_meta(f"ann:{view}", {"rows": rows, "index": ANN_INDEX, "partitions": parts,
                                           "seconds": time.perf_counter() - t0})  # fmt: skip
             self._ann_checked = None
