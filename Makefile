@@ -76,7 +76,7 @@ lint: setup
 	$(BIN)/ruff check tonearm tests bench
 
 test: test-deps setup lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 bench: setup
 	$(BIN)/python bench/bench_index.py

@@ -165,9 +165,10 @@ def noise_floor(y: np.ndarray) -> np.ndarray | None:
     has no noise floor: its quietest second is digital silence or is not noise-like.
 
     Noise-like is a flat spectrum: the spectral flatness (geometric over arithmetic mean of the power in
-    the fingerprint's band) of white noise is ~0.56 per frame, of pink noise ~0.37, of music a few
-    hundredths (``tonearm eval --size small``'s clips: median 0.01-0.03 clean, mp3 or phone; 0.41 at
-    0 dB white noise)."""
+    the fingerprint's band, per frame) of generated white noise is 0.57, of pink noise 0.37, of music a
+    few hundredths (``tonearm eval --size small``'s clips: median 0.01-0.03 clean, mp3 or phone; 0.41
+    at 0 dB white noise). Noise as dark as brown noise (0.08: rumble, a car) is not recognised, and
+    such a clip is judged as one without a floor."""
     n = y.size // SR
     if n < 2:
         return None
