@@ -128,7 +128,8 @@ def scale(
 
     from tonearm.search.identify import identify_audio
     from tonearm.store import open_store
-    from tonearm.store.postings import N_HASHES, Segment, _save_npy, build_segment
+    from tonearm.store.files import save_npy
+    from tonearm.store.postings import N_HASHES, Segment, build_segment
 
     real = open_store(library, create=False)
     big = out / f"scale-{n_tracks}"
@@ -154,8 +155,8 @@ def scale(
             hashes = rng.choice(N_HASHES, size=(len(ids), per_track), p=p).astype(np.uint32)
             frames = np.sort(rng.integers(0, 180 * int(L.FPS), (len(ids), per_track)), axis=1)
             offsets, postings, starts = build_segment([(t, hashes[i], frames[i]) for i, t in enumerate(ids)])
-            _save_npy(store._postings.folder / f"{name}.offsets.npy", offsets)
-            _save_npy(store._postings.folder / f"{name}.postings.npy", postings)
+            save_npy(store._postings.folder / f"{name}.offsets.npy", offsets)
+            save_npy(store._postings.folder / f"{name}.postings.npy", postings)
             (store._postings.folder / f"{name}.tracks.json").write_text(json.dumps(starts))
             manifest["segments"].append(name)
             manifest["tracks"].update({t: [name, "synthetic"] for t in ids})
