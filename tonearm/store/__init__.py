@@ -8,8 +8,11 @@ Callers hold a :class:`~tonearm.store.base.Store` and never know which.
 from __future__ import annotations
 
 from tonearm.errors import TonearmError
+from tonearm.store import lance_rest_client
 from tonearm.store.base import CORE_FIELDS, Hit, Store, raw_column, vector_column
 from tonearm.store.filters import Filter, parse_filter
+
+lance_rest_client.defer()  # before anything imports lancedb (its module docstring says why)
 
 __all__ = ["CORE_FIELDS", "Filter", "Hit", "Store", "open_store", "parse_filter", "raw_column", "vector_column"]
 
