@@ -166,6 +166,20 @@ def test_single_peaks_count_for_a_buried_or_plain_clip_not_for_a_clean_one_found
     assert I.Verdict(plain, 100, 0.5, 0, 0.0).score(noisy=False) < I.MIN_EVIDENCE  # one stretch of the clip only
 
 
+def test_a_noisy_clips_plain_candidate_needs_fewer_peaks_than_one_found_among_the_probes():
+    """A probed candidate is the best of many re-scalings (a stranger gets as many tries to line peaks up); one of
+    the plain lookup is a single try. Between the two bars: a true recording sounding in a few seconds only."""
+    from tonearm.search import identify as I
+
+    assert I.PLAIN_NOISY_PEAK_EVIDENCE < I.MIN_PEAK_EVIDENCE
+    between = {"matched": 13, "coverage": 0.667, "peaks": 28, "peak_coverage": 1.0}  # qbe-0089 under 10 dB noise
+    assert I.Verdict(I.Candidate("x", 0, 0, I.PLAIN), **between).score(noisy=True) >= I.MIN_EVIDENCE
+    assert I.Verdict(I.Candidate("x", 0, 0, I.GRID[0]), **between).score(noisy=True) < I.MIN_EVIDENCE
+    assert I.Verdict(I.Candidate("x", 0, 0, I.PLAIN), **between).score(noisy=False) < I.MIN_EVIDENCE  # clean: hashes
+    stranger = {"matched": 11, "coverage": 0.3, "peaks": 27, "peak_coverage": 0.7}  # the likeliest plain one, 18.9
+    assert I.Verdict(I.Candidate("x", 0, 0, I.PLAIN), **stranger).score(noisy=True) < I.MIN_EVIDENCE
+
+
 @needs_renderer
 def test_a_fade_under_noise_is_covered_where_music_sounds():
     """A clip whose music fades out after three seconds, under white noise: matches cannot fall in the seconds
