@@ -1,4 +1,4 @@
-"""Where the library and tonearm's caches live.
+"""Where the library and tonearm's caches live, and how a tonearm process sets up its memory.
 
 Resolution order (first wins): an explicit ``--library`` value, ``$TONEARM_LIBRARY``,
 then ``$XDG_DATA_HOME/tonearm/library`` (``~/.local/share/tonearm/library``).
@@ -7,8 +7,13 @@ A value containing ``://`` is a store URL for a server backend; anything else is
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from pathlib import Path
+
+MALLOC_ARENAS = 2  # glibc malloc arenas per process ($MALLOC_ARENA_MAX wins when set: ``limit_malloc_arenas``)
+_M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
 
 
 def default_library() -> str:
@@ -34,3 +39,23 @@ def cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "tonearm"
+
+
+def limit_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas for this process and the processes it starts; whether the cap took effect here.
+
+    The engines under tonearm (LanceDB's Rust runtime, onnxruntime, CTranslate2) allocate from many
+    threads, and glibc gives threads their own arenas (up to 8 per core), whose freed pages a long
+    process rarely returns. Measured over an index run of 400 two-second files (one worker, main
+    process RSS from 20% of the run to its end, LanceDB metadata cache at 16 MiB): +137 MiB with
+    glibc's default, +73 MiB with two arenas, in about the same time. Analysis workers inherit the
+    setting through ``$MALLOC_ARENA_MAX``, which glibc reads when a process starts; this process, whose
+    own arenas exist already, gets it through ``mallopt``. A value the user set is kept."""
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(MALLOC_ARENAS))
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        arenas = int(os.environ["MALLOC_ARENA_MAX"])
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas))
+    except (OSError, AttributeError, ValueError):  # not glibc (musl, macOS), or a value that is not a number
+        return False

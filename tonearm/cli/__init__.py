@@ -14,6 +14,9 @@ Importing this package is cheap: the app (and every command module) loads only i
 
 def main() -> None:
     """Console-script entry point (``tonearm``)."""
+    from tonearm.config import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before the engines start their threads (its docstring says why)
     from tonearm.cli.app import run
 
     run()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import math
@@ -193,6 +194,26 @@ def _and(*parts: str | None) -> str | None:
     return " AND ".join(kept) if kept else None
 
 
+METADATA_CACHE_MB = 64  # default bound of LanceDB's metadata cache per process ($TONEARM_LANCE_METADATA_CACHE_MB)
+
+
+@functools.cache
+def _session() -> lancedb.Session:
+    """One LanceDB session per process, its metadata cache bounded.
+
+    Every commit is a new table version, and a reader that follows the latest commit (interval 0, as
+    every store here does) caches each version's manifest and file metadata. Unbounded (LanceDB's
+    default allows ~1 GiB), a process that commits track by track, or a server that reads while an index
+    run commits, grows with every commit: measured here, 400 one-row upserts took the process from 350 to
+    510 MiB with the cache at 146 MiB, against 349 to 378 MiB with it capped at 16 MiB (the index cache,
+    left at its default, did not grow). A superseded version's metadata is not read again; a full cache
+    evicts entries instead of growing."""
+    mb = METADATA_CACHE_MB
+    with contextlib.suppress(ValueError):
+        mb = max(1, int(os.environ.get("TONEARM_LANCE_METADATA_CACHE_MB", mb)))
+    return lancedb.Session(metadata_cache_size_bytes=mb << 20)
+
+
 class LanceStore(Store):
     """A library folder holding LanceDB tables."""
 
@@ -216,7 +237,7 @@ class LanceStore(Store):
                 raise NotFoundError(f"no library at {self.location} (run `tonearm index PATH` first)")
             path.mkdir(parents=True, exist_ok=True)
         # Interval 0: every read sees the latest commit, even one made by another process.
-        self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0))
+        self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0), session=_session())
         found = self._stored_format() if exists else None
         if found is not None and found > FORMAT_VERSION:  # refused before anything is written
             raise LibraryVersionError(
