@@ -202,9 +202,9 @@ def _session() -> lancedb.Session:
     """One LanceDB session per process, its metadata cache bounded.
 
     Every commit is a new table version, and a reader that follows the latest commit (interval 0, as
-    every store here does) caches each version's manifest and file metadata. Unbounded (LanceDB's
-    default allows ~1 GiB), a process that commits track by track, or a server that reads while an index
-    run commits, grows with every commit: measured here, 400 one-row upserts took the process from 350 to
+    every store here does) caches each version's manifest and file metadata. With LanceDB's default
+    session, a process that commits track by track, or a server that reads while an index run commits,
+    grows with every commit: measured here, 400 one-row upserts took the process from 350 to
     510 MiB with the cache at 146 MiB, against 349 to 378 MiB with it capped at 16 MiB (the index cache,
     left at its default, did not grow). A superseded version's metadata is not read again; a full cache
     evicts entries instead of growing."""
