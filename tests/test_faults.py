@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import httpx
@@ -280,3 +281,27 @@ def test_disk_faults_are_recognised_through_every_layer_and_nothing_else_is():
         assert str(storage_fault(outer, "LIB")) == "disk full at LIB"
     for exc in (ValueError("3 requested and available"), OSError(2, "No such file"), RuntimeError("boom")):
         assert storage_fault(exc) is None, exc
+
+
+def test_repairing_a_duplicated_id_never_leaves_the_track_out(reference, tmp_path, monkeypatch):
+    """Copies of one id are removed in one commit: killed during it, the track is still there."""
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    store = open_store(str(lib), create=False)
+    row = next(iter(store.scan()))
+    newer = dict(row, analyzed_at=(row.get("analyzed_at") or 0.0) + 60, title="the newer copy")
+    store._tracks.add([newer])  # a second row with the same id (a non-atomic writer)
+
+    def copies() -> list[dict]:  # every row with the id (get() gives one per id)
+        table = open_store(str(lib), create=False)._tracks
+        return table.search().where(f"id = '{row['id']}'").limit(None).to_arrow().to_pylist()
+
+    assert len(copies()) == 2
+    monkeypatch.setenv("TONEARM_FAILPOINT_DELAY_MS", "0")
+    killed = run_cli("check", "--repair", "-l", str(lib), env={"TONEARM_FAILPOINT": "keep_one_copy"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr  # killed as the delete commits
+    assert len(copies()) in (1, 2)
+    assert run_cli("check", "--repair", "-l", str(lib)).returncode == 0
+    [kept] = copies()
+    assert kept["title"] == "the newer copy"
+    assert run_cli("check", "-l", str(lib)).returncode == 0

@@ -146,3 +146,34 @@ def test_a_library_from_a_newer_tonearm_is_refused_and_left_untouched(postgres_u
     assert tables() == before
     with store._conn() as conn:
         assert conn.execute('SELECT title FROM "from_the_future".tracks').fetchall() == [("kept",)]
+
+
+def test_a_scan_holds_no_connection_while_the_caller_works(postgres_url: str, monkeypatch) -> None:
+    """A scan reads page by page: the loop may write (as a refit does) and may stop half-way."""
+    from tonearm.store import postgres
+    from tonearm.store.filters import Compare
+
+    monkeypatch.setattr(postgres, "SCAN_PAGE", 3)
+    store = open_store(_url(postgres_url, "paged_scan"))
+    store.upsert([{"id": f"{i:016x}", "path": f"/music/{i}.flac", "genre": "a" if i % 3 else "b"} for i in range(11)])
+
+    def checked_out() -> int:
+        stats = store._pool.get_stats()
+        return stats["pool_size"] - stats["pool_available"]
+
+    seen = []
+    for row in store.scan(Compare("genre", "=", "a"), columns=["path"]):
+        assert checked_out() == 0 and set(row) == {"path"}
+        seen.append(row["path"])
+        store.upsert([{"id": f"{len(seen) + 100:016x}", "path": f"/music/new{len(seen)}.flac", "genre": "b"}])
+    assert seen == [f"/music/{i}.flac" for i in range(11) if i % 3]  # id order, across four pages
+    assert [r["id"] for r in store.scan(limit=5, columns=["id"])] == [f"{i:016x}" for i in range(5)]
+    abandoned = store.scan(columns=["id"])
+    next(abandoned)
+    assert checked_out() == 0
+    with store._conn() as conn:
+        idle = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' AND datname = current_database()"
+        ).fetchone()[0]
+    assert idle == 0
+    store.close()

@@ -279,3 +279,8 @@ def test_write_lock_is_exclusive(store):
 def test_opening_a_missing_library_without_create_is_clear(tmp_path):
     with pytest.raises(NotFoundError, match="no library"):
         open_store(str(tmp_path / "nothing"), create=False)
+
+
+def test_keep_one_copy_leaves_single_rows_alone(filled):
+    assert filled.keep_one_copy(["0000000000000001", "not-there"], lambda copies: copies[0]) == 0
+    assert filled.count() == 6 and filled.get(["0000000000000001"])[0]["title"] == "t1"

@@ -99,12 +99,13 @@ def _duplicate_ids(store: Store, rows: list[dict], repair: bool) -> list[Finding
     if not twice:
         return []
     if repair:
-        for tid in twice:
-            copies = store.get([tid])
-            keep = max(copies, key=lambda r: (r.get("analyzed_at") or 0.0, r.get("mtime_ns") or 0))
-            store.delete([tid])  # every copy; the kept one goes back at once (its file stays on disk meanwhile)
-            store.upsert([keep])
+        store.keep_one_copy(twice, _newest)
     return [Finding("rows", "several rows share one track id (the newest copy is kept)", len(twice), repair)]
+
+
+def _newest(copies: list[dict]) -> dict:
+    """The copy with the latest analysis (then the latest file time) of rows that share an id."""
+    return max(copies, key=lambda r: (r.get("analyzed_at") or 0.0, r.get("mtime_ns") or 0))
 
 
 def _duplicate_paths(store: Store, rows: list[dict], repair: bool) -> list[Finding]:

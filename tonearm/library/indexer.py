@@ -98,6 +98,16 @@ def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
+@dataclass(frozen=True)
+class _RunOptions:
+    """What one run was asked to do (the flags of ``Indexer.run``)."""
+
+    roots: list[str]
+    workers: int
+    keep_missing: bool
+    retry_failed: bool
+
+
 class Indexer:
     """Runs index jobs against one store with one view→analyzer configuration."""
 
@@ -141,7 +151,7 @@ class Indexer:
         report = IndexReport()
         t0 = time.perf_counter()
         try:
-            self._run(roots, workers, keep_missing, retry_failed, progress, engine, report)
+            self._run(_RunOptions(roots, workers, keep_missing, retry_failed), progress, engine, report)
         except Exception as exc:
             fault = storage_fault(exc, self.store.location)
             if fault is None:
@@ -161,16 +171,8 @@ class Indexer:
         except Exception:  # reading may fail as well on a sick disk; what this run did is still known
             return done
 
-    def _run(
-        self,
-        roots: list[str],
-        workers: int,
-        keep_missing: bool,
-        retry_failed: bool,
-        progress: ProgressSink,
-        engine: Engine | None,
-        report: IndexReport,
-    ) -> None:
+    def _run(self, opts: _RunOptions, progress: ProgressSink, engine: Engine | None, report: IndexReport) -> None:
+        roots = opts.roots
         with self.store.write_lock():
             self._prepare_views()
             files = list(iter_audio_files(roots))
@@ -178,8 +180,8 @@ class Indexer:
             existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS)}
             failures = {f["path"]: f for f in self.store.failures()}
             unreadable = [f for f in files if f.problem]
-            jobs, meta_refresh = self._plan([f for f in files if not f.problem], existing, failures, retry_failed,
-                                            report)  # fmt: skip
+            jobs, meta_refresh = self._plan([f for f in files if not f.problem], existing, failures,
+                                            opts.retry_failed, report)  # fmt: skip
             progress.start(len(jobs) + len(meta_refresh) + len(unreadable))
             for f in unreadable:  # pipes, devices, link loops, unreadable folders: nothing to analyse
                 self._fail(f.path, f.problem or "cannot be read", report)
@@ -189,7 +191,7 @@ class Indexer:
                 report.metadata_refreshed += 1
                 progress.advance(path, "metadata")
             try:
-                self._execute(jobs, existing, workers, report, progress, engine)
+                self._execute(jobs, existing, opts.workers, report, progress, engine)
             except KeyboardInterrupt:
                 # Ctrl-C or SIGTERM: the workers are already stopped; make what was committed searchable
                 # (a library's first statistics are fitted only after 25 tracks) and stop.
@@ -198,26 +200,30 @@ class Indexer:
                 raise
             on_disk = {f.path for f in files}
             gone = [p for p in existing if _under(p, roots) and p not in on_disk]
-            if gone and not keep_missing:
+            if gone and not opts.keep_missing:
                 report.removed = self.store.delete([existing[p]["id"] for p in gone])
             stale_failures = [p for p in failures if _under(p, roots) and p not in on_disk]
             self.store.clear_failures(stale_failures)
-            for view in self.views:
-                self._maybe_refit(view)
-            # One commit per track leaves one small fragment per track: compact before the passes
-            # below read every row, and again after them.
-            self.store.optimize()
-            if "words" in self.views:
-                self._record_languages()
-                moods = tag_library(self.store, self.emotions)
-                report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
-                report.warnings += [f"emotions: {r}" for r in moods.reasons]
-            if LANDMARK_VIEW in self.views:
-                sync_postings(self.store)
-            if FINGERPRINT_VIEW in self.views:
-                dups = update_duplicates(self.store)
-                report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
-            self.store.optimize()
+            self._library_passes(report)
+
+    def _library_passes(self, report: IndexReport) -> None:
+        """What reads the whole library after the files are committed: statistics, moods, postings, duplicates."""
+        for view in self.views:
+            self._maybe_refit(view)
+        # One commit per track leaves one small fragment per track: compact before the passes
+        # below read every row, and again after them.
+        self.store.optimize()
+        if "words" in self.views:
+            self._record_languages()
+            moods = tag_library(self.store, self.emotions)
+            report.emotions_tagged, report.emotions_failed = moods.tagged, moods.failed + moods.skipped
+            report.warnings += [f"emotions: {r}" for r in moods.reasons]
+        if LANDMARK_VIEW in self.views:
+            sync_postings(self.store)
+        if FINGERPRINT_VIEW in self.views:
+            dups = update_duplicates(self.store)
+            report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
+        self.store.optimize()
 
     def _record_languages(self) -> None:
         """Which languages the transcripts are in: text search asks its question in each of them."""

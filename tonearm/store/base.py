@@ -133,6 +133,15 @@ class Store(ABC):
     def delete(self, ids: Sequence[str]) -> int:
         """Delete rows by id; return how many existed."""
 
+    def keep_one_copy(self, ids: Sequence[str], choose: Callable[[list[dict[str, Any]]], dict[str, Any]]) -> int:
+        """Reduce rows that share an id to the copy ``choose`` picks from them; return how many went.
+
+        Here ids are a primary key (PostgreSQL refuses a second copy), so there is nothing to do;
+        a backend whose tables can hold copies (LanceDB: a writer that appended instead of
+        merging) overrides this with a single commit, so the chosen copy is never missing.
+        """
+        return 0
+
     @abstractmethod
     def get(self, ids: Sequence[str], columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Rows for the given ids (missing ids are skipped), in no particular order."""

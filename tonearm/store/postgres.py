@@ -51,6 +51,7 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _POOLS: dict[str, Any] = {}
 _POOLS_LOCK = threading.Lock()
 POOL_MAX = 8
+SCAN_PAGE = 1000  # rows per query of a scan (see PostgresStore.scan)
 # HNSW build/search settings: m=16, ef_construction=64 are pgvector's defaults; ef_search is raised
 # per query to cover k, and iterative scans keep filtered queries from returning too few rows.
 EF_SEARCH_MIN = 200  # bench_scale at 1M x 889-d: ef 100 -> recall@10 0.915, 200 -> 0.966, 400 -> 0.989
@@ -458,22 +459,38 @@ class PostgresStore(Store):
         columns: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        select, names = self._select_list(columns)
-        clause, params = self._where(self.to_sql(where) if where else None)
-        query = self._sql.SQL("SELECT {} FROM {}{} ORDER BY id{}").format(
-            select,
-            self._table("tracks"),
-            clause,
-            self._sql.SQL(" LIMIT %s") if limit is not None else self._sql.SQL(""),
-        )
-        if limit is not None:
-            params = [*params, limit]
-        # A named (server-side) cursor streams the rows: a scan of a big library stays small here.
-        with self._conn() as conn, conn.transaction(), conn.cursor(name="tonearm_scan") as cur:
-            cur.itersize = 1000
-            cur.execute(query, params)
-            for r in cur:
-                yield self._decode(names, r)
+        """Matching rows in id order, read a page at a time.
+
+        Each page is one short query (``id > last id``, through the primary key), and no
+        connection is held while the caller works on the rows: a caller that writes as it scans
+        (a refit, ``check --repair``) or stops half-way cannot exhaust the pool or keep a
+        transaction open. Rows committed by others meanwhile appear if their id is still ahead.
+        """
+        names = self._select_list(columns)[1]
+        fetch = names if "id" in names else [*names, "id"]
+        select = self._select_list(fetch)[0]
+        matching = self.to_sql(where) if where else None
+        last: str | None = None
+        left = limit
+        while left is None or left > 0:
+            page = SCAN_PAGE if left is None else min(SCAN_PAGE, left)
+            after = (self._sql.SQL("id > %s"), [last]) if last is not None else None
+            clause, params = self._where(matching, after)
+            query = self._sql.SQL("SELECT {} FROM {}{} ORDER BY id LIMIT %s").format(
+                select, self._table("tracks"), clause
+            )
+            with self._conn() as conn:
+                rows = conn.execute(query, [*params, page]).fetchall()
+            for r in rows:
+                row = self._decode(fetch, r)
+                last = row["id"]
+                if "id" not in names:
+                    del row["id"]
+                yield row
+            if left is not None:
+                left -= len(rows)
+            if len(rows) < page:
+                return
 
     def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
         if len(ids) == 0:
