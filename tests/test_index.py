@@ -131,7 +131,9 @@ def test_analyzer_version_change_reanalyses_only_that_view(music, library):
     from tonearm.library.scan import iter_audio_files
 
     jobs, refresh = indexer._plan(list(iter_audio_files([str(music)])), rows, {}, False, IndexReport())
-    assert [(j.path, j.views) for j in jobs] == [(stale_path, {"sound": "fused"})]
+    # The job names every view (they set the decode rate); only the stale one is redone.
+    assert [(j.path, set(j.views) - j.fresh_views) for j in jobs] == [(stale_path, {"sound"})]
+    assert jobs[0].views == indexer.views
     assert jobs[0].known_hash == rows[stale_path]["content_hash"]
     assert refresh == []
 
@@ -153,3 +155,44 @@ def test_a_library_keeps_its_views_when_run_without_views(tmp_path):
     assert res.returncode == 0 and json.loads(res.stdout)["added"] == 1 and json.loads(res.stdout)["updated"] == 0
     store = open_store(lib)
     assert store.get_meta("views")["sound"] == "dsp" and store.views()["sound"] == get_analyzer("dsp").dim
+
+
+def test_a_view_redone_alone_gets_the_numbers_a_full_analysis_gives(tmp_path, monkeypatch):
+    """Re-analysing one view decodes at the rate of the library's full set of views.
+
+    This chirp at 22.05 kHz gave another melody vector when decoded for the melody view alone
+    (22.05 kHz) than when decoded for every view (44.1 kHz, then resampled to 22.05 kHz).
+    """
+    from tonearm.library import worker
+    from tonearm.library.worker import Job, run_job
+
+    path = tmp_path / "07.flac"
+    write_audio(path, synth("chirp", 12.0, seed=7, f0=199))
+    views = {"sound": "fused", "melody": "melody"}
+    rates = []
+    load = worker.load_for_analysis
+    monkeypatch.setattr(worker, "load_for_analysis", lambda p, sr: rates.append(sr) or load(p, sr))
+    full = run_job(Job(str(path), views))
+    alone = run_job(Job(str(path), views, known_hash=full.content_hash, fresh_views=frozenset({"sound"})))
+    assert full.error is None and alone.error is None
+    assert set(alone.raw) == {"melody"} and alone.content_unchanged
+    assert rates == [44100, 44100]
+    assert (alone.raw["melody"] == full.raw["melody"]).all()
+
+
+def test_a_view_lost_from_an_unchanged_file_is_redone_as_the_full_run_made_it(tmp_path):
+    """The index run plans a redo of one view with the file's whole view set (and so its decode rate)."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    path = folder / "07.flac"
+    write_audio(path, synth("chirp", 12.0, seed=7, f0=199))
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, SOUND_ONLY).run([str(folder)])
+    row = store.get([track_id(str(path))])[0]
+    views = json.loads(row["views_json"])
+    del views["melody"]  # as `check --repair` marks a row whose melody analysis was lost
+    store.upsert([dict(row, raw_melody=None, vec_melody=None, views_json=json.dumps(views))])
+    report = Indexer(store, SOUND_ONLY).run([str(folder)])
+    assert report.updated == 1
+    again = store.get([track_id(str(path))])[0]
+    assert again["raw_melody"] == row["raw_melody"] and again["raw_sound"] == row["raw_sound"]

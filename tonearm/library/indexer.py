@@ -292,7 +292,11 @@ class Indexer:
                     stale.update({v: n for v, n in self.views.items() if self.analyzers[v].reads_metadata})
                 if stale:
                     previous = self._previous_fields(row["id"]) if sidecar_changed else {}
-                    jobs.append(Job(f.path, stale, known_hash=row.get("content_hash"), previous=previous))
+                    # Every configured view goes with the job (the decode rate follows all of them); the
+                    # ones not stale are skipped when the bytes prove unchanged.
+                    kept = frozenset(self.views) - stale.keys()
+                    jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=kept,
+                                    previous=previous))  # fmt: skip
                 elif sidecar_changed:
                     meta_refresh.append(f.path)
                 else:

@@ -203,7 +203,10 @@ def _analyse(job: Job, res: Result, clock: FileClock) -> None:
         if res.content_unchanged:
             context.previous = dict(job.previous)
     if analyzers:
-        sr = max(a.sample_rate for a in analyzers.values())
+        # Decoded at the rate the library's full set of views needs, even when only some are redone:
+        # a view resampled from another base rate is not the same numbers (a melody re-analysed
+        # alone from a 22.05 kHz decode could differ from the one a 44.1 kHz decode gave).
+        sr = max(get_analyzer(name).sample_rate for name in job.views.values())
         audio = load_for_analysis(job.path, sr)
         res.duration = audio.info.duration
         res.sample_rate = audio.info.sample_rate
