@@ -157,6 +157,13 @@ def test_a_library_keeps_its_views_when_run_without_views(tmp_path):
     assert store.get_meta("views")["sound"] == "dsp" and store.views()["sound"] == get_analyzer("dsp").dim
 
 
+def _chirp(folder):
+    """A 22.05 kHz chirp whose melody is one a 22.05 kHz decode and a 44.1 kHz one analyse differently."""
+    path = folder / "07.flac"
+    write_audio(path, synth("chirp", 12.0, seed=7, f0=199))
+    return path
+
+
 def test_a_view_redone_alone_gets_the_numbers_a_full_analysis_gives(tmp_path, monkeypatch):
     """Re-analysing one view decodes at the rate of the library's full set of views.
 
@@ -166,8 +173,7 @@ def test_a_view_redone_alone_gets_the_numbers_a_full_analysis_gives(tmp_path, mo
     from tonearm.library import worker
     from tonearm.library.worker import Job, run_job
 
-    path = tmp_path / "07.flac"
-    write_audio(path, synth("chirp", 12.0, seed=7, f0=199))
+    path = _chirp(tmp_path)
     views = {"sound": "fused", "melody": "melody"}
     rates = []
     load = worker.load_for_analysis
@@ -184,8 +190,7 @@ def test_a_view_lost_from_an_unchanged_file_is_redone_as_the_full_run_made_it(tm
     """The index run plans a redo of one view with the file's whole view set (and so its decode rate)."""
     folder = tmp_path / "music"
     folder.mkdir()
-    path = folder / "07.flac"
-    write_audio(path, synth("chirp", 12.0, seed=7, f0=199))
+    path = _chirp(folder)
     store = open_store(str(tmp_path / "lib"))
     Indexer(store, SOUND_ONLY).run([str(folder)])
     row = store.get([track_id(str(path))])[0]

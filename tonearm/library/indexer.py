@@ -285,16 +285,16 @@ class Indexer:
                 continue
             fresh = self._fresh_views(row)
             if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
-                stale = {v: n for v, n in self.views.items() if v not in fresh}
+                stale = {v for v in self.views if v not in fresh}
                 sidecar_changed = (row.get("sidecar_sig") or "") != sidecar_signature(f.path)
                 if sidecar_changed:
                     # Views that read metadata (words: lyrics, titles) follow their sidecars.
-                    stale.update({v: n for v, n in self.views.items() if self.analyzers[v].reads_metadata})
+                    stale |= {v for v in self.views if self.analyzers[v].reads_metadata}
                 if stale:
                     previous = self._previous_fields(row["id"]) if sidecar_changed else {}
                     # Every configured view goes with the job (the decode rate follows all of them); the
                     # ones not stale are skipped when the bytes prove unchanged.
-                    kept = frozenset(self.views) - stale.keys()
+                    kept = frozenset(self.views) - stale
                     jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=kept,
                                     previous=previous))  # fmt: skip
                 elif sidecar_changed:

@@ -191,11 +191,11 @@ def run_job(job: Job) -> Result:
 def _analyse(job: Job, res: Result, clock: FileClock) -> None:
     """Hash, read tags, decode once, run the analyzers: filling ``res`` as it goes."""
     res.content_hash = content_hash(job.path)
-    views = job.views
+    configured = {view: get_analyzer(name) for view, name in job.views.items()}
+    analyzers = configured
     if job.known_hash is not None and res.content_hash == job.known_hash:
         res.content_unchanged = True
-        views = {v: n for v, n in views.items() if v not in job.fresh_views}
-    analyzers = {view: get_analyzer(name) for view, name in views.items()}
+        analyzers = {v: a for v, a in configured.items() if v not in job.fresh_views}
     res.tags = read_tags(job.path)
     context = TrackContext(job.path)
     if any(a.reads_metadata for a in analyzers.values()):
@@ -206,7 +206,7 @@ def _analyse(job: Job, res: Result, clock: FileClock) -> None:
         # Decoded at the rate the library's full set of views needs, even when only some are redone:
         # a view resampled from another base rate is not the same numbers (a melody re-analysed
         # alone from a 22.05 kHz decode could differ from the one a 44.1 kHz decode gave).
-        sr = max(get_analyzer(name).sample_rate for name in job.views.values())
+        sr = max(a.sample_rate for a in configured.values())
         audio = load_for_analysis(job.path, sr)
         res.duration = audio.info.duration
         res.sample_rate = audio.info.sample_rate
