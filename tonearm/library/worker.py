@@ -24,6 +24,7 @@ from tonearm.library.metadata import SidecarReader, read_tags, to_columns
 from tonearm.store.identity import content_hash
 
 DEFAULT_FILE_TIMEOUT = 60.0
+IMPORT_GRACE = 0.05  # s: how long a time limit waits for an import it interrupted to finish
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ class FileClock:
     The limit grows with the work the file honestly needs: ``base`` seconds (``$TONEARM_FILE_TIMEOUT``,
     default 60; 0 turns it off) times (1 + MB of file / 50 + seconds of audio analysed / 120), so a
     three-hour recording gets hours, a ten-second clip a minute. Python code is interrupted by SIGALRM
-    (the file fails with a reason); code stuck in a native library does not return to Python, so a
-    watchdog thread kills the worker process a grace period later, and the engine then blames the file
-    it was running (see ``LocalEngine``).
+    (the file fails with a reason; an import under way is let finish first, see ``_alarm``); code stuck
+    in a native library does not return to Python, so a watchdog thread kills the worker process a grace
+    period later, and the engine then blames the file it was running (see ``LocalEngine``).
     """
 
     def __init__(self, size: int) -> None:
@@ -156,6 +157,12 @@ class FileClock:
         self._watchdog.start()
 
     def _alarm(self, signum: int, frame: Any) -> None:
+        if _inside_import(frame):
+            # An exception thrown into an import leaves a half-imported package behind (its submodules
+            # gone from sys.modules, the parent's attributes not): every later file in this worker would
+            # then fail with "module 'scipy' has no attribute '_lib'". Imports end; ask again shortly.
+            signal.setitimer(signal.ITIMER_REAL, IMPORT_GRACE)
+            return
         raise TimeLimit(f"took longer than {self.limit:.0f} s to analyse (the per-file time limit)")
 
     def __exit__(self, *exc: object) -> None:
@@ -163,6 +170,15 @@ class FileClock:
             signal.setitimer(signal.ITIMER_REAL, 0)
             if self._watchdog is not None:
                 self._watchdog.cancel()
+
+
+def _inside_import(frame: Any) -> bool:
+    """Whether the interrupted code is running the import machinery (a module's body counts)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _kill_self() -> None:  # pragma: no cover - runs only when native code hangs past the grace period
