@@ -21,6 +21,9 @@ small corpus), as a library of their own and mixed into the corpus's library.
     python bench/sound_variants.py --size small --cache eval-cache --out bench-out   # features, once
     python bench/sound_adaptation.py --cache eval-cache --features bench-out/variants-small.npz \\
         --heldout bench-out/heldout.npz --out bench/results/sound_adaptation.json
+    # the within-recording scatter the fused view ships (tonearm/analyzers/fused_within.npz):
+    python bench/sound_adaptation.py --cache eval-cache --within-features bench-out/within.npz \\
+        --write-within tonearm/analyzers/fused_within.npz
 """
 
 from __future__ import annotations
@@ -42,7 +45,10 @@ from tonearm.eval.corpus import build_corpus, fetch_packages
 BLOCKS = (("dsp", 127, 0.5), ("pen", 200, 1.0), ("tags", 50, 0.5), ("aisfx", 512, 1.5))  # the shipped fusion
 STRIDE = 2  # the shipped view's patch stride
 HELDOUT_PACKAGES = ("hedgewars-data", "supertux-data", "naev-data", "widelands-data", "freedroidrpg-data")
-HELDOUT_PER_PACKAGE = 25
+# Where the shipped within-recording scatter is measured (fused_within.npz): in no benchmark set.
+WITHIN_PACKAGES = ("extremetuxracer-data", "lincity-ng-data", "xmoto-data", "openclonk-data", "flare-game",
+                   "warmux-data", "lugaru-data")  # fmt: skip
+PER_PACKAGE = 25
 WEIGHTS = np.concatenate([np.full(size, weight / np.sqrt(size)) for _, size, weight in BLOCKS])
 
 Feats = dict[str, np.ndarray]
@@ -89,16 +95,29 @@ def pca_whiten(z: np.ndarray, d: int, alpha: float) -> np.ndarray:
     return zc @ vt[:d].T / np.sqrt(lam + alpha * lam.mean())
 
 
-def track_lda(lib: Library, segments: int, d: int, eps: float) -> np.ndarray:
-    """(D, d) projection: between-track scatter over within-track (segment) scatter, ridged."""
-    dim = lib.z.shape[1]
+def within_scatter(segment_sets: list[np.ndarray]) -> np.ndarray:
+    """Scatter of each track's segments about the track's mean, per degree of freedom."""
+    dim = segment_sets[0].shape[1]
     within, dof = np.zeros((dim, dim)), 0
-    for seg in lib.segments(segments):
+    for seg in segment_sets:
         if len(seg) > 1:
             dev = seg - seg.mean(0)
             within += dev.T @ dev
             dof += len(seg) - 1
-    within /= max(dof, 1)
+    return within / max(dof, 1)
+
+
+def track_lda(lib: Library, segments: int, d: int, eps: float, within_raw: np.ndarray | None = None) -> np.ndarray:
+    """(D, d) projection: between-track scatter over within-track (segment) scatter, ridged.
+
+    ``within_raw``: a within-track scatter in raw units measured elsewhere (as the product ships it),
+    instead of the library's own segments."""
+    dim = lib.z.shape[1]
+    if within_raw is None:
+        within = within_scatter(lib.segments(segments))
+    else:
+        scale = WEIGHTS / lib.std
+        within = within_raw * np.outer(scale, scale)
     zc = lib.z - lib.z.mean(0)
     between = zc.T @ zc / len(zc)
     ridge = within + eps * np.trace(within) / dim * np.eye(dim)
@@ -158,6 +177,11 @@ def variants(lib: Library) -> dict[str, Callable[[], np.ndarray]]:
                 out[f"track-LDA S={s} d={d} eps={eps}"] = lambda s=s, d=d, e=eps: cosine(
                     (lib.z - lib.z.mean(0)) @ track_lda(lib, s, d, e)
                 )
+    from tonearm.analyzers.fused import within_track_scatter
+
+    out["track-LDA S=4 d=32 eps=3.0, shipped within-track scatter (the product)"] = lambda: cosine(
+        (lib.z - lib.z.mean(0)) @ track_lda(lib, 4, 32, 3.0, within_track_scatter())
+    )
     out["track-LDA S=4 d=32 eps=3.0 + CSLS"] = lambda: csls(cosine((lib.z - lib.z.mean(0)) @ track_lda(lib, 4, 32, 3)))
     for s in (4, 8):
         out[f"Chamfer over S={s} z-scored segments"] = lambda s=s: chamfer(lib.segments(s))
@@ -188,21 +212,41 @@ def skewness(sims: np.ndarray, k: int = 10) -> float:
     return float(((occ - occ.mean()) ** 3).mean() / occ.std() ** 3)
 
 
-def heldout_features(cache: Path, path: Path, exclude: set[str], workers: int) -> tuple[list[Feats], list[str]]:
+def package_features(
+    cache: Path, path: Path, packages: tuple[str, ...], exclude: set[str], workers: int
+) -> tuple[list[Feats], list[str]]:
+    """Per-patch features of up to 25 pieces of each Debian package (cached at ``path``), and their package."""
     if path.exists():
         data = np.load(path, allow_pickle=True)
         return data["feats"].tolist(), data["groups"].tolist()
-    files, _ = fetch_packages(HELDOUT_PACKAGES, cache / "debian")
+    files, _ = fetch_packages(packages, cache / "debian")
     rng = np.random.default_rng(7)
     picked: list[tuple[str, str]] = []
-    for pkg in HELDOUT_PACKAGES:
+    for pkg in packages:
         mine = [str(f) for p, f, _ in files if p == pkg and str(f) not in exclude]
-        picked += [(pkg, mine[i]) for i in sorted(rng.permutation(len(mine))[:HELDOUT_PER_PACKAGE])]
+        picked += [(pkg, mine[i]) for i in sorted(rng.permutation(len(mine))[:PER_PACKAGE])]
     with ProcessPoolExecutor(workers) as pool:
         feats = list(pool.map(extract, [p for _, p in picked], chunksize=2))
     groups = [g for g, _ in picked]
     np.savez(path, feats=np.array(feats, dtype=object), groups=np.array(groups))
     return feats, groups
+
+
+def write_within(out: Path, cache: Path, features: Path, exclude: set[str], workers: int) -> None:
+    """Measure the fused view's within-recording scatter on WITHIN_PACKAGES and write it as the analyzer
+    loads it (``tonearm/analyzers/fused_within.npz``): the upper triangle of the networks' block."""
+    feats, groups = package_features(cache, features, WITHIN_PACKAGES, exclude, workers)
+    scatter = within_scatter([segment_raw(f, 4) for f in feats])
+    offset = BLOCKS[0][1]  # DSP statistics are per track: their rows are zero
+    block = scatter[offset:, offset:]
+    np.savez_compressed(
+        out,
+        upper=block[np.triu_indices(len(block))].astype(np.float32),
+        offset=np.int64(offset),
+        tracks=np.int64(len(feats)),
+        packages=np.array(sorted(set(groups))),
+    )
+    print(f"within-recording scatter of {len(feats)} pieces from {len(set(groups))} packages -> {out}")
 
 
 def main() -> None:
@@ -212,15 +256,21 @@ def main() -> None:
     ap.add_argument("--heldout", default="bench-out/heldout.npz", help="held-out features (extracted if absent)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="bench/results/sound_adaptation.json")
+    ap.add_argument("--write-within", metavar="NPZ", help="measure the within-recording scatter, write it, stop")
+    ap.add_argument("--within-features", default="bench-out/within.npz", help="their features (extracted if absent)")
     args = ap.parse_args()
     corpus = build_corpus("small", Path(args.cache).resolve())
     items = corpus.items
     n = len(items)
+    exclude = {i.path for i in items}
+    if args.write_within:
+        write_within(Path(args.write_within), Path(args.cache), Path(args.within_features), exclude, args.workers)
+        return
     feats = np.load(args.features, allow_pickle=True)["feats"].tolist()[:n]  # then the QbE queries: unused
     rendered = [k for k, i in enumerate(items) if i.source == "rendered"]
     first = [k for k in rendered if items[k].version == 0]
     real = [k for k, i in enumerate(items) if i.source == "real"]
-    held, held_groups = heldout_features(Path(args.cache), Path(args.heldout), {i.path for i in items}, args.workers)
+    held, held_groups = package_features(Path(args.cache), Path(args.heldout), HELDOUT_PACKAGES, exclude, args.workers)
 
     def other_tune(label: str) -> Callable[[int, int], bool]:
         return lambda q, j: (

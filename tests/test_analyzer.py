@@ -102,3 +102,26 @@ def test_moments_merged_batch_by_batch_equal_one_pass_statistics():
     assert np.array_equal(one.standardizer("dsp@1").std, np.ones(6))  # one row: no spread to divide by
     with pytest.raises(ValueError):
         Moments().standardizer("dsp@1")
+
+
+def test_the_fused_view_ships_its_within_recording_scatter():
+    """The discriminant projection's fixed half: a real scatter matrix over the networks' outputs."""
+    from tonearm.analyzers.fused import DISCRIMINANT_DIMS, FusedSoundAnalyzer, within_track_scatter
+
+    fused = FusedSoundAnalyzer()
+    within = within_track_scatter()
+    assert within.shape == (fused.dim, fused.dim) and np.array_equal(within, within.T)
+    assert not within[:127].any() and not within[:, :127].any()  # DSP statistics are per track
+    eig = np.linalg.eigvalsh(within[127:, 127:])
+    assert eig.min() > -1e-6 * eig.max() and np.count_nonzero(eig > 1e-9 * eig.max()) > 100
+    recipe = fused.discriminant()
+    assert recipe.dims == DISCRIMINANT_DIMS and recipe.within is within and recipe.method(10) == "zscore"
+    # On vectors spread like real ones it gives a usable projection: finite, unit-length, d numbers.
+    rng = np.random.default_rng(0)
+    raw = rng.normal(0, 1, (200, fused.dim)) * np.sqrt(np.diag(within) + 1e-3)
+    moments = Moments(covariance=True)
+    moments.add(raw)
+    std = moments.standardizer(fused.key, fused.dim_weights(), recipe)
+    v = std.apply(raw[:5])
+    assert std.method == recipe.name and np.all(np.isfinite(v)) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
+    assert not v[:, DISCRIMINANT_DIMS:].any()

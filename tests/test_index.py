@@ -201,3 +201,17 @@ def test_a_view_lost_from_an_unchanged_file_is_redone_as_the_full_run_made_it(tm
     assert report.updated == 1
     again = store.get([track_id(str(path))])[0]
     assert again["raw_melody"] == row["raw_melody"] and again["raw_sound"] == row["raw_sound"]
+
+
+def test_the_adapt_choice_is_remembered_by_the_library(tmp_path):
+    """`index --no-adapt` keeps plain z-scores for good; `--adapt` turns the projection back on."""
+    music = tmp_path / "music"
+    write_audio(music / "a.wav", synth("tonal", 3.0, seed=1))
+    store = open_store(str(tmp_path / "lib"))
+    views = {"sound": "dsp"}
+    Indexer(store, views, adapt=False).run([str(music)], workers=1)
+    assert store.get_meta("adapt") is False
+    Indexer(store, views).run([str(music)], workers=1)  # no choice given: the library's
+    assert store.get_meta("adapt") is False
+    run_cli("index", str(music), "-l", str(tmp_path / "lib"), "--views", "sound=dsp", "--adapt", "--json")
+    assert open_store(str(tmp_path / "lib")).get_meta("adapt") is True

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import pytest
 
-from tonearm.analyzers.normalize import Standardizer
+from tonearm.analyzers.normalize import Discriminant, Moments, Standardizer
 from tonearm.library.refit import refit_view
 from tonearm.store import open_store
 from tonearm.store.base import raw_column, vector_column
@@ -91,3 +91,77 @@ def test_rewrite_keeps_rows_without_vectors_and_other_views(store):
     two = store.get([f"{2:016x}"])[0]
     assert np.allclose(two["vec_melody"], np.ones(3) / np.sqrt(3), atol=1e-6)
     assert np.allclose(two[VEC], std.apply(raw[2]), atol=1e-5)
+
+
+# ---- the discriminant projection (track-LDA) ----------------------------------------------------
+def _recipe(min_tracks: int = 30) -> Discriminant:
+    # One recording wanders a lot along dimensions 2 and 3 (raw units: the fill's std there is 2 and 10),
+    # little along 0, 1 and 4: the directions that tell tracks apart are 0, 1 and 4.
+    within = np.diag([0.05, 0.02, 4.0, 90.0, 1e-4])
+    return Discriminant("test-lda-1", within, dims=2, ridge=0.1, min_tracks=min_tracks)
+
+
+def test_a_library_gets_its_discriminant_projection_and_can_switch_it_off(store):
+    raw = _fill(store, 40)
+    plain = refit_view(store, "sound", KEY, None, None, batch_rows=8)  # the library before the change
+    assert plain.method == "zscore" and plain.projection is None
+    # An index run of the new version: same rows, no drift, but another method: a refit, nothing analysed.
+    lda = refit_view(store, "sound", KEY, None, plain, batch_rows=8, discriminant=_recipe())
+    assert lda is not plain and lda.method == "test-lda-1" and lda.projection.shape == (5, 2)
+    share = np.abs(lda.projection[[0, 1, 4]]).sum() / np.abs(lda.projection).sum()
+    assert share > 0.9, lda.projection  # it chose what differs between tracks, not what wanders within one
+    saved = Standardizer.from_json(store.get_meta("normalizer:sound"))
+    assert saved.method == "test-lda-1" and np.array_equal(saved.projection, lda.projection)
+    vecs = _vectors(store)
+    for i in (0, 17, 39):
+        v = vecs[f"{i:016x}"]
+        assert np.allclose(v, saved.apply(raw[i]), atol=1e-6) and np.allclose(v[2:], 0) and np.isclose(v @ v, 1)
+    # Fitting again changes nothing; switching the projection off (`index --no-adapt`) refits to z-scores.
+    assert refit_view(store, "sound", KEY, None, lda, batch_rows=8, discriminant=_recipe()) is lda
+    off = refit_view(store, "sound", KEY, None, lda, batch_rows=8)
+    assert off.method == "zscore" and np.allclose(_vectors(store)[f"{3:016x}"], plain.apply(raw[3]), atol=1e-5)
+
+
+def test_a_small_library_keeps_z_scores_until_it_has_enough_tracks(store):
+    _fill(store, 20)
+    small = refit_view(store, "sound", KEY, None, None, discriminant=_recipe(min_tracks=30))
+    assert small.method == "zscore" and small.projection is None
+    _fill(store, 15, start=100)  # 35 tracks: the projection now pays
+    grown = refit_view(store, "sound", KEY, None, small, discriminant=_recipe(min_tracks=30))
+    assert grown.method == "test-lda-1" and grown.n == 35
+
+
+def test_the_projection_separates_tracks_better_than_z_scores():
+    """Tracks that differ along a few directions, recordings that wander along many: cosine neighbours
+    of a stretch of a track are stretches of the same track more often after the projection."""
+    rng = np.random.default_rng(3)
+    tracks, stretches, dim, telling = 60, 4, 32, 8
+    centres = np.zeros((tracks, dim))
+    centres[:, :telling] = rng.normal(0, 1, (tracks, telling))  # what tells the tracks apart
+    wander = rng.normal(0, 1.5, (tracks, stretches, dim)) * np.r_[np.full(telling, 0.2), np.ones(dim - telling)]
+    parts = centres[:, None] + wander  # (tracks, stretches, dim)
+    track_vectors = parts.mean(1)
+    deviations = (parts - track_vectors[:, None]).reshape(-1, dim)
+    within = deviations.T @ deviations / (tracks * (stretches - 1))
+    moments = Moments(covariance=True)
+    moments.add(track_vectors[:30])
+    moments.add(track_vectors[30:])  # in two batches, as a refit reads them
+    assert np.allclose(moments.c2 / moments.n, np.cov(track_vectors.T, bias=True))
+    plain = moments.standardizer("x@1")
+    lda = moments.standardizer("x@1", discriminant=Discriminant("x", within, dims=telling, ridge=0.5, min_tracks=10))
+
+    def same_track_rate(std: Standardizer) -> float:
+        v = std.apply(parts.reshape(-1, dim))
+        sims = v @ v.T
+        np.fill_diagonal(sims, -np.inf)
+        return float(np.mean(sims.argmax(1) // stretches == np.arange(len(v)) // stretches))
+
+    rates = same_track_rate(lda), same_track_rate(plain)
+    assert rates[0] > rates[1] + 0.2, rates
+
+
+def test_statistics_written_before_the_projection_existed_still_load():
+    old = {"analyzer": "fused@2", "mean": [0.0, 1.0], "std": [1.0, 2.0], "n": 50, "weights": None}
+    std = Standardizer.from_json(old)
+    assert std.method == "zscore" and std.projection is None
+    assert std.needs_refit("fused@2", 50, "track-lda-1") and not std.needs_refit("fused@2", 50)

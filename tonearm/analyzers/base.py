@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from tonearm.analyzers.normalize import Discriminant
 from tonearm.audio.segments import DecodedAudio
 
 Normalization = Literal["none", "standardize"]
@@ -75,6 +76,10 @@ class Analyzer(ABC):
 
     def dim_weights(self) -> np.ndarray | None:
         """Per-dimension weights applied after z-scoring (fusions weight their blocks); None: equal."""
+        return None
+
+    def discriminant(self) -> Discriminant | None:
+        """A standardised view's discriminant projection recipe (see ``normalize.Discriminant``); None: none."""
         return None
 
     @abstractmethod

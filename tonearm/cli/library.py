@@ -68,6 +68,14 @@ def index(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address for --engine ray (default: start a local Ray).")
     ] = None,
+    adapt: Annotated[
+        bool | None,
+        typer.Option(
+            "--adapt/--no-adapt",
+            help="Fit the sound view to this library (a discriminant projection, from 64 tracks on; default) "
+            "or keep plain z-scores. Remembered by the library; switching re-derives vectors, analyses nothing.",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Index audio files: new and changed files are analysed, unchanged ones skipped, gone ones removed."""
@@ -84,7 +92,7 @@ def index(
     runner = make_engine(engine, address)
     store = open_library(library, create=True)
     configured = views_with_models(views, model_path, store.get_meta("views"))
-    indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout))
+    indexer = Indexer(store, configured, backend_from_settings(llm_url, llm_model, llm_timeout), adapt=adapt)
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}", style="cyan"),

@@ -43,6 +43,9 @@ def eval_(
     model_path: Annotated[
         list[str] | None, typer.Option("--model-path", help="Weights for analyzers you supply: NAME=PATH.")
     ] = None,
+    adapt: Annotated[
+        bool, typer.Option("--adapt/--no-adapt", help="Fit the sound view to the corpus's library (as `index`).")
+    ] = True,
 ) -> None:
     """Build the benchmark corpus, index it with the chosen analyzers (default: the shipped ones), score every task."""
     from pathlib import Path
@@ -67,6 +70,7 @@ def eval_(
         workers,
         log=lambda m: err_console.print(m, highlight=False),
         views=chosen_views,
+        adapt=adapt,
     )
     console.print(f"wrote {out_dir / 'report.md'} and {out_dir / 'report.json'}")
     console.print((out_dir / "report.md").read_text(), markup=False, highlight=False)

@@ -63,9 +63,15 @@ def _chance(n_items: int, n_relevant: int, k: int, rng: np.random.Generator, tri
 
 class Evaluation:
     def __init__(
-        self, corpus: Corpus, out: Path, workers: int, view: str = "sound", views: Mapping[str, str] | None = None
+        self,
+        corpus: Corpus,
+        out: Path,
+        workers: int,
+        view: str = "sound",
+        views: Mapping[str, str] | None = None,
+        adapt: bool = True,
     ) -> None:
-        self.corpus, self.out, self.workers, self.view = corpus, out, workers, view
+        self.corpus, self.out, self.workers, self.view, self.adapt = corpus, out, workers, view, adapt
         self.views = dict(views) if views else None  # None: the shipped defaults
         self.items = {i.item_id: i for i in corpus.items}
         self.rng = np.random.default_rng(0)
@@ -77,7 +83,7 @@ class Evaluation:
         shutil.rmtree(lib, ignore_errors=True)
         self.store = open_store(str(lib))
         paths = [i.path for i in self.corpus.items]
-        report = Indexer(self.store, self.views).run(paths, workers=self.workers)
+        report = Indexer(self.store, self.views, adapt=self.adapt).run(paths, workers=self.workers)
         self.by_track = {track_id(os.path.realpath(i.path)): i.item_id for i in self.corpus.items}
         self.track_of = {v: k for k, v in self.by_track.items()}
         self.view_vectors: dict[str, dict[str, np.ndarray]] = {}
@@ -268,6 +274,16 @@ def _qbh_buckets(meta: dict) -> list[str]:
     return ["10-12 notes" if n <= 12 else "13-16 notes", meta.get("voice", "hummed")]
 
 
+def _normalization(store: Any) -> dict[str, str]:
+    """Per standardised view, how its vectors were derived (``zscore`` or a projection's recipe)."""
+    out = {}
+    for view in store.views():
+        saved = store.get_meta(f"normalizer:{view}")
+        if saved:
+            out[view] = saved.get("method", "zscore")
+    return out
+
+
 def run_eval(
     size: str,
     tasks: list[str],
@@ -276,17 +292,19 @@ def run_eval(
     workers: int,
     log=print,
     views: Mapping[str, str] | None = None,
+    adapt: bool = True,
 ) -> dict:
     """Build/load the corpus, index it, run the tasks; write report.json and report.md into ``out``.
 
     ``views`` (view -> analyzer) scores other analyzers than the shipped ones, e.g. a model the
     user supplies: ``{"sound": "panns"}`` with its ``--model-path`` set in the environment.
+    ``adapt``: whether the library fits its discriminant projections (``index --adapt``).
     """
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     corpus = build_corpus(size, cache)
     log(f"corpus: {len(corpus.items)} items, {len(corpus.queries)} queries ({time.perf_counter() - t0:.0f} s)")
-    ev = Evaluation(corpus, out, workers, views=views)
+    ev = Evaluation(corpus, out, workers, views=views, adapt=adapt)
     results: dict[str, Any] = {}
     index_report: dict[str, Any] | None = None
     if not set(tasks) <= STANDALONE_TASKS:  # those build their own library: no main index for them alone
@@ -330,6 +348,7 @@ def run_eval(
     report = {
         "size": size,
         "analyzers": ev.store.get_meta("views") if index_report else None,
+        "normalization": _normalization(ev.store) if index_report else None,
         "corpus": {
             "items": len(corpus.items),
             "queries": len(corpus.queries),

@@ -234,7 +234,8 @@ def write_markdown(report: dict, path: Path) -> None:
     lines = [
         f"# tonearm eval — size `{report['size']}`",
         "",
-        f"Analyzers: `{report['analyzers']}`. Corpus: {report['corpus']['items']} items, "
+        f"Analyzers: `{report['analyzers']}`; normalisation: `{report.get('normalization')}`. "
+        f"Corpus: {report['corpus']['items']} items, "
         f"{report['corpus']['queries']} queries. Total time {report['elapsed_seconds']:.0f} s.",
         "",
     ]

@@ -47,6 +47,8 @@ from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 log = logging.getLogger(__name__)
 
 _REFIT_EVERY = 25  # commits between checks of the normalisation statistics
+# Whether standardised views fit their analyzer's discriminant projection to the library (`index --adapt`).
+ADAPT_META = "adapt"
 _COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 _STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig"]
 
@@ -112,9 +114,17 @@ class Indexer:
     """Runs index jobs against one store with one view→analyzer configuration."""
 
     def __init__(
-        self, store: Store, views: Mapping[str, str] | None = None, emotions: EmotionBackend | None = None
+        self,
+        store: Store,
+        views: Mapping[str, str] | None = None,
+        emotions: EmotionBackend | None = None,
+        adapt: bool | None = None,
     ) -> None:
         self.store = store
+        # Discriminant projections fitted to the library (analyzers that have one): None keeps the
+        # library's last choice (on by default); True/False is remembered by the library.
+        self._adapt_choice = adapt
+        self._adapt = adapt is not False  # settled against the library's choice when the run starts
         self.emotions = emotions or OfflineEmotions()
         # No views given: the library's own choices (layered over the defaults for views it lacks).
         self.views = dict(views) if views else parse_views(None, store.get_meta("views"))
@@ -238,6 +248,10 @@ class Indexer:
         configured = dict(self.store.get_meta("views") or {})
         configured.update(self.views)
         self.store.set_meta("views", configured)  # lets queries analyse files the same way
+        saved_adapt = self.store.get_meta(ADAPT_META)
+        self._adapt = self._adapt_choice if self._adapt_choice is not None else saved_adapt is not False
+        if self._adapt_choice is not None and saved_adapt != self._adapt_choice:
+            self.store.set_meta(ADAPT_META, self._adapt_choice)
         paths = dict(self.store.get_meta(external.META_KEY) or {})
         for name in self.views.values():
             if os.environ.get(external.env_var(name)):
@@ -431,7 +445,10 @@ class Indexer:
         if analyzer.normalization != "standardize":
             return
         current = self._standardizers.get(view)
-        self._standardizers[view] = refit_view(self.store, view, analyzer.key, analyzer.dim_weights(), current)
+        recipe = analyzer.discriminant() if self._adapt else None
+        self._standardizers[view] = refit_view(
+            self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe
+        )
 
 
 _FILE_COLUMNS = {

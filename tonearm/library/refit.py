@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tonearm import failpoints
-from tonearm.analyzers.normalize import Moments, Standardizer
+from tonearm.analyzers.normalize import Discriminant, Moments, Standardizer, method_for
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
 
@@ -40,9 +40,12 @@ def refit_view(
     weights: np.ndarray | None,
     current: Standardizer | None,
     batch_rows: int = BATCH_ROWS,
+    discriminant: Discriminant | None = None,
 ) -> Standardizer | None:
     """Refit ``view``'s statistics if the library drifted, and fill in vectors still missing.
 
+    ``discriminant``: the analyzer's projection recipe, if it has one and the library uses it (a
+    library switching it on or off, or growing past its minimum size, is refitted).
     Returns the statistics now in force (``current`` when nothing needed fitting).
     """
     raw, vec = raw_column(view), vector_column(view)
@@ -50,11 +53,11 @@ def refit_view(
     count = store.count(has_raw)
     if count == 0:
         return current
-    refit = current is None or current.needs_refit(key, count)
+    refit = current is None or current.needs_refit(key, count, method_for(discriminant, count))
     missing = And((has_raw, IsNull(vec)))
     if not refit and store.count(missing) == 0:
         return current
-    std = _fit(store, view, key, weights, batch_rows) if refit else current
+    std = _fit(store, view, key, weights, batch_rows, discriminant) if refit else current
     if std is None:
         return current
 
@@ -77,11 +80,18 @@ def refit_view(
     return std
 
 
-def _fit(store: Store, view: str, key: str, weights: np.ndarray | None, batch_rows: int) -> Standardizer | None:
+def _fit(
+    store: Store,
+    view: str,
+    key: str,
+    weights: np.ndarray | None,
+    batch_rows: int,
+    discriminant: Discriminant | None,
+) -> Standardizer | None:
     raw = raw_column(view)
-    moments = Moments()
+    moments = Moments(covariance=discriminant is not None)
     for batch in store.scan_batches([raw, "views_json"], IsNull(raw, negate=True), batch_rows):
         keep = _owned(batch["views_json"], view, key)
         if keep.any():
             moments.add(batch[raw][keep])
-    return moments.standardizer(key, weights) if moments.n else None
+    return moments.standardizer(key, weights, discriminant) if moments.n else None
