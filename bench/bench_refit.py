@@ -2,6 +2,7 @@
 
     python bench/bench_refit.py --rows 100000 --out bench/results/refit.json
     python bench/bench_refit.py --rows 100000 --compare-with /tmp/old-checkout   # before/after, same run
+    python bench/bench_refit.py --rows 100000 --adapt   # plain z-scores, then the fused view's projection
 
 An index run refits a standardised view's statistics when the library has drifted 20% since the
 last fit, and derives every track's search vector again. The library here has the shipped sound
@@ -57,8 +58,11 @@ def build(location: str, rows: int) -> float:
     return time.perf_counter() - t0
 
 
-def refit_here(location: str) -> dict:
-    """Run one refit the way an index run does (this process's tonearm), report time and memory."""
+def refit_here(location: str, adapt: bool = False) -> dict:
+    """Run one refit the way an index run does (this process's tonearm), report time and memory.
+
+    ``adapt``: with the fused view's weights and discriminant projection, as a library of the shipped
+    sound view is refitted (its full covariance and eigenproblem included)."""
     from tonearm.store import open_store
 
     store = open_store(location, create=False)
@@ -75,19 +79,25 @@ def refit_here(location: str) -> dict:
         ix.analyzers = {"sound": SimpleNamespace(normalization="standardize", key=KEY, dim_weights=lambda: None)}
         ix._maybe_refit("sound")
     else:
-        refit_view(store, "sound", KEY, None, None)
+        if adapt:
+            from tonearm.analyzers.fused import FusedSoundAnalyzer
+
+            fused = FusedSoundAnalyzer()
+            refit_view(store, "sound", KEY, fused.dim_weights(), None, discriminant=fused.discriminant())
+        else:
+            refit_view(store, "sound", KEY, None, None)
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "peak_rss_mb": peak_mib(), "normalizer_n": store.get_meta("normalizer:sound")["n"]}
 
 
-def run_refit(code: Path, template: Path, work: Path) -> tuple[dict, np.ndarray]:
+def run_refit(code: Path, template: Path, work: Path, adapt: bool = False) -> tuple[dict, np.ndarray]:
     """The refit's figures, and the vectors of the first 50 ids (to compare two checkouts)."""
     lib = work / "copy"
     shutil.rmtree(lib, ignore_errors=True)
     shutil.copytree(template, lib)
     env = dict(os.environ, PYTHONPATH=str(code))
-    out = subprocess.run([sys.executable, __file__, "--refit-only", str(lib)], env=env, capture_output=True,
-                         text=True, check=True)  # fmt: skip
+    command = [sys.executable, __file__, "--refit-only", str(lib)] + (["--adapt"] if adapt else [])
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["vectors_written"], sample = vectors_written(str(lib))
     shutil.rmtree(lib, ignore_errors=True)
@@ -111,10 +121,11 @@ def main() -> None:
     ap.add_argument("--compare-with", type=Path, default=None, help="a checkout of another tonearm commit")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--adapt", action="store_true", help="also refit with the fused view's discriminant projection")
     ap.add_argument("--refit-only", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.refit_only:
-        print(json.dumps(refit_here(args.refit_only)))
+        print(json.dumps(refit_here(args.refit_only, args.adapt)))
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="tonearm-refit-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -124,6 +135,9 @@ def main() -> None:
         result: dict = {"rows": args.rows, "dim": DIM, "build_s": build(str(template), args.rows)}
         result["this"], sample = run_refit(HERE.parent, template, work)
         print("this checkout:", result["this"], flush=True)
+        if args.adapt:
+            result["this_adapted"], _ = run_refit(HERE.parent, template, work, adapt=True)
+            print("this checkout, discriminant projection:", result["this_adapted"], flush=True)
         if args.compare_with:
             compared, other = run_refit(args.compare_with, template, work)
             result["compared"] = {"code": str(args.compare_with), **compared}

@@ -54,7 +54,8 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     res2 = run_cli("eval", "--size", "tiny", "--tasks", "versions", "--out", str(tmp_path / "o2"),
                    "--cache", str(tmp_path / "cache2"), "-j", "2", "--views", "sound=dsp")  # fmt: skip
     assert res2.returncode == 0, res2.stderr
-    assert json.loads((tmp_path / "o2" / "report.json").read_text())["analyzers"]["sound"] == "dsp"
+    second = json.loads((tmp_path / "o2" / "report.json").read_text())
+    assert second["analyzers"]["sound"] == "dsp" and second["normalization"]["sound"] == "zscore"
     assert (tmp_path / "cache2" / "tiny-v4" / "manifest.json").read_text() == manifest.replace(
         str(tmp_path / "cache"), str(tmp_path / "cache2")
     )

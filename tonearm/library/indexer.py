@@ -30,7 +30,7 @@ import numpy as np
 
 from tonearm import failpoints
 from tonearm.analyzers import external, get_analyzer, parse_views
-from tonearm.analyzers.normalize import Standardizer, l2
+from tonearm.analyzers.normalize import FINAL_REFIT_GROWTH, REFIT_GROWTH, Standardizer, l2
 from tonearm.errors import DiskFullError, storage_fault
 from tonearm.library.duplicates import update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
@@ -219,7 +219,7 @@ class Indexer:
     def _library_passes(self, report: IndexReport) -> None:
         """What reads the whole library after the files are committed: statistics, moods, postings, duplicates."""
         for view in self.views:
-            self._maybe_refit(view)
+            self._maybe_refit(view, final=True)
         # One commit per track leaves one small fragment per track: compact before the passes
         # below read every row, and again after them.
         self.store.optimize()
@@ -438,16 +438,19 @@ class Indexer:
             return None  # searchable once statistics exist (first refit)
         return std.apply(raw)
 
-    def _maybe_refit(self, view: str) -> None:
-        """Refit the view's statistics if the library drifted; fill in vectors still missing."""
+    def _maybe_refit(self, view: str, final: bool = False) -> None:
+        """Refit the view's statistics if the library drifted; fill in vectors still missing.
+
+        ``final``: the run's last check, held to a tighter drift (``FINAL_REFIT_GROWTH``)."""
         self._commits_since_refit = 0
         analyzer = self.analyzers[view]
         if analyzer.normalization != "standardize":
             return
         current = self._standardizers.get(view)
         recipe = analyzer.discriminant() if self._adapt else None
+        growth = FINAL_REFIT_GROWTH if final else REFIT_GROWTH
         self._standardizers[view] = refit_view(
-            self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe
+            self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe, growth=growth
         )
 
 

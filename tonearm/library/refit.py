@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tonearm import failpoints
-from tonearm.analyzers.normalize import Discriminant, Moments, Standardizer, method_for
+from tonearm.analyzers.normalize import REFIT_GROWTH, Discriminant, Moments, Standardizer, method_for
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
 
@@ -41,8 +41,10 @@ def refit_view(
     current: Standardizer | None,
     batch_rows: int = BATCH_ROWS,
     discriminant: Discriminant | None = None,
+    growth: float = REFIT_GROWTH,
 ) -> Standardizer | None:
-    """Refit ``view``'s statistics if the library drifted, and fill in vectors still missing.
+    """Refit ``view``'s statistics if the library drifted (by more than ``growth``), and fill in
+    vectors still missing.
 
     ``discriminant``: the analyzer's projection recipe, if it has one and the library uses it (a
     library switching it on or off, or growing past its minimum size, is refitted).
@@ -53,7 +55,7 @@ def refit_view(
     count = store.count(has_raw)
     if count == 0:
         return current
-    refit = current is None or current.needs_refit(key, count, method_for(discriminant, count))
+    refit = current is None or current.needs_refit(key, count, method_for(discriminant, count), growth)
     missing = And((has_raw, IsNull(vec)))
     if not refit and store.count(missing) == 0:
         return current
