@@ -26,3 +26,20 @@ def write_format_1(lib: Path) -> None:
     (lib / FORMAT_FILE).unlink()
     tracks = lancedb.connect(str(lib), read_consistency_interval=timedelta(0)).open_table("tracks")
     tracks.drop_columns([c for c in ("dup_group", "ana_dup_key") if c in tracks.schema.names])
+
+
+def write_format_2(lib: Path) -> None:
+    """Format 2 (up to commit 96aba09): numbered, and the statistics of standardised views were z-scores
+    alone, recorded without a method (every library of fewer than 64 tracks still looks like this, but
+    for its number)."""
+    import json
+
+    from tonearm.store import open_store
+
+    store = open_store(str(lib), create=False)
+    for key in [k for k in ("normalizer:sound", "normalizer:melody") if store.get_meta(k)]:
+        saved = store.get_meta(key)
+        if saved.get("projection") is None:
+            store.set_meta(key, {k: v for k, v in saved.items() if k != "method"})
+    store.close()
+    (lib / FORMAT_FILE).write_text(json.dumps({"format": 2, "written_by": "tonearm 0.1.0"}))

@@ -249,6 +249,21 @@ def test_a_format_1_library_is_upgraded_and_answers_every_query(music, reference
             assert got_ids[:5] == want_ids[:5], name
 
 
+def test_a_format_2_library_is_upgraded_without_re_analysis(music, reference, tmp_path):
+    from library_formats import write_format_2
+
+    lib = tmp_path / "lib"
+    shutil.copytree(reference, lib)
+    write_format_2(lib)
+    want = json.loads(run_cli("similar", str(music / "03.flac"), "-l", str(reference), "--json").stdout)
+    got = json.loads(run_cli("similar", str(music / "03.flac"), "-l", str(lib), "--json").stdout)
+    assert [r["id"] for r in _results(got)] == [r["id"] for r in _results(want)]
+    assert json.loads((lib / FORMAT_FILE).read_text())["format"] == FORMAT_VERSION
+    again = json.loads(run_cli("index", str(music), "-l", str(lib), "--json").stdout)
+    assert again["added"] == again["updated"] == 0
+    assert_same_library(lib, reference)
+
+
 def _recording(lib: Path, tid: str) -> str:
     """The recording a track is a copy of (its duplicate group's kept copy), else the track itself."""
     row = open_store(str(lib), create=False).get([tid], columns=["id", "dup_group"])[0]

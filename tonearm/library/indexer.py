@@ -47,9 +47,9 @@ from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 log = logging.getLogger(__name__)
 
 _REFIT_EVERY = 25  # commits between checks of the normalisation statistics
+_COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 # Whether standardised views fit their analyzer's discriminant projection to the library (`index --adapt`).
 ADAPT_META = "adapt"
-_COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 _STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig"]
 
 

@@ -17,6 +17,11 @@ Format history:
 1. tracks, failures, meta (and later state, ``landmarks/``) tables; core columns grew in place.
 2. the number is recorded in ``format.json``; every core column of ``CORE_FIELDS`` exists (columns
    added to the core since a library was made are added, as NULLs).
+3. a standardised view's statistics (meta ``normalizer:VIEW``) may carry a discriminant projection,
+   and its vectors are then projections (``tonearm.analyzers.normalize``). Nothing to convert: a
+   library of format 2 gets the projection at its next index run. The number moves so that an older
+   tonearm, which would apply the statistics without the projection to new tracks and queries and
+   mix two kinds of vector in one column, refuses the library instead.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class Upgradable(Protocol):
     def add_missing_core_columns(self) -> None: ...
 
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FORMAT_FILE = "format.json"
 
 
@@ -49,8 +54,13 @@ def _core_columns(store: Upgradable) -> None:
     store.add_missing_core_columns()
 
 
+def _nothing_to_convert(store: Upgradable) -> None:
+    """Format 3 changes what statistics may hold, not what is stored: see the history above."""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "record the format version; add core columns missing from older libraries", _core_columns),
+    Migration(3, "statistics of standardised views may carry a discriminant projection", _nothing_to_convert),
 )
 
 
