@@ -77,9 +77,9 @@ class Library:
 
     def __init__(self, feats: list[Feats]) -> None:
         self.feats = feats
-        raw = np.array([track_raw(f) for f in feats])
-        self.mean, self.std = raw.mean(0), np.maximum(raw.std(0), 1e-6)
-        self.z = self.standardise(raw)
+        self.raw = np.array([track_raw(f) for f in feats])
+        self.mean, self.std = self.raw.mean(0), np.maximum(self.raw.std(0), 1e-6)
+        self.z = self.standardise(self.raw)
 
     def standardise(self, raw: np.ndarray) -> np.ndarray:
         return (raw - self.mean) / self.std * WEIGHTS
@@ -107,22 +107,26 @@ def within_scatter(segment_sets: list[np.ndarray]) -> np.ndarray:
     return within / max(dof, 1)
 
 
-def track_lda(lib: Library, segments: int, d: int, eps: float, within_raw: np.ndarray | None = None) -> np.ndarray:
-    """(D, d) projection: between-track scatter over within-track (segment) scatter, ridged.
-
-    ``within_raw``: a within-track scatter in raw units measured elsewhere (as the product ships it),
-    instead of the library's own segments."""
+def track_lda(lib: Library, segments: int, d: int, eps: float) -> np.ndarray:
+    """(D, d) projection: between-track scatter over within-track (segment) scatter, ridged."""
     dim = lib.z.shape[1]
-    if within_raw is None:
-        within = within_scatter(lib.segments(segments))
-    else:
-        scale = WEIGHTS / lib.std
-        within = within_raw * np.outer(scale, scale)
+    within = within_scatter(lib.segments(segments))
     zc = lib.z - lib.z.mean(0)
     between = zc.T @ zc / len(zc)
     ridge = within + eps * np.trace(within) / dim * np.eye(dim)
     _, vecs = eigh(between, ridge)
     return vecs[:, ::-1][:, :d]
+
+
+def product(lib: Library) -> np.ndarray:
+    """The library's vectors as tonearm derives them (its own statistics code and the fused view's recipe)."""
+    from tonearm.analyzers.fused import FusedSoundAnalyzer
+    from tonearm.analyzers.normalize import Moments
+
+    fused = FusedSoundAnalyzer()
+    moments = Moments(covariance=True)
+    moments.add(lib.raw)
+    return moments.standardizer(fused.key, fused.dim_weights(), fused.discriminant()).apply(lib.raw)
 
 
 # ---- similarity ------------------------------------------------------------------------------
@@ -177,11 +181,7 @@ def variants(lib: Library) -> dict[str, Callable[[], np.ndarray]]:
                 out[f"track-LDA S={s} d={d} eps={eps}"] = lambda s=s, d=d, e=eps: cosine(
                     (lib.z - lib.z.mean(0)) @ track_lda(lib, s, d, e)
                 )
-    from tonearm.analyzers.fused import within_track_scatter
-
-    out["track-LDA S=4 d=32 eps=3.0, shipped within-track scatter (the product)"] = lambda: cosine(
-        (lib.z - lib.z.mean(0)) @ track_lda(lib, 4, 32, 3.0, within_track_scatter())
-    )
+    out["track-LDA S=4 d=32 eps=3.0, shipped within-track scatter (the product)"] = lambda: cosine(product(lib))
     out["track-LDA S=4 d=32 eps=3.0 + CSLS"] = lambda: csls(cosine((lib.z - lib.z.mean(0)) @ track_lda(lib, 4, 32, 3)))
     for s in (4, 8):
         out[f"Chamfer over S={s} z-scored segments"] = lambda s=s: chamfer(lib.segments(s))
