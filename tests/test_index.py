@@ -229,3 +229,40 @@ def test_a_run_ends_with_statistics_fitted_on_nearly_all_the_library(tmp_path):
     write_audio(music / "5.wav", synth("noise", 2.0, seed=5))  # 20% more: not past the in-run rule
     Indexer(store, {"sound": "dsp"}).run([str(music)], workers=1)
     assert store.get_meta("normalizer:sound")["n"] == 6
+
+
+def test_an_index_run_that_crosses_the_projection_threshold_searches_the_short_vectors(tmp_path, monkeypatch):
+    """A library that grows past the analyzer's minimum gets its projection: the search column takes the
+    projection's length in the run's refit, tracks added later get vectors of that length, and `--no-adapt`
+    brings back full-length z-scores; the raw column keeps the analyzer's dimension all along."""
+    import numpy as np
+
+    from tonearm.analyzers.dsp import DspSoundAnalyzer
+    from tonearm.analyzers.normalize import Discriminant
+    from tonearm.library.check import check_library
+    from tonearm.search.similar import similar
+
+    dim = get_analyzer("dsp").dim
+    recipe = Discriminant("test-lda-1", np.eye(dim), dims=3, ridge=1.0, min_tracks=6)
+    monkeypatch.setattr(DspSoundAnalyzer, "discriminant", lambda self: recipe)
+    music = tmp_path / "music"
+    kinds = ("tonal", "chirp", "noise", "percussive")
+    for i in range(8):
+        write_audio(music / f"{i}.wav", synth(kinds[i % 4], 2.0, seed=i))
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "dsp"}).run([str(music)], workers=1)
+    assert store.views() == {"sound": 3} and store.raw_dims() == {"sound": dim}
+    rows = list(store.scan(columns=["id", vector_column("sound")]))
+    assert len(rows) == 8 and all(len(r[vector_column("sound")]) == 3 for r in rows)
+    by_id = similar(store, rows[0]["id"], k=3)["results"]
+    assert len(by_id) == 3 and rows[0]["id"] not in [r["id"] for r in by_id]
+    write_audio(tmp_path / "clip.wav", synth("chirp", 2.0, seed=99))  # not in the library: analysed, projected
+    assert len(similar(store, str(tmp_path / "clip.wav"), k=3)["results"]) == 3
+    write_audio(music / "8.wav", synth("tonal", 2.0, seed=8))
+    Indexer(store, {"sound": "dsp"}).run([str(music)], workers=1)
+    new = store.get([track_id(str(music / "8.wav"))])[0]
+    assert len(new[vector_column("sound")]) == 3 and len(new["raw_sound"]) == dim
+    assert check_library(store, files=False).clean
+    Indexer(store, {"sound": "dsp"}, adapt=False).run([str(music)], workers=1)
+    assert store.views() == {"sound": dim}
+    assert all(len(r[vector_column("sound")]) == dim for r in store.scan(columns=[vector_column("sound")]))

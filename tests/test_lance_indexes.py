@@ -42,8 +42,7 @@ def _rows(start: int, n: int) -> list[dict]:
     ]  # fmt: skip
 
 
-@pytest.fixture
-def big(tmp_path, monkeypatch):
+def _big(tmp_path, monkeypatch):
     monkeypatch.setattr(lance, "ANN_MIN_ROWS", 500)
     store = open_store(str(tmp_path / "lib"))
     store.ensure_view("sound", DIM)
@@ -51,6 +50,12 @@ def big(tmp_path, monkeypatch):
     for i in range(0, ROWS, 300):
         store.upsert(rows[i : i + 300])
     store.optimize()
+    return store, rows
+
+
+@pytest.fixture
+def big(tmp_path, monkeypatch):
+    store, rows = _big(tmp_path, monkeypatch)
     yield store, rows
     store.close()
 
@@ -61,20 +66,28 @@ def _exact(rows: list[dict], q: np.ndarray, k: int, genre: str | None = None) ->
     return [keep[i]["id"] for i in np.argsort(-sims)[:k]]
 
 
-def test_indexes_are_built_and_search_keeps_recall_and_true_scores(big):
-    store, rows = big
+@pytest.mark.parametrize("kind", ["IVF_FLAT", "IVF_SQ"])
+def test_indexes_are_built_and_search_keeps_recall_and_true_scores(kind, tmp_path, monkeypatch):
+    """Short search vectors (a projected view) get exact IVF_FLAT partitions; longer ones quantised IVF_SQ
+    with an exact re-rank. Either way: recall, and true cosine scores."""
+    if kind == "IVF_SQ":
+        monkeypatch.setattr(lance, "ANN_FLAT_MAX_DIM", DIM - 1)  # DIM numbers count as long here
+    store, rows = _big(tmp_path, monkeypatch)
     names = {i.name for i in store._tracks.list_indices()}
     assert f"{VEC}_idx" in names
     assert {f"{c}_idx" for c in lance.SCALAR_INDEXES} <= names
     state = store.get_meta("ann:sound")
-    assert state["index"] == lance.ANN_INDEX and state["partitions"] == lance.ann_partitions(ROWS)
+    assert state["index"] == kind == lance.ann_index_type(DIM) and state["partitions"] == lance.ann_partitions(ROWS)
+    built = [i.index_type for i in store._tracks.list_indices() if i.name == f"{VEC}_idx"]
+    assert built == [kind.title().replace("_", "")]  # LanceDB's own name: IvfFlat, IvfSq
     assert store._ann_partitions("sound") == state["partitions"]
     queries = _vectors(20, 99)
     found = [len(set(h.row["id"] for h in store.knn("sound", q, 10)) & set(_exact(rows, q, 10))) for q in queries]
     assert np.mean(found) / 10 >= 0.9
     by_id = {r["id"]: r for r in rows}
-    for h in store.knn("sound", queries[0], 10):  # scores re-ranked on the full vectors: true cosine
+    for h in store.knn("sound", queries[0], 10):  # exact, or re-ranked on the full vectors: true cosine
         assert h.score == pytest.approx(float(np.dot(by_id[h.row["id"]][VEC], queries[0])), abs=1e-4)
+    store.close()
 
 
 def test_filters_and_lookups_stay_exact_with_scalar_indexes(big):
@@ -100,7 +113,7 @@ def test_rows_added_after_the_indexes_are_found_and_old_index_types_rebuilt(big)
     assert store.build_ann_indexes() == {}  # the view has not doubled: the index is kept
     store.set_meta("ann:sound", {"rows": ROWS, "index": "IVF_HNSW_SQ", "seconds": 1.0})  # an older library
     assert store.build_ann_indexes() == {"sound": ROWS + 40}
-    assert store.get_meta("ann:sound")["index"] == lance.ANN_INDEX
+    assert store.get_meta("ann:sound")["index"] == lance.ann_index_type(DIM)
     assert store.knn("sound", late[3][VEC], 1)[0].row["id"] == late[3]["id"]
 
 

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from tonearm.analyzers.normalize import Discriminant, Moments, Standardizer
+from tonearm.errors import TonearmError
 from tonearm.library.refit import refit_view
 from tonearm.store import open_store
 from tonearm.store.base import raw_column, vector_column
+from tonearm.store.copy import copy_library
 
 KEY, OTHER = "dsp@1", "dsp@0"
 VEC, RAW = vector_column("sound"), raw_column("sound")
@@ -112,14 +114,57 @@ def test_a_library_gets_its_discriminant_projection_and_can_switch_it_off(store)
     assert share > 0.9, lda.projection  # it chose what differs between tracks, not what wanders within one
     saved = Standardizer.from_json(store.get_meta("normalizer:sound"))
     assert saved.method == "test-lda-1" and np.array_equal(saved.projection, lda.projection)
+    # The search column now holds the 2 projected numbers; the raw column keeps all 5 for later refits.
+    assert store.views() == {"sound": 2} and store.raw_dims() == {"sound": 5}
     vecs = _vectors(store)
     for i in (0, 17, 39):
         v = vecs[f"{i:016x}"]
-        assert np.allclose(v, saved.apply(raw[i]), atol=1e-6) and np.allclose(v[2:], 0) and np.isclose(v @ v, 1)
+        assert v.shape == (2,) and np.allclose(v, saved.apply(raw[i]), atol=1e-6) and np.isclose(v @ v, 1)
+    assert np.allclose(store.get([f"{5:016x}"])[0][RAW], raw[5])
+    hits = store.knn("sound", saved.apply(raw[7]), 3)
+    assert hits[0].row["id"] == f"{7:016x}" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(TonearmError, match="does not fit the 'sound' view's 2"):
+        store.knn("sound", plain.apply(raw[7]), 3)  # a query made with the old statistics: a clear error
     # Fitting again changes nothing; switching the projection off (`index --no-adapt`) refits to z-scores.
     assert refit_view(store, "sound", KEY, None, lda, batch_rows=8, discriminant=_recipe()) is lda
     off = refit_view(store, "sound", KEY, None, lda, batch_rows=8)
-    assert off.method == "zscore" and np.allclose(_vectors(store)[f"{3:016x}"], plain.apply(raw[3]), atol=1e-5)
+    assert off.method == "zscore" and store.views() == {"sound": 5}
+    assert np.allclose(_vectors(store)[f"{3:016x}"], plain.apply(raw[3]), atol=1e-5)
+
+
+def test_padded_projections_of_an_older_library_are_rewritten_at_their_own_length(store):
+    """Format 3 kept projected vectors padded with zeros to the raw length; the next refit check (no drift, no
+    new fit) rewrites them at the projection's length from the raw column, and a library killed between such
+    a rewrite and its statistics converges the same way."""
+    raw = _fill(store, 40)
+    plain = refit_view(store, "sound", KEY, None, None)
+    lda = Moments(covariance=True)
+    lda.add(raw.astype(np.float64))
+    std = lda.standardizer(KEY, None, _recipe())
+    padded = np.zeros((40, 5), np.float32)
+    padded[:, :2] = std.apply(raw)
+    store.set_vectors("sound", [f"{i:016x}" for i in range(40)], padded)
+    store.set_meta("normalizer:sound", std.to_json())  # as format 3 left it
+    assert store.views() == {"sound": 5}
+    kept = refit_view(store, "sound", KEY, None, std, discriminant=_recipe())
+    assert kept is std and store.views() == {"sound": 2}  # same statistics, nothing fitted
+    assert np.allclose(_vectors(store)[f"{9:016x}"], std.apply(raw[9]), atol=1e-6)
+    # Killed after a rewrite to z-scores and before its statistics: the column (5) disagrees with them (2).
+    store.rewrite_vectors("sound", lambda b: (np.ones(len(b["id"]), bool), plain.apply(b[RAW])), ["id", RAW], dim=5)
+    assert store.views() == {"sound": 5}
+    again = refit_view(store, "sound", KEY, None, std, discriminant=_recipe())
+    assert again is std and store.views() == {"sound": 2}
+    assert np.allclose(_vectors(store)[f"{9:016x}"], std.apply(raw[9]), atol=1e-6)
+
+
+def test_a_library_with_a_short_search_column_copies_and_verifies(store, tmp_path):
+    raw = _fill(store, 40)
+    std = refit_view(store, "sound", KEY, None, None, discriminant=_recipe())
+    assert store.views() == {"sound": 2}
+    dst = open_store(str(tmp_path / "copy"))
+    report = copy_library(store, dst)
+    assert report.verified and dst.views() == {"sound": 2} and dst.raw_dims() == {"sound": 5}
+    assert dst.knn("sound", std.apply(raw[4]), 1)[0].row["id"] == f"{4:016x}"
 
 
 def test_a_small_library_keeps_z_scores_until_it_has_enough_tracks(store):
@@ -165,3 +210,26 @@ def test_statistics_written_before_the_projection_existed_still_load():
     std = Standardizer.from_json(old)
     assert std.method == "zscore" and std.projection is None
     assert std.needs_refit("fused@2", 50, "track-lda-1") and not std.needs_refit("fused@2", 50)
+
+
+def test_a_rewrite_to_a_new_length_stopped_midway_leaves_the_old_column_and_the_next_converges(store):
+    """Stopped while filling the new column (PostgreSQL fills it batch by batch, LanceDB writes one version):
+    queries keep the old vectors, and the next refit starts over and finishes."""
+    raw = _fill(store, 40)
+    plain = refit_view(store, "sound", KEY, None, None)
+    seen = []
+
+    def dies_on_the_third_batch(batch):
+        seen.append(1)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return np.ones(len(batch["id"]), bool), np.ones((len(batch["id"]), 2), np.float32)
+
+    with pytest.raises(KeyboardInterrupt):
+        store.rewrite_vectors("sound", dies_on_the_third_batch, ["id", RAW], batch_rows=8, dim=2)
+    assert store.views() == {"sound": 5} and not any(c.startswith("nxt_") for c in store.columns())
+    assert np.allclose(_vectors(store)[f"{6:016x}"], plain.apply(raw[6]), atol=1e-5)  # the old vectors serve
+    std = refit_view(store, "sound", KEY, None, plain, batch_rows=8, discriminant=_recipe())
+    assert store.views() == {"sound": 2} and std.output_dim() == 2
+    assert np.allclose(_vectors(store)[f"{6:016x}"], std.apply(raw[6]), atol=1e-6)
+    assert store.count() == 40

@@ -67,8 +67,8 @@ class Standardizer:
     n: int
     weights: np.ndarray | None = None  # per-dimension, after z-scoring (block weights of a fusion)
     method: str = ZSCORE
-    # (dim, d) float32: the discriminant directions; the vector's first d numbers are the projection,
-    # the rest zero (the stored vector keeps the analyzer's dimension, so every index and backend holds it).
+    # (dim, d) float32: the discriminant directions; the search vector is the d projections (the store's
+    # search column then has d numbers while the raw column keeps the analyzer's dimension).
     projection: np.ndarray | None = None
 
     @classmethod
@@ -80,16 +80,17 @@ class Standardizer:
         moments.add(raw)
         return moments.standardizer(analyzer, weights)
 
+    def output_dim(self) -> int:
+        """Numbers in a search vector this fit makes (the analyzer's dimension, or the projection's)."""
+        return int(self.projection.shape[1]) if self.projection is not None else int(np.shape(self.mean)[0])
+
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Standardise, weight and L2-normalise rows (a single vector works too)."""
+        """Standardise, weight, project (if fitted so) and L2-normalise rows (a single vector works too)."""
         z = (np.asarray(raw, dtype=np.float64) - self.mean) / self.std
         if self.weights is not None:
             z = z * self.weights
         if self.projection is not None:
-            d = self.projection.shape[1]
-            projected = np.zeros_like(z)
-            projected[..., :d] = z @ self.projection
-            z = projected
+            z = z @ self.projection
         norm = np.linalg.norm(z, axis=-1, keepdims=True)
         return (z / np.maximum(norm, 1e-12)).astype(np.float32)
 

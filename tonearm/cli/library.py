@@ -230,6 +230,7 @@ def stats(
     info_.update(
         total_duration_s=round(sum(durations), 1),
         analyzers=store.get_meta("views") or {},
+        raw_dims=store.raw_dims(),  # a projected view searches fewer numbers than its analyzer gives
         failed=len(failures),
     )
     if failed:

@@ -174,6 +174,9 @@ def _unnormalised(store: Store, view: str, analyzer_name: str | None, ids: list[
         if std is None or std.analyzer != analyzer.key:
             what = f"tracks of view {view!r} wait for normalisation statistics"
             return [Finding("vectors", what, len(ids), False, "run `tonearm index` to fit them")]
+        if std.output_dim() != store.views().get(view):  # killed between a rewrite and its statistics
+            what = f"tracks of view {view!r} wait for a refit (the statistics do not fit the search column)"
+            return [Finding("vectors", what, len(ids), False, "run `tonearm index` to refit them")]
     fixable: list[dict] = []
     for i in range(0, len(ids), 500):
         for r in store.get(ids[i : i + 500], columns=["id", raw_column(view)]):

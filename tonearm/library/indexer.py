@@ -137,6 +137,7 @@ class Indexer:
         self._field_types = {n: t for a in self.analyzers.values() for n, t in a.field_types.items()}
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
+        self._search_dims: dict[str, int] = {}  # each view's search column, as the store holds it now
         self._commits_since_refit = 0
         self._commits_since_compaction = 0
 
@@ -258,7 +259,7 @@ class Indexer:
                 paths[name] = os.environ[external.env_var(name)]
         if paths:
             self.store.set_meta(external.META_KEY, paths)
-        stored = self.store.views()
+        stored = self.store.raw_dims()
         for view, analyzer in self.analyzers.items():
             if view in stored and stored[view] != analyzer.dim:
                 log.warning("view %s changes dimension %d -> %d: rebuilding it", view, stored[view], analyzer.dim)
@@ -268,6 +269,7 @@ class Indexer:
             self.store.ensure_view(view, analyzer.dim)
             saved = self.store.get_meta(f"normalizer:{view}")
             self._standardizers[view] = Standardizer.from_json(saved) if saved else None
+        self._search_dims = self.store.views()
 
     def _fresh_views(self, row: Mapping[str, Any]) -> frozenset[str]:
         stored = json.loads(row.get("views_json") or "{}")
@@ -434,8 +436,8 @@ class Indexer:
         if analyzer.normalization == "none":
             return l2(raw) if np.any(raw) else None  # an empty profile (no melody) is not searchable
         std = self._standardizers.get(view)
-        if std is None or std.analyzer != analyzer.key:
-            return None  # searchable once statistics exist (first refit)
+        if std is None or std.analyzer != analyzer.key or std.output_dim() != self._search_dims.get(view):
+            return None  # searchable once statistics exist (first refit) and the search column fits them
         return std.apply(raw)
 
     def _maybe_refit(self, view: str, final: bool = False) -> None:
@@ -452,6 +454,7 @@ class Indexer:
         self._standardizers[view] = refit_view(
             self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe, growth=growth
         )
+        self._search_dims = self.store.views()
 
 
 _FILE_COLUMNS = {

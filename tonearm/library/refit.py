@@ -8,6 +8,11 @@ write back only the vector column, so a refit of a million tracks needs one batc
 
 Crash safety: the vectors are written first and the statistics last. Killed in between, the
 stored statistics still call for a refit, and the next run rewrites every vector with one fit.
+
+A fit with a discriminant projection makes search vectors shorter than the raw output (its few
+projected numbers): the rewrite then changes the search column's dimension in the same pass. A
+search column whose length disagrees with the statistics in force (a library of format 3 kept
+its projections padded with zeros; a process killed between the two writes) is rewritten too.
 """
 
 from __future__ import annotations
@@ -56,8 +61,9 @@ def refit_view(
     if count == 0:
         return current
     refit = current is None or current.needs_refit(key, count, method_for(discriminant, count), growth)
+    reshape = not refit and current is not None and current.output_dim() != store.views().get(view)
     missing = And((has_raw, IsNull(vec)))
-    if not refit and store.count(missing) == 0:
+    if not refit and not reshape and store.count(missing) == 0:
         return current
     std = _fit(store, view, key, weights, batch_rows, discriminant) if refit else current
     if std is None:
@@ -69,16 +75,17 @@ def refit_view(
         return keep, std.apply(batch[raw][keep])
 
     columns = ["id", raw, "views_json"]
-    if refit:  # every owned vector changes: one pass over the library
-        written = store.rewrite_vectors(view, derive, columns, batch_rows)
-        store.set_meta(f"normalizer:{view}", std.to_json())  # last: see the module docstring
+    if refit or reshape:  # every owned vector changes: one pass over the library
+        written = store.rewrite_vectors(view, derive, columns, batch_rows, dim=std.output_dim())
+        if refit:
+            store.set_meta(f"normalizer:{view}", std.to_json())  # last: see the module docstring
     else:  # a few rows committed before the statistics existed
         written = 0
         for batch in store.scan_batches(columns, missing, batch_rows):
             keep, vectors = derive(batch)
             store.set_vectors(view, [i for i, k in zip(batch["id"], keep, strict=True) if k], vectors)
             written += int(keep.sum())
-    log.info("normalised view %s over %d tracks (refit=%s)", view, written, refit)
+    log.info("normalised view %s over %d tracks (refit=%s, reshape=%s)", view, written, refit, reshape)
     return std
 
 

@@ -99,13 +99,39 @@ class Store(ABC):
     location: str
 
     # ---- schema -------------------------------------------------------------------------
-    @abstractmethod
     def views(self) -> dict[str, int]:
-        """Views that have a vector column, with their dimension."""
+        """Views that have a search vector column, with its dimension (what a query vector must have)."""
+        return self._vector_dims("vec_")
+
+    def raw_dims(self) -> dict[str, int]:
+        """Views that keep their analyzer's raw output, with its dimension (the analyzer's).
+
+        A view's search vector may be shorter than its raw output: a view fitted with a
+        discriminant projection searches a few projected numbers, and keeps the raw output
+        to fit the library again as it grows."""
+        return self._vector_dims("raw_")
 
     @abstractmethod
-    def ensure_view(self, view: str, dim: int) -> None:
-        """Create the vector columns for ``view`` (raises if it exists with another dimension)."""
+    def _vector_dims(self, prefix: str) -> dict[str, int]:
+        """The vector columns named ``prefix`` + a view, with their dimension, by view."""
+
+    def _has_view(self, view: str, dim: int) -> bool:
+        """Whether ``view``'s columns exist (for ``ensure_view``); raises if its raw output has another dimension."""
+        have = self.raw_dims()
+        if view not in have:
+            return False
+        if have[view] != dim:
+            raise TonearmError(
+                f"view {view!r} is stored with dimension {have[view]}, analyzer gives {dim}; "
+                f"re-index with `tonearm index --rebuild-view {view}`"
+            )
+        return True
+
+    @abstractmethod
+    def ensure_view(self, view: str, dim: int, search_dim: int | None = None) -> None:
+        """Create the columns for ``view``: raw output of ``dim`` numbers, search vector of ``search_dim``
+        (default ``dim``). Raises if the raw column exists with another dimension; an existing search
+        column keeps its dimension (``rewrite_vectors`` changes it)."""
 
     @abstractmethod
     def drop_view(self, view: str) -> None:
@@ -175,13 +201,13 @@ class Store(ABC):
             yield self._columnar(batch, columns)
 
     def _columnar(self, rows: list[dict[str, Any]], columns: Sequence[str]) -> dict[str, Any]:
-        dims = self.views()
+        dims = {vector_column(v): d for v, d in self.views().items()}
+        dims.update({raw_column(v): d for v, d in self.raw_dims().items()})
         out: dict[str, Any] = {}
         for name in columns:
             values = [r.get(name) for r in rows]
-            view = name.split("_", 1)[1] if name.startswith(("vec_", "raw_")) else None
-            if view in dims:
-                arr = np.full((len(rows), dims[view]), np.nan, np.float32)
+            if name in dims:
+                arr = np.full((len(rows), dims[name]), np.nan, np.float32)
                 for i, v in enumerate(values):
                     if v is not None:
                         arr[i] = v
@@ -199,19 +225,39 @@ class Store(ABC):
         whole view is written again with ``rewrite_vectors``.
         """
 
-    def rewrite_vectors(self, view: str, derive: VectorDeriver, columns: Sequence[str], batch_rows: int = 4096) -> int:
+    def rewrite_vectors(
+        self,
+        view: str,
+        derive: VectorDeriver,
+        columns: Sequence[str],
+        batch_rows: int = 4096,
+        dim: int | None = None,
+    ) -> int:
         """Derive every row's search vector of ``view`` again, in one pass over the library.
 
         ``derive`` gets a batch (``columns``, as ``scan_batches`` gives them) and returns which of
         its rows get a new vector and those vectors; other rows keep theirs. Returns how many were
-        written. A backend may rewrite its whole table at once (LanceDB does: one commit instead of
-        one per batch); this default writes the vectors batch by batch.
+        written. ``dim``: the search vectors' new dimension, when it changes (then rows ``derive``
+        skips have none). A backend may rewrite its whole table at once (LanceDB does: one commit
+        instead of one per batch); this default writes the vectors batch by batch.
         """
+        if dim is not None and dim != self.views().get(view):
+            raise NotImplementedError(f"{type(self).__name__} cannot change a search vector's dimension")
+        return self._derive_in_batches(derive, columns, batch_rows, lambda ids, v: self.set_vectors(view, ids, v))
+
+    def _derive_in_batches(
+        self,
+        derive: VectorDeriver,
+        columns: Sequence[str],
+        batch_rows: int,
+        write: Callable[[list[str], np.ndarray], None],
+    ) -> int:
+        """Stream the library, ``derive`` each batch's vectors and ``write`` them (ids, vectors); how many."""
         written = 0
         for batch in self.scan_batches(columns, None, batch_rows):
             keep, vectors = derive(batch)
             ids = [i for i, k in zip(batch["id"], keep, strict=True) if k]
-            self.set_vectors(view, ids, vectors)
+            write(ids, vectors)
             written += len(ids)
         return written
 
@@ -230,21 +276,27 @@ class Store(ABC):
         columns: Sequence[str] | None = None,
     ) -> list[Hit]:
         """The ``k`` rows most similar (cosine) to ``vector`` in ``view``, filtered before ranking."""
-        self._check_view(view)
+        self._check_view(view, vector)
         if k <= 0:
             return []
         return self._knn(view, vector, k, where, exclude_ids, exclude_hashes, columns)
 
     def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """Unfiltered ``knn`` for many vectors at once (rows carry ``id`` only); backends may batch it."""
-        self._check_view(view)
+        self._check_view(view, vectors)
         if k <= 0:
             return [[] for _ in vectors]
         return [self._knn(view, v, k, None, (), (), ["id"]) for v in vectors]
 
-    def _check_view(self, view: str) -> None:
-        if view not in self.views():
+    def _check_view(self, view: str, vector: np.ndarray | None = None) -> None:
+        dims = self.views()
+        if view not in dims:
             raise TonearmError(f"the library has no {view!r} view; index with an analyzer for it first")
+        if vector is not None and np.size(vector) and np.shape(vector)[-1] != dims[view]:
+            raise TonearmError(
+                f"a query vector of {np.shape(vector)[-1]} numbers does not fit the {view!r} view's {dims[view]}: the "
+                "library was refitted meanwhile (ask again), or its statistics wait for `tonearm index`"
+            )
 
     @abstractmethod
     def _knn(

@@ -116,9 +116,9 @@ def _copy(
 ) -> None:
     cols = src.columns()
     with dst.write_lock():
-        for name, kind in cols.items():
-            if kind.startswith("vector(") and name.startswith("vec_"):
-                dst.ensure_view(name[4:], int(kind[7:-1]))
+        raw_dims = src.raw_dims()
+        for view, dim in src.views().items():  # a search column may be shorter than its raw one
+            dst.ensure_view(view, raw_dims.get(view, dim), dim)
         dst.ensure_fields({n: k for n, k in cols.items() if not k.startswith("vector(") and n not in dst.columns()})  # type: ignore[misc]
         progress = dst.get_meta(PROGRESS_META) or {}
         last = progress.get("last_id") if progress.get("source") == src.location else None

@@ -22,6 +22,10 @@ Format history:
    library of format 2 gets the projection at its next index run. The number moves so that an older
    tonearm, which would apply the statistics without the projection to new tracks and queries and
    mix two kinds of vector in one column, refuses the library instead.
+4. a view's search column may be shorter than its raw column (a projected view searches its few
+   projected numbers; the raw output stays for refits). Nothing to convert here: a library of format 3
+   keeps its padded projections until its next index run rewrites them at their own length. An older
+   tonearm would take the shorter column for an analyzer change and drop the view, so it must refuse.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class Upgradable(Protocol):
     def add_missing_core_columns(self) -> None: ...
 
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FORMAT_FILE = "format.json"
 
 
@@ -55,12 +59,13 @@ def _core_columns(store: Upgradable) -> None:
 
 
 def _nothing_to_convert(store: Upgradable) -> None:
-    """Format 3 changes what statistics may hold, not what is stored: see the history above."""
+    """Formats 3 and 4 change what may be stored, not what is: see the history above."""
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "record the format version; add core columns missing from older libraries", _core_columns),
     Migration(3, "statistics of standardised views may carry a discriminant projection", _nothing_to_convert),
+    Migration(4, "a view's search column may be shorter than its raw column", _nothing_to_convert),
 )
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import Bitmap, BTree, IvfSq
+from lancedb.index import Bitmap, BTree, IvfFlat, IvfSq
 
 from tonearm import failpoints
 from tonearm.errors import (
@@ -73,7 +73,13 @@ _TRACKS, _FAILURES, _META, _STATE = "tracks", "failures", "meta", "state"
 # until then). IVF_SQ rather than IVF_HNSW_SQ (bench/bench_scale.py at 1M x 889-d, bench/results/):
 # the graph answered unfiltered queries faster (p95 13-49 ms against 30) but took 31 min to build
 # against 72 s, twice the memory, and 100 ms against 31 for a 5% filter.
+# Short search vectors (a projected view's 32 numbers) get IVF_FLAT instead: the partitions hold the vectors
+# themselves, so distances are exact and no re-rank is needed (1M x 32-d, bench/scale_index_variants.py and
+# bench_scale.py in one session: unfiltered p95 13.5 ms against 25.3 for IVF_SQ with its re-rank, same recall
+# 0.996; the index is 128 MB).
 ANN_INDEX = "IVF_SQ"  # the IvfSq config below
+ANN_FLAT_INDEX = "IVF_FLAT"
+ANN_FLAT_MAX_DIM = 64
 ANN_MIN_ROWS = 50_000
 ANN_REBUILD_GROWTH = 2.0
 # Index shape and query breadth, chosen with bench/bench_scale.py at 1M x 889-d (bench/results/):
@@ -95,6 +101,11 @@ SCALAR_INDEXES = {
 def ann_partitions(rows: int) -> int:
     """IVF partitions for a view of ``rows`` vectors (grows like sqrt: each one grows too)."""
     return max(1, round(ANN_PARTITIONS_PER_SQRT_ROW * math.sqrt(rows)))
+
+
+def ann_index_type(dim: int) -> str:
+    """The ANN index a view's search vectors of ``dim`` numbers get."""
+    return ANN_FLAT_INDEX if dim <= ANN_FLAT_MAX_DIM else ANN_INDEX
 
 
 def ann_probes(partitions: int | None, selectivity: float = 1.0) -> int:
@@ -123,6 +134,14 @@ def _with_rows(col: pa.Array, keep: np.ndarray, vectors: np.ndarray) -> pa.Array
     valid = col.is_valid().to_numpy(zero_copy_only=False) | keep
     flat = pa.array(np.nan_to_num(values, nan=0.0).ravel(), pa.float32())
     return pa.FixedSizeListArray.from_arrays(flat, type=col.type, mask=pa.array(~valid))
+
+
+def _vector_rows(vec_type: pa.DataType, keep: np.ndarray, vectors: np.ndarray) -> pa.Array:
+    """A vector column of ``len(keep)`` rows: ``vectors`` at the ``keep`` rows, NULL elsewhere."""
+    values = np.zeros((len(keep), vec_type.list_size), np.float32)
+    values[keep] = vectors
+    flat = pa.array(values.ravel(), pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, type=vec_type, mask=pa.array(~keep))
 
 
 def _arrow_type(name: str, ftype: FieldType) -> pa.DataType:
@@ -248,7 +267,8 @@ class LanceStore(Store):
                 f"{FORMAT_VERSION}): upgrade tonearm (pip install -U tonearm) to open it"
             )
         self._tracks = self._open_or_create(_TRACKS, _tracks_schema())
-        self._ann_checked: tuple[float, dict[str, int]] | None = None
+        # When the ANN indexes were last listed, and each indexed view's partitions and index type.
+        self._ann_checked: tuple[float, dict[str, int], dict[str, str | None]] | None = None
         self._selectivity_cache: dict[str, tuple[float, float]] = {}
         self._failures = self._open_or_create(
             _FAILURES,
@@ -355,24 +375,19 @@ class LanceStore(Store):
     def _schema(self) -> pa.Schema:
         return self._tracks.schema
 
-    def views(self) -> dict[str, int]:
+    def _vector_dims(self, prefix: str) -> dict[str, int]:
         out = {}
         for f in self._schema():
-            if f.name.startswith("vec_") and pa.types.is_fixed_size_list(f.type):
-                out[f.name[4:]] = f.type.list_size
+            if f.name.startswith(prefix) and pa.types.is_fixed_size_list(f.type):
+                out[f.name[len(prefix) :]] = f.type.list_size
         return out
 
-    def ensure_view(self, view: str, dim: int) -> None:
-        have = self.views()
-        if view in have:
-            if have[view] != dim:
-                raise TonearmError(
-                    f"view {view!r} is stored with dimension {have[view]}, analyzer gives {dim}; "
-                    f"re-index with `tonearm index --rebuild-view {view}`"
-                )
+    def ensure_view(self, view: str, dim: int, search_dim: int | None = None) -> None:
+        if self._has_view(view, dim):
             return
-        vec_type = pa.list_(pa.float32(), dim)
-        self._tracks.add_columns([pa.field(vector_column(view), vec_type), pa.field(raw_column(view), vec_type)])
+        vec_type = pa.list_(pa.float32(), search_dim or dim)
+        raw_type = pa.list_(pa.float32(), dim)
+        self._tracks.add_columns([pa.field(vector_column(view), vec_type), pa.field(raw_column(view), raw_type)])
 
     def drop_view(self, view: str) -> None:
         """Remove a view's columns (used when its analyzer changes dimension)."""
@@ -490,28 +505,52 @@ class LanceStore(Store):
         for batch in self._batches(where, columns, batch_rows):
             yield {name: _column_values(batch.column(name)) for name in columns}
 
-    def rewrite_vectors(self, view: str, derive: VectorDeriver, columns: Sequence[str], batch_rows: int = 4096) -> int:
+    def rewrite_vectors(
+        self,
+        view: str,
+        derive: VectorDeriver,
+        columns: Sequence[str],
+        batch_rows: int = 4096,
+        dim: int | None = None,
+    ) -> int:
         # The whole table is streamed into one new version (one commit, memory of one batch): per-batch
         # merges would each join against the whole table. Indexes do not survive the rewrite; they are
-        # built again at once (their vectors changed anyway).
-        schema = self._schema()
+        # built again at once (their vectors changed anyway). A new dimension is a new column type in
+        # the same commit: readers see the old vectors or the new ones, never a mix.
+        old = self._schema()
         col = vector_column(view)
+        at = old.get_field_index(col)
+        reshape = dim is not None and dim != old.field(col).type.list_size
+        schema = old.set(at, pa.field(col, pa.list_(pa.float32(), dim))) if reshape else old
         written = 0
+        stopped: list[BaseException] = []
 
         def batches() -> Iterator[pa.RecordBatch]:
             nonlocal written
-            for batch in self._tracks.search().to_batches(batch_rows):
-                batch = batch.select(schema.names)
-                keep, vectors = derive({name: _column_values(batch.column(name)) for name in columns})
-                if np.any(keep):
-                    new = _with_rows(batch.column(col), np.asarray(keep, bool), vectors)
-                    batch = batch.set_column(schema.get_field_index(col), schema.field(col), new)
+            try:
+                for batch in self._tracks.search().to_batches(batch_rows):
+                    batch = batch.select(schema.names)
+                    keep, vectors = derive({name: _column_values(batch.column(name)) for name in columns})
+                    keep = np.asarray(keep, bool)
+                    if reshape:
+                        new = _vector_rows(schema.field(col).type, keep, vectors)
+                        batch = batch.set_column(at, schema.field(col), new)
+                    elif np.any(keep):
+                        batch = batch.set_column(at, schema.field(col), _with_rows(batch.column(col), keep, vectors))
                     written += int(np.count_nonzero(keep))
-                yield batch
+                    yield batch
+            except BaseException as exc:  # LanceDB would hand it back as an Arrow error: keep the original
+                stopped.append(exc)
+                raise
 
         reader = pa.RecordBatchReader.from_batches(schema, batches())
-        # on_bad_vectors: LanceDB counts a null vector (a view not computed for a row) as malformed.
-        self._tracks = self._db.create_table(_TRACKS, reader, mode="overwrite", on_bad_vectors="null")
+        try:
+            # on_bad_vectors: LanceDB counts a null vector (a view not computed for a row) as malformed.
+            self._tracks = self._db.create_table(_TRACKS, reader, mode="overwrite", on_bad_vectors="null")
+        except Exception:
+            if stopped:  # Ctrl-C, a refit's own error: nothing was committed; say what really stopped it
+                raise stopped[0] from None
+            raise
         self._ann_checked = None
         self.optimize_indexes()
         return written
@@ -538,8 +577,9 @@ class LanceStore(Store):
         partitions = self._ann_partitions(view)
         if partitions is not None:
             selectivity = self._selectivity(where) if where else 1.0
-            # Probed partitions, then an exact re-rank of the quantised candidates: recall, and true scores.
-            q = q.nprobes(ann_probes(partitions, selectivity)).refine_factor(ANN_REFINE)
+            q = q.nprobes(ann_probes(partitions, selectivity))
+            if self._ann_checked is not None and self._ann_checked[2].get(view) != ANN_FLAT_INDEX:
+                q = q.refine_factor(ANN_REFINE)  # quantised candidates re-ranked exactly: recall, and true scores
         return q
 
     def _selectivity(self, where: str) -> float:
@@ -555,7 +595,7 @@ class LanceStore(Store):
         return hit[1]
 
     def knn_batch(self, view: str, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        self._check_view(view)
+        self._check_view(view, vectors)
         out: list[list[Hit]] = [[] for _ in range(len(vectors))]
         if len(vectors) == 0 or k <= 0:
             return out
@@ -774,29 +814,30 @@ class LanceStore(Store):
         now = time.monotonic()
         if self._ann_checked is None or now - self._ann_checked[0] > 30.0:
             names = {i.name for i in self._tracks.list_indices()}
-            parts = {v: int((self.get_meta(f"ann:{v}") or {}).get("partitions") or 0)
-                     for v in self.views() if f"{vector_column(v)}_idx" in names}  # fmt: skip
-            self._ann_checked = (now, parts)
+            states = {v: self.get_meta(f"ann:{v}") or {} for v in self.views() if f"{vector_column(v)}_idx" in names}
+            parts = {v: int(st.get("partitions") or 0) for v, st in states.items()}
+            self._ann_checked = (now, parts, {v: st.get("index") for v, st in states.items()})
         return self._ann_checked[1].get(view)
 
     def build_ann_indexes(self, force: bool = False) -> dict[str, int]:
         """(Re)build each large view's ANN index when it is missing or the view has doubled."""
         built = {}
-        for view in self.views():
+        for view, dim in self.views().items():
             col = vector_column(view)
             rows = self.count(IsNull(col, negate=True))
             state = self.get_meta(f"ann:{view}") or {}
             if rows < ANN_MIN_ROWS and not force:
                 continue
-            current = self._has_ann(view) and state.get("index") == ANN_INDEX and state.get("partitions")
+            kind = ann_index_type(dim)
+            current = self._has_ann(view) and state.get("index") == kind and state.get("partitions")
             if current and rows < ANN_REBUILD_GROWTH * state.get("rows", 0) and not force:
                 continue
             t0 = time.perf_counter()
             parts = ann_partitions(rows)
-            config = IvfSq(distance_type="cosine", num_partitions=parts)
+            config = (IvfFlat if kind == ANN_FLAT_INDEX else IvfSq)(distance_type="cosine", num_partitions=parts)
             with failpoints.during("ann"):
                 self._tracks.create_index(col, config=config, name=f"{col}_idx", replace=True)
-            self.set_meta(f"ann:{view}", {"rows": rows, "index": ANN_INDEX, "partitions": parts,
+            self.set_meta(f"ann:{view}", {"rows": rows, "index": kind, "partitions": parts,
                                           "seconds": time.perf_counter() - t0})  # fmt: skip
             self._ann_checked = None
             built[view] = rows

@@ -39,6 +39,7 @@ from tonearm.store.base import (
     SCHEMA_VERSION,
     Hit,
     Store,
+    VectorDeriver,
     raw_column,
     vector_column,
 )
@@ -249,6 +250,8 @@ class PostgresStore(Store):
             # 4: statistics may carry a discriminant projection (nothing stored changes; see formats.py's
             # history): the number moves so that an older tonearm refuses the library.
             (4, []),
+            # 5: a view's search column may be shorter than its raw one (formats.py's history, format 4).
+            (5, []),
         ]
 
     def _lock_key(self, purpose: str) -> int:
@@ -264,10 +267,12 @@ class PostgresStore(Store):
             "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relname = 'tracks' AND a.attnum > 0 AND NOT a.attisdropped"
         )
+        # A column being filled by a rewrite to a new dimension (``nxt_*``) is nobody else's business.
         if conn is not None:
-            return dict(conn.execute(query, (self.library,)).fetchall())
+            return {n: t for n, t in conn.execute(query, (self.library,)).fetchall() if not n.startswith("nxt_")}
         with self._conn() as c:
-            self._schema_cache = dict(c.execute(query, (self.library,)).fetchall())
+            found = c.execute(query, (self.library,)).fetchall()
+        self._schema_cache = {n: t for n, t in found if not n.startswith("nxt_")}
         return self._schema_cache
 
     def _alter(self, statements: Sequence[Any]) -> None:
@@ -277,22 +282,16 @@ class PostgresStore(Store):
         self._schema_cache = None
 
     # ---- schema -------------------------------------------------------------------------
-    def views(self) -> dict[str, int]:
+    def _vector_dims(self, prefix: str) -> dict[str, int]:
         out = {}
         for name, typ in self._columns().items():
             m = re.fullmatch(r"vector\((\d+)\)", typ)
-            if name.startswith("vec_") and m:
-                out[name[4:]] = int(m.group(1))
+            if name.startswith(prefix) and m:
+                out[name[len(prefix) :]] = int(m.group(1))
         return out
 
-    def ensure_view(self, view: str, dim: int) -> None:
-        have = self.views()
-        if view in have:
-            if have[view] != dim:
-                raise TonearmError(
-                    f"view {view!r} is stored with dimension {have[view]}, analyzer gives {dim}; "
-                    f"re-index with `tonearm index --rebuild-view {view}`"
-                )
+    def ensure_view(self, view: str, dim: int, search_dim: int | None = None) -> None:
+        if self._has_view(view, dim):
             return
         if not _NAME.match(view):
             raise TonearmError(f"bad view name {view!r}")
@@ -301,7 +300,7 @@ class PostgresStore(Store):
         self._alter(
             [
                 sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} vector({})").format(
-                    self._table("tracks"), vec, sql.Literal(dim)
+                    self._table("tracks"), vec, sql.Literal(search_dim or dim)
                 ),
                 sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} vector({})").format(
                     self._table("tracks"), raw, sql.Literal(dim)
@@ -496,16 +495,52 @@ class PostgresStore(Store):
                 return
 
     def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+        self._update_vectors(vector_column(view), ids, vectors)
+
+    def _update_vectors(self, column: str, ids: Sequence[str], vectors: np.ndarray) -> None:
         if len(ids) == 0:
             return
         sql = self._sql
-        vec = sql.Identifier(vector_column(view))
+        vec = sql.Identifier(column)
         query = sql.SQL(
             "UPDATE {} AS t SET {} = d.v::vector FROM unnest(%s::text[], %s::text[]) AS d(id, v) WHERE t.id = d.id"
         ).format(self._table("tracks"), vec)
         literals = [_vector_literal(v) for v in vectors]
         with self._conn() as conn, conn.transaction():
             conn.execute(query, (list(ids), literals))
+
+    def rewrite_vectors(
+        self,
+        view: str,
+        derive: VectorDeriver,
+        columns: Sequence[str],
+        batch_rows: int = 4096,
+        dim: int | None = None,
+    ) -> int:
+        if dim is None or dim == self.views().get(view):
+            return super().rewrite_vectors(view, derive, columns, batch_rows)
+        # A new dimension: the vectors fill a new column batch by batch (readers keep searching the old
+        # one), which then takes the old one's place in one short transaction; its index follows. Killed
+        # while filling, the half-filled column is dropped by the next rewrite, which the statistics
+        # (written after this) still call for.
+        sql = self._sql
+        tracks, nxt = self._table("tracks"), f"nxt_{view}"
+        self._alter([
+            sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(tracks, sql.Identifier(nxt)),
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} vector({})").format(tracks, sql.Identifier(nxt), sql.Literal(dim)),
+        ])  # fmt: skip
+        written = self._derive_in_batches(derive, columns, batch_rows, lambda ids, v: self._update_vectors(nxt, ids, v))
+        vec = sql.Identifier(vector_column(view))
+        self._alter([
+            sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(tracks, vec),
+            sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(tracks, sql.Identifier(nxt), vec),
+        ])  # fmt: skip
+        self._alter([
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops)").format(
+                sql.Identifier(f"hnsw_{view}"), tracks, vec
+            )
+        ])  # fmt: skip
+        return written
 
     def count(self, where: Filter | None = None) -> int:
         clause, params = self._where(self.to_sql(where) if where else None)
