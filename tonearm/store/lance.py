@@ -74,9 +74,9 @@ _TRACKS, _FAILURES, _META, _STATE = "tracks", "failures", "meta", "state"
 # the graph answered unfiltered queries faster (p95 13-49 ms against 30) but took 31 min to build
 # against 72 s, twice the memory, and 100 ms against 31 for a 5% filter.
 # Short search vectors (a projected view's 32 numbers) get IVF_FLAT instead: the partitions hold the vectors
-# themselves, so distances are exact and no re-rank is needed (1M x 32-d, bench/scale_index_variants.py and
-# bench_scale.py in one session: unfiltered p95 13.5 ms against 25.3 for IVF_SQ with its re-rank, same recall
-# 0.996; the index is 128 MB).
+# themselves, so distances are exact and no re-rank is needed (bench/bench_scale.py at 1M, a 32-d search column,
+# one session: unfiltered p95 14 ms at recall 0.993 against 28 ms at 0.996 for IVF_SQ with its re-rank, which
+# alone cost 1.6-3.9 ms a query; the index holds 128 MB of vectors).
 ANN_INDEX = "IVF_SQ"  # the IvfSq config below
 ANN_FLAT_INDEX = "IVF_FLAT"
 ANN_FLAT_MAX_DIM = 64
