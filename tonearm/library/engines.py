@@ -75,8 +75,10 @@ class LocalEngine:
                 try:
                     while pending or in_flight:
                         while pending and len(in_flight) < max_in_flight:
-                            job = pending.pop()
-                            in_flight[pool.submit(self.fn, job)] = job
+                            # Taken from pending only once submitted: a pool that broke since the last wait
+                            # refuses the submit, and the file must wait for the next pool, not vanish.
+                            fut = pool.submit(self.fn, pending[-1])
+                            in_flight[fut] = pending.pop()
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                         for fut in done:
                             result = fut.result()  # raises BrokenProcessPool while the job is still in flight
