@@ -14,6 +14,7 @@ from tonearm.library.refit import refit_view
 from tonearm.store import open_store
 from tonearm.store.base import raw_column, vector_column
 from tonearm.store.copy import copy_library
+from tonearm.store.lance import LanceStore
 
 KEY, OTHER = "dsp@1", "dsp@0"
 VEC, RAW = vector_column("sound"), raw_column("sound")
@@ -233,3 +234,23 @@ def test_a_rewrite_to_a_new_length_stopped_midway_leaves_the_old_column_and_the_
     assert store.views() == {"sound": 2} and std.output_dim() == 2
     assert np.allclose(_vectors(store)[f"{6:016x}"], std.apply(raw[6]), atol=1e-6)
     assert store.count() == 40
+
+
+def test_a_search_column_left_without_its_index_gets_it_at_the_next_optimize(store):
+    """PostgreSQL builds a swapped-in column's HNSW index after the swap: killed in between, optimize() builds it."""
+    if isinstance(store, LanceStore):
+        pytest.skip("LanceDB rebuilds its indexes in the rewrite itself (tests/test_lance_indexes.py)")
+    _fill(store, 40)
+    refit_view(store, "sound", KEY, None, None, discriminant=_recipe())
+    assert store.views() == {"sound": 2}
+
+    def indexes() -> list[str]:
+        with store._conn() as conn:
+            return [r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s",
+                                               (store.library,)).fetchall()]  # fmt: skip
+
+    assert "hnsw_sound" in indexes()  # the rewrite built it
+    with store._conn() as conn, conn.transaction():
+        conn.execute(f'DROP INDEX "{store.library}"."hnsw_sound"')  # as a kill after the swap leaves it
+    store.optimize()
+    assert "hnsw_sound" in indexes()

@@ -306,9 +306,7 @@ class PostgresStore(Store):
                     self._table("tracks"), raw, sql.Literal(dim)
                 ),
                 # pgvector's HNSW takes up to 2000 dimensions for vector: every built-in view is below.
-                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops)").format(
-                    sql.Identifier(f"hnsw_{view}"), self._table("tracks"), vec
-                ),
+                self._hnsw_index(view),
             ]
         )
 
@@ -535,12 +533,15 @@ class PostgresStore(Store):
             sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(tracks, vec),
             sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(tracks, sql.Identifier(nxt), vec),
         ])  # fmt: skip
-        self._alter([
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops)").format(
-                sql.Identifier(f"hnsw_{view}"), tracks, vec
-            )
-        ])  # fmt: skip
+        self._alter([self._hnsw_index(view)])  # killed before this: the next optimize() builds it
         return written
+
+    def _hnsw_index(self, view: str) -> Any:
+        """The statement that gives ``view``'s search column its HNSW index, unless it has one."""
+        sql = self._sql
+        return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({} vector_cosine_ops)").format(
+            sql.Identifier(f"hnsw_{view}"), self._table("tracks"), sql.Identifier(vector_column(view))
+        )
 
     def count(self, where: Filter | None = None) -> int:
         clause, params = self._where(self.to_sql(where) if where else None)
@@ -778,6 +779,12 @@ class PostgresStore(Store):
             conn.close()
 
     def optimize(self) -> None:
+        # A search column swapped in by a rewrite to a new dimension gets its index afterwards: a process
+        # killed in between left it without one.
+        try:
+            self._alter([self._hnsw_index(view) for view in self.views()])
+        except Exception as exc:  # an index is an optimisation: search still works without it
+            log.warning("HNSW index build skipped: %s", exc)
         try:
             with self._pool.connection() as conn:
                 conn.autocommit = True
