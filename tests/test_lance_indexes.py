@@ -133,7 +133,9 @@ def test_index_shape_and_probe_rules():
     assert lance.ann_probes(500, 0.05) == 240  # a selective filter probes twice as deep...
     assert lance.ann_probes(500, 0.0001) == 240  # ...and no deeper
     assert lance.ann_probes(500, 0.8) == 150
-    assert lance.ann_probes(3, 0.05) == 2 and lance.ann_probes(1) == 1  # never more than there are
+    assert lance.ann_probes(158) == 60  # a smaller index: never fewer than 60 (a quarter missed neighbours)
+    assert lance.ann_probes(158, 0.05) == 120
+    assert lance.ann_probes(3, 0.05) == 3 and lance.ann_probes(1) == 1  # never more than there are
     assert lance.ann_probes(None) == lance.ann_probes(0) == 40  # an older index, until it is rebuilt
 
 
