@@ -151,6 +151,8 @@ def test_hum_search_from_the_microphone(page) -> None:
 
 
 def test_map_click_plays_a_track(page) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.fill("#q", "flute")
     page.select_option("#mode", "tags")
     page.keyboard.press("Enter")
@@ -158,14 +160,22 @@ def test_map_click_plays_a_track(page) -> None:
     page.click("a[href='#/map']")
     page.wait_for_function("state.map && state.map.points.length === 6")
     assert page.locator("#legend li").count() == 3
-    target = page.evaluate(
-        """() => { const c = document.querySelector('#map'); const p = state.map.points[3];
-                   const [x, y] = toScreen(p, c); const r = c.getBoundingClientRect();
-                   return {id: p.id, x: r.left + x * r.width / c.width, y: r.top + y * r.height / c.height}; }"""
-    )
     _shot(page, "map")
-    page.mouse.click(target["x"], target["y"])
-    page.wait_for_function(f"document.querySelector('#player').dataset.track === '{target['id']}'")
+    # Where point 3 is on screen, read just before each click: the page may still shift the canvas (the legend,
+    # covers loading) between reading and clicking on a busy machine, so a click that played nothing is retried.
+    locate = """() => { const c = document.querySelector('#map'); const p = state.map.points[3];
+                        const [x, y] = toScreen(p, c); const r = c.getBoundingClientRect();
+                        return {id: p.id, x: r.left + x * r.width / c.width, y: r.top + y * r.height / c.height}; }"""
+    for attempt in range(3):
+        target = page.evaluate(locate)
+        page.mouse.click(target["x"], target["y"])
+        try:
+            page.wait_for_function(f"document.querySelector('#player').dataset.track === '{target['id']}'",
+                                   timeout=10_000)  # fmt: skip
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     page.focus("#map")
     page.keyboard.press("+")
     assert page.evaluate("state.view.scale") > 1
