@@ -114,8 +114,12 @@ def test_queue_add_reorder_next_and_keyboard(open_page, server) -> None:
     pg = open_page()
     pg.evaluate(f"location.hash = '#/album/{albums['Artist B Album 1']['id']}'")
     pg.wait_for_selector("#view-album li.track")
+    # the 3-second songs play 16 times slower: on a busy machine the first one ended before the clicks below
+    # (CI: the queue moved on under the test); nothing here waits for a song's end
+    pg.evaluate("player.defaultPlaybackRate = 0.0625")
     pg.click("#al-play")
     pg.wait_for_function("!document.querySelector('#player').paused")
+    assert pg.evaluate("player.playbackRate") == 0.0625
     album_b = _queue(pg)
     assert len(album_b) == 3 and pg.evaluate("queue.pos") == 0
     pg.evaluate(f"location.hash = '#/album/{albums['Artist C Album 1']['id']}'")
