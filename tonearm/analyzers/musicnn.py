@@ -155,7 +155,7 @@ class MusicnnNet:
         g.op("Squeeze", mean_pool, g.ints([2]), out="mean_pool")
         outputs = {"taggram": [None, 50], "penultimate": [None, 200], "mean_pool": [None, 753], "max_pool": [None, 753]}
         self._outputs = list(outputs)
-        self._session = session(g.serialize({"patches": [None, N_FRAMES, N_MELS]}, outputs), blocked_layout=False)
+        self._session = session(g.serialize({"patches": [None, N_FRAMES, N_MELS]}, outputs))
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(B, 187, 96) log-mel patches -> taggram (B, 50), penultimate (B, 200), pools (B, 753)."""
