@@ -7,7 +7,7 @@ import pytest
 from conftest import SR, synth
 
 from tonearm.analyzers import DEFAULT_VIEWS, get_analyzer, parse_views
-from tonearm.analyzers.dsp import BLOCKS, DIM
+from tonearm.analyzers.dsp import BLOCKS, DIM, zero_crossing_rate
 from tonearm.analyzers.normalize import Moments, Standardizer
 from tonearm.audio.decode import AudioInfo
 from tonearm.audio.segments import DecodedAudio
@@ -125,3 +125,19 @@ def test_the_fused_view_ships_its_within_recording_scatter():
     v = std.apply(raw[:5])
     assert std.method == recipe.name and np.all(np.isfinite(v)) and np.allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
     assert not v[:, DISCRIMINANT_DIMS:].any()
+
+
+@pytest.mark.parametrize("length", [2048, 2049, 5000, 154363])
+def test_zero_crossing_rate_is_librosas(length):
+    """The DSP view's own zero-crossing rate gives librosa's numbers exactly (its vectors are unchanged)."""
+    import librosa
+
+    rng = np.random.default_rng(length)
+    signals = [rng.standard_normal(length).astype(np.float32) * 10.0 ** -rng.integers(0, 12) for _ in range(3)]
+    signals[1][rng.random(length) < 0.3] = 0.0
+    signals[2][rng.random(length) < 0.3] = -0.0  # a negative zero is no crossing
+    signals.append((1.5e-10 * np.sin(np.arange(length) / 50.0)).astype(np.float32))  # around the threshold
+    signals.append(np.resize(synth("percussive", 1.0), length).astype(np.float32))
+    for y in signals:
+        reference = librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512)[0]
+        assert np.array_equal(zero_crossing_rate(y), reference)

@@ -58,7 +58,7 @@ def _frame_features(y: np.ndarray, mel_fb: np.ndarray) -> dict[str, np.ndarray] 
     cumulative = np.cumsum(S, axis=0)
     rolloff = freqs[np.argmax(cumulative >= 0.85 * cumulative[-1:, :], axis=0)]
     flatness = np.exp(np.mean(np.log(power + _EPS), axis=0)) / (np.mean(power, axis=0) + _EPS)
-    zcr = librosa.feature.zero_crossing_rate(y, frame_length=_N_FFT, hop_length=_HOP)[0]
+    zcr = zero_crossing_rate(y)
     n = min(S.shape[1], zcr.size)
     spectral = np.vstack(
         [
@@ -83,6 +83,21 @@ def _frame_features(y: np.ndarray, mel_fb: np.ndarray) -> dict[str, np.ndarray] 
         "rms_db": rms_db,
         "onset": onset,
     }
+
+
+def zero_crossing_rate(y: np.ndarray, frame: int = _N_FFT, hop: int = _HOP, threshold: float = 1e-10) -> np.ndarray:
+    """Per-frame zero-crossing rate, the same numbers as ``librosa.feature.zero_crossing_rate``.
+
+    librosa's defaults (centred edge-padded frames, samples within ``threshold`` of zero count as
+    positive, a frame's first sample starts no crossing), computed as one pass of sign changes and a
+    cumulative sum instead of a check per sample per frame (the four frames over each sample).
+    """
+    y = np.pad(y, frame // 2, mode="edge")
+    negative = y < -threshold  # librosa's test: sign bit set and magnitude above the threshold
+    crossings = np.zeros(y.size, np.int32)
+    np.cumsum(negative[1:] != negative[:-1], out=crossings[1:])
+    starts = np.arange(1 + (y.size - frame) // hop) * hop
+    return (crossings[starts + frame - 1] - crossings[starts]) / frame
 
 
 def _rhythm(onset: np.ndarray) -> tuple[float, float]:
