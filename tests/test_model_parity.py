@@ -28,7 +28,9 @@ def test_musicnn_matches_tensorflow(model, clip):
 
     y = clips(16000)[clip]
     batch = musicnn_patches(y)
-    assert np.allclose(patches(log_mel(y)), batch, atol=1e-5)  # our front end is the reference's
+    # our front end is the reference's: float32 transforms (tonearm.audio.spectrum) move loud input's
+    # log-mel values by up to 4e-5, and the outputs below stay within TOL of TensorFlow's
+    assert np.allclose(patches(log_mel(y)), batch, atol=1e-4)
     out = MusicnnNet(model).forward(batch)
     for key in ("taggram", "penultimate", "mean_pool", "max_pool"):
         ref = REFS[f"musicnn/{model}/{clip}/{key}"]

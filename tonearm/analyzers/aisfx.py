@@ -18,6 +18,7 @@ import librosa
 import numpy as np
 
 from tonearm.analyzers.base import Analyzer
+from tonearm.audio import spectrum
 from tonearm.audio.segments import DecodedAudio
 from tonearm.errors import TonearmError
 
@@ -43,12 +44,17 @@ def weights_path() -> Path:
     return path
 
 
+@cache
+def _mel_basis() -> np.ndarray:
+    """The authors' filter bank: 96 HTK mel bands over 0-22 kHz, each of unit area."""
+    return librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS, norm=1.0, fmin=0.0, fmax=SR / 2, htk=True)
+
+
 def log_mel(y: np.ndarray) -> np.ndarray:
     """(frames, 96) normalised log-mel spectrogram, as the authors compute it (time first)."""
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     y = y / peak if peak > 0 else y
-    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_mels=N_MELS, norm=1.0, fmin=0.0, fmax=SR / 2, htk=True,
-                                         power=2.0, hop_length=HOP, win_length=N_FFT)  # fmt: skip
+    mel = _mel_basis() @ spectrum.power(y, N_FFT, HOP)
     return (np.log10(mel * 10000.0 + 1.0) / _SPEC_MAX).T.astype(np.float32)
 
 

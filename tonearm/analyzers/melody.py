@@ -31,6 +31,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 
 from tonearm.analyzers.base import Analysis, Analyzer
+from tonearm.audio import spectrum
 from tonearm.audio.segments import DecodedAudio
 
 SR = 22050
@@ -81,7 +82,7 @@ def pitch_contour(y: np.ndarray, fmin: float) -> tuple[np.ndarray, np.ndarray]:
     if y.size < N_FFT:
         return np.zeros(0), np.zeros(0, bool)
     grid, W = _salience_matrix(fmin)
-    S = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP)).astype(np.float32)
+    S = spectrum.magnitude(y, N_FFT, HOP)
     S = np.log1p(100.0 * S / (S.max() + 1e-9))
     sal = W @ S
     best = sal.argmax(axis=0)

@@ -24,6 +24,7 @@ import librosa
 import numpy as np
 
 from tonearm.analyzers.base import Analysis, Analyzer
+from tonearm.audio import spectrum
 from tonearm.audio.segments import DecodedAudio
 from tonearm.errors import TonearmError
 
@@ -66,9 +67,14 @@ def weights_dir(model: str = "MSD_musicnn") -> Path:
     return folder
 
 
+@cache
+def _mel_basis() -> np.ndarray:
+    return librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
+
+
 def log_mel(y: np.ndarray) -> np.ndarray:
     """(frames, 96) log-compressed mel spectrogram at 16 kHz, float32 throughout."""
-    mel = librosa.feature.melspectrogram(y=y, sr=SR, hop_length=HOP, n_fft=N_FFT, n_mels=N_MELS).T
+    mel = (_mel_basis() @ spectrum.power(y, N_FFT, HOP)).T
     return np.log10(10000.0 * mel.astype(np.float32) + 1.0).astype(np.float32)
 
 
