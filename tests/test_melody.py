@@ -11,7 +11,15 @@ import pytest
 import soundfile as sf
 from conftest import run_cli, synth, write_sparse_wav
 
-from tonearm.analyzers.melody import NoteEvent, intervals, ngram_vector, notes_from_contour
+from tonearm.analyzers.melody import (
+    NoteEvent,
+    encode_notes,
+    intervals,
+    ngram_vector,
+    note_array,
+    note_arrays,
+    notes_from_contour,
+)
 from tonearm.eval.hum import HumStyle, hum
 from tonearm.eval.render import INSTRUMENTS, Voice, have_renderer, render
 from tonearm.eval.symbolic import select_tunes
@@ -49,6 +57,30 @@ def test_alignment_of_many_targets_at_once_equals_one_by_one():
             assert aln.score == pytest.approx(_brute_force_alignment(q, t) if t.size else 0.0, abs=1e-9)
             alone = local_alignment(q, t)  # a batch of one: no padding at all
             assert (aln.start, aln.end) == (alone.start, alone.end)
+
+
+def test_alignment_scores_stay_exact_over_the_whole_interval_range_and_long_targets():
+    """Octave-wide intervals, hundreds of notes, many candidates: the narrow-typed rerank still equals the textbook."""
+    rng = np.random.default_rng(2)
+    q = rng.integers(-12, 13, 16)
+    targets = [rng.integers(-12, 13, n) for n in (0, 1, 7, 90, 400)]
+    targets.append(np.concatenate([rng.integers(-12, 13, 200), q, rng.integers(-12, 13, 100)]))  # planted
+    for t, aln in zip(targets, local_alignments(q, targets), strict=True):
+        assert aln.score == (_brute_force_alignment(q, t) if t.size else 0.0)
+    assert local_alignments(q, targets)[-1].score == 1.0
+
+
+def test_stored_note_lists_parse_in_one_pass_as_one_by_one():
+    rng = np.random.default_rng(3)
+    lists = [[NoteEvent(float(o), float(d), float(p)) for o, d, p in rng.uniform([0, 0.1, 40], [300, 2, 90], (n, 3))]
+             for n in (1, 5, 300)]  # fmt: skip
+    texts = [encode_notes(notes) for notes in lists] + [None, "", "[]", encode_notes([])]
+    parsed = note_arrays(texts)
+    assert len(parsed) == len(texts)
+    for text, arr in zip(texts, parsed, strict=True):
+        assert arr.shape == note_array(text).shape and np.array_equal(arr, note_array(text))
+    with pytest.raises(ValueError):  # a damaged list fails as it always did, not by shifting its neighbours
+        note_arrays([texts[0], "[[1,2]]", texts[1]])
 
 
 def test_alignment_finds_the_query_anywhere_and_reports_where():

@@ -22,6 +22,7 @@ Pipeline (all numpy, ~400x realtime per core):
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from statistics import median
@@ -180,14 +181,34 @@ def encode_notes(notes: list[NoteEvent]) -> str:
 
 
 def note_array(text: str | None) -> np.ndarray:
-    """The stored note list as an (n, 3) array of onset, duration, pitch.
-
-    What a hum rerank reads for each of its hundreds of candidates: building a NoteEvent per
-    note cost more than aligning them.
-    """
+    """The stored note list as an (n, 3) array of onset, duration, pitch."""
     if not text:
         return np.zeros((0, 3))
     return np.asarray(json.loads(text), dtype=float).reshape(-1, 3)
+
+
+_BRACKETS = str.maketrans("[]", "  ")
+
+
+def note_arrays(texts: list[str | None]) -> list[np.ndarray]:
+    """``note_array`` of many stored note lists at once: what a hum rerank reads for its candidates.
+
+    The lists are flat numbers once their brackets go, so all of them are parsed by one numpy call
+    and cut by their comma counts (the same doubles as ``json.loads``, in two thirds of the time);
+    a text that does not parse to whole triples sends the lot back to ``note_array``.
+    """
+    kept = [t if t and t.strip() != "[]" else "" for t in texts]
+    counts = [t.count(",") + 1 if t else 0 for t in kept]
+    joined = ",".join(t.translate(_BRACKETS) for t in kept if t)
+    try:
+        with warnings.catch_warnings():  # numpy warns, and stops, at text that is not a number
+            warnings.simplefilter("error", DeprecationWarning)
+            flat = np.fromstring(joined, dtype=float, sep=",") if joined else np.zeros(0)
+    except (ValueError, DeprecationWarning):
+        flat = None
+    if flat is None or flat.size != sum(counts) or any(c % 3 for c in counts):
+        return [note_array(t) for t in texts]
+    return [part.reshape(-1, 3) for part in np.split(flat, np.cumsum(counts)[:-1])]
 
 
 class MelodyAnalyzer(Analyzer):
