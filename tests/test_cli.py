@@ -96,7 +96,7 @@ def test_tracks_info_stats(indexed):
     assert (
         info["views"]
         == {
-            "sound": "fused@2",
+            "sound": "fused@3",
             "melody": "melody@1",
             "words": "words@2",
             "fingerprint": "chromaprint@1",

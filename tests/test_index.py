@@ -39,7 +39,7 @@ def test_first_run_then_unchanged_rerun(music, library):
     assert all(r[vector_column("sound")] is not None for r in rows), "every track searchable after the run"
     assert {r["genre"] for r in rows} == {"Tonal", "Percussive", "Noise", "Chirp"}
     assert json.loads(rows[0]["views_json"]) == {
-        "sound": "fused@2", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
+        "sound": "fused@3", "melody": "melody@1", "words": "words@2", "fingerprint": "chromaprint@1",
         "landmarks": "landmarks@1",
     }  # fmt: skip
     second = _index(store, music)

@@ -10,6 +10,7 @@ vector column before the first row arrives.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -65,6 +66,8 @@ class Analyzer(ABC):
     reads_metadata: ClassVar[bool] = False
     # Types of extra fields that may be None (so their column can be created before a value arrives).
     field_types: ClassVar[dict[str, Literal["string", "number"]]] = {}
+    # The extra field holding the track's stretches (``similar --match sets``), if the analyzer keeps them.
+    segments_field: ClassVar[str | None] = None
 
     @property
     def key(self) -> str:
@@ -85,6 +88,13 @@ class Analyzer(ABC):
     @abstractmethod
     def analyze(self, audio: DecodedAudio) -> np.ndarray | Analysis:
         """Return a finite float32 vector of length ``dim`` (optionally with extra fields)."""
+
+    def segment_raws(self, raws: np.ndarray, encoded: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw outputs of many tracks' stretches from their raw vectors and ``segments_field`` values:
+        (M, dim) stretch after stretch, and each track's count (0 where its field is missing or damaged).
+
+        Only analyzers that declare ``segments_field`` implement it."""
+        raise NotImplementedError(f"{self.key} keeps no stretches")
 
     def analyze_track(self, audio: DecodedAudio, context: TrackContext) -> np.ndarray | Analysis:
         """Analyse with the file's context; analyzers that declare ``reads_metadata`` override this."""

@@ -16,12 +16,22 @@ tracks, the weighted z-scores are then projected on ``DISCRIMINANT_DIMS`` discri
 relative to how much the networks' outputs wander within one recording. That within-recording
 scatter ships with the analyzer (``fused_within.npz``, measured on game soundtracks that neither
 benchmark uses; rebuilt by ``bench/sound_adaptation.py --write-within``). Finally, L2.
+
+The view also keeps the track as a *set*: the networks' outputs averaged over ``SEGMENTS``
+consecutive stretches of its analysed windows (field ``SEGMENTS_FIELD``). ``similar --match sets``
+compares two tracks by their stretches (``tonearm.search.sets``), so a track whose intro and
+chorus sound different can match another by either. Only the networks' part is stored per
+stretch, as float16 deviations from the track's mean (the DSP statistics are per track): about
+6 kB a track.
 """
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -49,6 +59,66 @@ DISCRIMINANT_DIMS = 32
 DISCRIMINANT_RIDGE = 3.0
 DISCRIMINANT_MIN_TRACKS = 64
 WITHIN_FILE = Path(__file__).with_name("fused_within.npz")
+# The track as a set of stretches (bench/sound_adaptation.py: Chamfer over 4 and 8 stretches scored
+# alike; 4 stores half as much).
+SEGMENTS = 4
+SEGMENTS_FIELD = "ana_sound_segments"
+_NET_BLOCKS = ("musicnn", "tags", "aisfx")
+_NET_DIM = sum(size for name, size, _ in BLOCKS if name in _NET_BLOCKS)
+_DSP_DIM = sum(size for name, size, _ in BLOCKS if name not in _NET_BLOCKS)  # first in BLOCKS: per track
+_F16_MAX = float(np.finfo(np.float16).max)
+
+
+def stretch_means(outputs: list[np.ndarray], segments: int = SEGMENTS) -> np.ndarray:
+    """(S, sum of widths): each network's per-window outputs averaged over S consecutive stretches.
+
+    The networks see windows of different lengths (3-s patches, 2.3-s blocks), so each is cut into
+    the same number of stretches of its own windows; a track with fewer windows than ``segments``
+    has fewer stretches.
+    """
+    s = max(1, min(segments, *(len(x) for x in outputs)))
+    return np.concatenate(
+        [np.array([x[idx].mean(axis=0) for idx in np.array_split(np.arange(len(x)), s)]) for x in outputs], axis=1
+    )
+
+
+def encode_segments(stretches: np.ndarray, track: np.ndarray) -> str:
+    """The stretches' network outputs as base64 float16 deviations from the track's ``SEGMENTS_FIELD``.
+
+    Deviations, not values: some outputs sit far from zero and barely differ between tracks, where
+    float16's rounding of the value itself (0.125 at 200) would swamp what tells tracks apart.
+    """
+    if stretches.ndim != 2 or stretches.shape[1] != _NET_DIM or track.shape != (FusedSoundAnalyzer.dim,):
+        raise ValueError(f"expected (S, {_NET_DIM}) stretch outputs and a track vector, got {stretches.shape}")
+    dev = np.clip(stretches - track[_DSP_DIM:], -_F16_MAX, _F16_MAX).astype("<f2")
+    return base64.b64encode(dev.tobytes()).decode("ascii")
+
+
+def segment_raws(raws: np.ndarray, encoded: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+    """The stretches of many tracks at once, from their raw vectors (n, dim) and ``SEGMENTS_FIELD`` values.
+
+    Returns (M, dim) raw vectors of every stretch (each track's DSP statistics with its stretch's
+    network outputs), track after track, and how many each track has (0 for a missing or damaged
+    field). One base64 decode and one array for all: a query compares a hundred tracks.
+    """
+    raws = np.asarray(raws, np.float32)
+    counts = np.zeros(len(encoded), np.int64)
+    parts: list[np.ndarray] = []
+    for i, text in enumerate(encoded):
+        if not text:
+            continue
+        try:
+            dev = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f2")
+        except ValueError:  # binascii.Error: not base64
+            continue
+        if dev.size and dev.size % _NET_DIM == 0 and np.all(np.isfinite(raws[i])):
+            parts.append(dev)
+            counts[i] = dev.size // _NET_DIM
+    if not parts:
+        return np.zeros((0, raws.shape[1]), np.float32), counts
+    out = np.repeat(raws, counts, axis=0)
+    out[:, _DSP_DIM:] += np.concatenate(parts).reshape(-1, _NET_DIM)
+    return out, counts
 
 
 @cache
@@ -73,12 +143,15 @@ class FusedSoundAnalyzer(Analyzer):
     """DSP + musicnn embedding + musicnn tags + aiSFX embedding, block-weighted."""
 
     name = "fused"
-    version = 2  # 2: MTT-only tags added as fields (the vector is unchanged)
+    # 2: MTT-only tags added as fields; 3: the stretches (SEGMENTS_FIELD). The vector is unchanged.
+    version = 3
     view = "sound"
     dim = sum(size for _, size, _ in BLOCKS)
     sample_rate = aisfx.SR
     normalization = "standardize"
-    extra_fields = musicnn.TAG_FIELDS + musicnn.MTT_TAG_FIELDS
+    extra_fields = (*musicnn.TAG_FIELDS, *musicnn.MTT_TAG_FIELDS, SEGMENTS_FIELD)
+    field_types: ClassVar[dict[str, Literal["string", "number"]]] = {SEGMENTS_FIELD: "string"}
+    segments_field = SEGMENTS_FIELD
 
     def __init__(self) -> None:
         self._dsp = DspSoundAnalyzer()
@@ -96,6 +169,9 @@ class FusedSoundAnalyzer(Analyzer):
             DISCRIMINANT, within_track_scatter(), DISCRIMINANT_DIMS, DISCRIMINANT_RIDGE, DISCRIMINANT_MIN_TRACKS
         )
 
+    def segment_raws(self, raws: np.ndarray, encoded: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        return segment_raws(raws, encoded)
+
     def analyze(self, audio: DecodedAudio) -> Analysis:
         parts: dict[str, np.ndarray] = {"dsp": self._dsp.analyze(audio)}
         patches = musicnn.mel_patches(audio.at(musicnn.SR))
@@ -103,6 +179,10 @@ class FusedSoundAnalyzer(Analyzer):
         mtt = musicnn.load_net("MTT_musicnn").forward(patches[::MTT_STRIDE])
         parts["musicnn"] = out["penultimate"].mean(axis=0)
         parts["tags"] = out["taggram"].mean(axis=0)
-        parts["aisfx"] = aisfx.embed(audio.at(aisfx.SR), stride=PATCH_STRIDE).mean(axis=0)
+        blocks = aisfx.embed(audio.at(aisfx.SR), stride=PATCH_STRIDE)
+        parts["aisfx"] = blocks.mean(axis=0)
         vector = np.concatenate([parts[name] for name, _, _ in BLOCKS]).astype(np.float32)
-        return Analysis(vector, musicnn.tag_fields(out["taggram"], mtt["taggram"]))
+        fields: dict[str, float | str] = dict(musicnn.tag_fields(out["taggram"], mtt["taggram"]))
+        stretches = stretch_means([out["penultimate"], out["taggram"], blocks])
+        fields[SEGMENTS_FIELD] = encode_segments(stretches, vector)
+        return Analysis(vector, fields)

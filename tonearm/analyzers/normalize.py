@@ -84,13 +84,17 @@ class Standardizer:
         """Numbers in a search vector this fit makes (the analyzer's dimension, or the projection's)."""
         return int(self.projection.shape[1]) if self.projection is not None else int(np.shape(self.mean)[0])
 
-    def apply(self, raw: np.ndarray) -> np.ndarray:
-        """Standardise, weight, project (if fitted so) and L2-normalise rows (a single vector works too)."""
-        z = (np.asarray(raw, dtype=np.float64) - self.mean) / self.std
+    def apply(self, raw: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        """Standardise, weight, project (if fitted so) and L2-normalise rows (a single vector works too).
+
+        ``dtype``: the arithmetic's precision. Stored vectors are derived in float64; float32 serves
+        values that are only compared at query time (hundreds of stretches per query, ``search.sets``).
+        """
+        z = (np.asarray(raw, dtype=dtype) - self.mean.astype(dtype)) / self.std.astype(dtype)
         if self.weights is not None:
-            z = z * self.weights
+            z = z * np.asarray(self.weights, dtype=dtype)
         if self.projection is not None:
-            z = z @ self.projection
+            z = z @ self.projection.astype(dtype)
         norm = np.linalg.norm(z, axis=-1, keepdims=True)
         return (z / np.maximum(norm, 1e-12)).astype(np.float32)
 

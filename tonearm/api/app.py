@@ -16,7 +16,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
@@ -150,12 +150,15 @@ def create_app(config: ServerConfig) -> FastAPI:
         hubness: Annotated[
             bool | None, Query(description="CSLS hubness correction (default: on for the melody view only)")
         ] = None,
+        match: Annotated[
+            Literal["vector", "sets"], Query(description="vector: whole tracks; sets: the tracks' stretches")
+        ] = "vector",
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         if not s.get([track_id], columns=["id"]):
             raise HTTPException(404, f"no track {track_id}")
-        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view, hubness=hubness)
+        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view, hubness=hubness, match=match)
 
     @app.post("/api/similar", summary="Tracks similar to an uploaded audio file", dependencies=[Token])
     def similar_upload(
@@ -165,11 +168,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         k: Annotated[int, Form(ge=1, le=500)] = 10,
         where: Annotated[str | None, Form()] = None,
         hubness: Annotated[bool | None, Form()] = None,
+        match: Annotated[Literal["vector", "sets"], Form()] = "vector",
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         with saved_upload(file, max_bytes) as path:
-            out = similar(s, path, k=k, where=where, view=view, hubness=hubness)
+            out = similar(s, path, k=k, where=where, view=view, hubness=hubness, match=match)
         out["query"].update(target=file.filename, path=None)
         return out
 

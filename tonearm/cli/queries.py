@@ -34,6 +34,13 @@ def similar(
         bool,
         typer.Option("--hubness", help="Re-rank with the CSLS hubness correction (demotes tracks near everything)."),
     ] = False,
+    match: Annotated[
+        str,
+        typer.Option(
+            "--match",
+            help="vector: compare whole-track vectors; sets: compare the tracks' stretches (sound view only).",
+        ),
+    ] = "vector",
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -42,7 +49,7 @@ def similar(
     from tonearm.search.similar import similar as run_similar
 
     store = open_library(library)
-    payload = run_similar(store, target, k=k, where=where, min_score=min_score, view=view, hubness=hubness)
+    payload = run_similar(store, target, k=k, where=where, min_score=min_score, view=view, hubness=hubness, match=match)
     if json_out:
         print(dumps(payload))
     else:

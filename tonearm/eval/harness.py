@@ -104,6 +104,30 @@ class Evaluation:
         hits = self.store.knn(view, vec, k=len(self.items), exclude_ids=[self.track_of[item_id]], columns=["id"])
         return [self.by_track[h.row["id"]] for h in hits if h.row["id"] in self.by_track]
 
+    def set_rank(self, item_id: str) -> list[str]:
+        """The whole library ranked by the tracks' stretches (``similar --match sets``, every candidate)."""
+        if not hasattr(self, "_sets"):
+            from tonearm.search.sets import SetMatcher
+
+            self._sets = SetMatcher(self.store, self.view)
+        query = resolve_target(self.store, self.track_of[item_id], self.view)
+        res = rank_query(self.store, query, k=len(self.items), sets=self._sets)
+        return [self.by_track[r["id"]] for r in res["results"] if r["id"] in self.by_track]
+
+    def has_sets(self) -> bool:
+        """Whether the evaluated sound view keeps stretches (then its set matching is scored too)."""
+        from tonearm.analyzers import get_analyzer
+
+        name = (self.views or {}).get(self.view) or (self.store.get_meta("views") or {}).get(self.view)
+        return bool(name) and get_analyzer(name).segments_field is not None
+
+    def rankers(self) -> list[tuple[str, Any]]:
+        """The rankings the sound tasks score: the engine's, its set matching (if kept), the baseline."""
+        out: list[tuple[str, Any]] = [("engine", self.engine_rank)]
+        if self.has_sets():
+            out.append(("engine_sets", self.set_rank))
+        return [*out, ("baseline", self.baseline_rank)]
+
     def melody_rank(self, item_id: str) -> list[str]:
         return self.engine_rank(item_id, "melody")
 
@@ -146,7 +170,7 @@ class Evaluation:
     def _label_task(self, label: str, k: int = 10) -> dict:
         queries = [i for i in self.corpus.items if i.source == "rendered" and i.version == 0]
         out: dict[str, Any] = {"queries": len(queries), "k": k}
-        for name, rank in (("engine", self.engine_rank), ("baseline", self.baseline_rank)):
+        for name, rank in self.rankers():
             scores = []
             for q in queries:
                 ranked = [
@@ -202,7 +226,7 @@ class Evaluation:
         if not real:
             return {"skipped": "no real recordings in this corpus size"}
         out: dict[str, Any] = {"queries": len(real), "k": k, "groups": sorted({i.group for i in real})}
-        for name, rank in (("engine", self.engine_rank), ("baseline", self.baseline_rank)):
+        for name, rank in self.rankers():
             scores = []
             for q in real:
                 ranked = [r for r in rank(q.item_id) if self.items[r].source == "real"]

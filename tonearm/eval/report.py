@@ -250,6 +250,9 @@ def write_markdown(report: dict, path: Path) -> None:
         for m in metrics:
             e, b, c = res["engine"][m], res["baseline"][m], res.get("chance", {}).get(m, "–")
             lines.append(f"| {m} | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
+            if "engine_sets" in res:
+                e = res["engine_sets"][m]
+                lines.append(f"| {m}, `--match sets` | {_f(e)} | {_f(b)} | {_f(c)} | {_ratio(e, b)} |")
         lines += [f"\n{res['queries']} queries.", ""]
     if (res := _section(lines, r, "versions")) is not None:
         who = [w for w in ("engine", "melody", "baseline") if w in res["by"]["all"]]

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import DEFAULT_VIEWS, external, get_analyzer
+from tonearm.analyzers import DEFAULT_VIEWS, Analyzer, external, get_analyzer
 from tonearm.analyzers.normalize import Standardizer, l2
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
-from tonearm.store.base import Store, vector_column
+from tonearm.search.sets import MATCHES, SETS_POOL, SetMatcher
+from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import Filter
 from tonearm.store.identity import content_hash
 
@@ -37,17 +38,29 @@ class SimilarQuery:
     exclude_hashes: tuple[str, ...] = ()
     # The query's own recording (row with id/dup_group/content_hash): its copies are left out too.
     itself: dict[str, Any] | None = None
+    # The query's raw output and analyzer fields (its stretches, for ``match="sets"``); None if not kept.
+    raw: np.ndarray | None = None
+    fields: dict[str, Any] | None = None
 
 
 def analyze_file_for_view(store: Store, path: str, view: str) -> np.ndarray:
     """Analyse an outside file exactly as the library's ``view`` was analysed (not stored)."""
+    return analyze_file(store, path, view)[0]
+
+
+def analyze_file(store: Store, path: str, view: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """An outside file's search vector for ``view``, with its raw output and the analyzer's fields."""
     name = (store.get_meta("views") or DEFAULT_VIEWS).get(view)
     if name is None:
         raise TonearmError(f"the library has no {view!r} view")
     analyzer = get_analyzer(name)
     if isinstance(analyzer, external.ExternalModelAnalyzer):
         external.use_library_paths(store)  # the weights this library was indexed with
-    raw = analyzer.run(load_for_analysis(path, analyzer.sample_rate)).vector
+    out = analyzer.run(load_for_analysis(path, analyzer.sample_rate))
+    return _search_vector(store, analyzer, view, out.vector), np.asarray(out.vector, np.float32), out.fields
+
+
+def _search_vector(store: Store, analyzer: Analyzer, view: str, raw: np.ndarray) -> np.ndarray:
     if analyzer.normalization == "none":
         if not np.any(raw):
             raise TonearmError(f"nothing to compare in the {view!r} view of this file (e.g. no melody found)")
@@ -114,17 +127,19 @@ def resolve_target(store: Store, target: str, view: str = "sound", identify: boo
         info = {k: row.get(k) for k in RESULT_FIELDS}
         info.update(target=target, kind="track")
         hashes = (row["content_hash"],) if row.get("content_hash") else ()
-        return SimilarQuery(np.asarray(vec, np.float32), view, info, (row["id"],), hashes, row)
+        raw = row.get(raw_column(view))
+        return SimilarQuery(np.asarray(vec, np.float32), view, info, (row["id"],), hashes, row,
+                            None if raw is None else np.asarray(raw, np.float32), row)  # fmt: skip
     if os.path.isfile(path):
-        vec = analyze_file_for_view(store, path, view)
+        vec, raw, fields = analyze_file(store, path, view)
         info = {"target": target, "kind": "file", "path": path}
         digest = content_hash(path)
         known = identified(store, path) if identify else None
         if known is not None:  # a clip of a library recording: that recording is the query, not a result
             row, found = known
             info["identified"] = found
-            return SimilarQuery(vec, view, info, (row["id"],), (digest,), row)
-        return SimilarQuery(vec, view, info, (), (digest,), {"content_hash": digest})
+            return SimilarQuery(vec, view, info, (row["id"],), (digest,), row, raw, fields)
+        return SimilarQuery(vec, view, info, (), (digest,), {"content_hash": digest}, raw, fields)
     raise NotFoundError(f"{target!r} is neither a track id, an indexed path, nor an audio file")
 
 
@@ -136,20 +151,26 @@ def similar(
     min_score: float | None = None,
     view: str = "sound",
     hubness: bool | None = None,
+    match: str = "vector",
 ) -> dict[str, Any]:
     """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``.
 
     ``hubness`` re-ranks a wider candidate pool with CSLS (:mod:`tonearm.search.hubness`); None
     means the view's default (on where ``tonearm eval`` measured a gain: the melody view).
+    ``match``: ``"vector"`` compares track vectors; ``"sets"`` compares the tracks' stretches
+    (:mod:`tonearm.search.sets`; the sound view only).
     """
     if k < 1:
         raise TonearmError("-k must be at least 1")
+    if match not in MATCHES:
+        raise TonearmError(f"unknown match {match!r}; expected one of: {', '.join(MATCHES)}")
     flt = store.compile_where(where)
     if hubness is None:
         from tonearm.search.hubness import DEFAULT_VIEWS
 
-        hubness = view in DEFAULT_VIEWS
-    return rank(store, resolve_target(store, target, view), k, flt, min_score, hubness, where)
+        hubness = view in DEFAULT_VIEWS and match == "vector"
+    matcher = SetMatcher(store, view) if match == "sets" else None  # fails before any analysis
+    return rank(store, resolve_target(store, target, view), k, flt, min_score, hubness, where, matcher)
 
 
 def rank(
@@ -160,10 +181,21 @@ def rank(
     min_score: float | None = None,
     hubness: bool = False,
     where: str | None = None,
+    sets: SetMatcher | None = None,
 ) -> dict[str, Any]:
-    """The result list for a resolved query (``similar`` without the target lookup or analysis)."""
+    """The result list for a resolved query (``similar`` without the target lookup or analysis).
+
+    ``sets``: re-rank ``SETS_POOL`` candidates by their stretches (the query must carry its raw
+    output and fields) instead of returning the track vectors' order."""
     view = query.view
-    pool = dedupe.overfetch(max(3 * k, 30) if hubness else k)
+    query_set = _query_set(sets, query) if sets is not None else None
+    if sets is not None:
+        pool, columns = max(SETS_POOL, dedupe.overfetch(k)), list(RESULT_FIELDS)
+        hubness = False
+    elif hubness:
+        pool, columns = dedupe.overfetch(max(3 * k, 30)), [*RESULT_FIELDS, vector_column(view)]
+    else:
+        pool, columns = dedupe.overfetch(k), list(RESULT_FIELDS)
     hits = store.knn(
         view,
         query.vector,
@@ -171,8 +203,10 @@ def rank(
         where=flt,
         exclude_ids=query.exclude_ids,
         exclude_hashes=query.exclude_hashes,
-        columns=[*RESULT_FIELDS, vector_column(view)] if hubness else list(RESULT_FIELDS),
+        columns=columns,
     )
+    if sets is not None and query_set is not None:  # (query_set is set exactly when sets is)
+        hits = sets.rerank(store, query_set, hits)
     if hubness:
         from tonearm.search.hubness import rerank
 
@@ -191,4 +225,10 @@ def rank(
         item["rank"] = len(results) + 1
         results.append(item)
     info = dict(query.info, view=view, k=k, where=where, min_score=min_score, hubness=hubness)
+    info["match"] = "sets" if sets is not None else "vector"
     return {"query": info, "results": results}
+
+
+def _query_set(sets: SetMatcher, query: SimilarQuery) -> np.ndarray:
+    """The query as a set: its stretches, else its vector alone (a track analysed before stretches were kept)."""
+    return sets.query_set(query.raw, (query.fields or {}).get(sets.field), query.vector)
