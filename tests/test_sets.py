@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from tonearm.analyzers import fused
+from tonearm.analyzers import fused, stretches
 from tonearm.analyzers.fused import FusedSoundAnalyzer, encode_segments, segment_raws, stretch_means
 from tonearm.analyzers.normalize import Standardizer
 from tonearm.errors import TonearmError
@@ -116,6 +116,26 @@ def test_set_matching_finds_the_track_made_of_the_same_sounds(set_library):
     assert f"{0:016x}" not in {r["id"] for r in by_sets["results"]}
 
 
+def test_stored_stretch_vectors_give_the_derived_scores_and_stale_ones_are_not_used(set_library):
+    derived = similar(set_library, f"{0:016x}", k=20, match="sets")["results"]
+    std = Standardizer.from_json(set_library.get_meta("normalizer:sound"))
+    rows = list(set_library.scan(columns=["id", raw_column("sound"), vector_column("sound"), fused.SEGMENTS_FIELD]))
+    vectors, counts = stretches.derive(FusedSoundAnalyzer(), std, np.array([r[raw_column("sound")] for r in rows]),
+                                       [r[fused.SEGMENTS_FIELD] for r in rows])  # fmt: skip
+    stored = stretches.encode_many(std, vectors, counts)
+    stored[1] = "0123456789ab" + stored[1][12:]  # derived with other statistics: not used
+    stored[2] = stored[2][:20]  # damaged: not used
+    field = stretches.set_field("sound")
+    set_library.ensure_fields({field: "string"})
+    set_library.set_vectors("sound", [r["id"] for r in rows], np.array([r[vector_column("sound")] for r in rows]),
+                            {field: stored})  # fmt: skip
+    assert stretches.decode(stored[1], std) is None and stretches.decode(stored[2], std) is None
+    assert stretches.decode(stored[3], std).shape == (counts[3], std.output_dim())
+    again = similar(set_library, f"{0:016x}", k=20, match="sets")["results"]
+    assert [r["id"] for r in again] == [r["id"] for r in derived]
+    assert np.allclose([r["score"] for r in again], [r["score"] for r in derived], atol=1e-5)
+
+
 def test_a_track_without_stretches_is_a_set_of_one(set_library):
     everyone = similar(set_library, f"{0:016x}", k=50, match="sets")["results"]
     assert f"{99:016x}" in {r["id"] for r in everyone}  # compared by its track vector, not dropped
@@ -148,18 +168,20 @@ def test_an_index_run_keeps_stretches_and_upgrades_an_older_library(tmp_path, mu
     rows = list(store.scan())
     _, counts = segment_raws(np.array([r[raw_column("sound")] for r in rows]), [r[fused.SEGMENTS_FIELD] for r in rows])
     assert all(1 <= n <= fused.SEGMENTS for n in counts)
+    _stretch_vectors_are_current(store, rows, counts)
     target = rows[0]["id"]
     fresh = run_cli("similar", target, "--match", "sets", "--json", "-k", "3", "--library", str(lib))
     assert fresh.returncode == 0, fresh.stderr
     assert len(json.loads(fresh.stdout)["results"]) == 3
 
     for row in rows:  # as fused@2 left them
-        row[fused.SEGMENTS_FIELD] = None
+        row[fused.SEGMENTS_FIELD] = row[stretches.set_field("sound")] = None
         row["views_json"] = json.dumps(dict(json.loads(row["views_json"]), sound="fused@2"))
     store.upsert(rows)
+    store.set_meta("normalizer:sound", dict(store.get_meta("normalizer:sound"), analyzer="fused@2"))
     old = run_cli("similar", target, "--match", "sets", "--json", "-k", "3", "--library", str(lib))
-    assert old.returncode == 0, old.stderr
-    assert len(json.loads(old.stdout)["results"]) == 3
+    assert old.returncode != 0 and "was analysed by fused@2; finish an index run first" in old.stderr
+    assert run_cli("similar", target, "--json", "-k", "3", "--library", str(lib)).returncode == 0  # vectors still serve
 
     indexer = Indexer(open_store(str(lib)), views)
     files = list(iter_audio_files([str(music)]))
@@ -167,8 +189,10 @@ def test_an_index_run_keeps_stretches_and_upgrades_an_older_library(tmp_path, mu
     assert len(jobs) == len(rows) and all(set(j.views) - j.fresh_views == {"sound"} for j in jobs)  # sound only
     report = indexer.run([str(music)], workers=2)
     assert report.updated == len(rows) and report.added == 0 and not report.failed
-    after = list(open_store(str(lib)).scan())
+    store = open_store(str(lib))
+    after = list(store.scan())
     assert all(r[fused.SEGMENTS_FIELD] for r in after)
+    _stretch_vectors_are_current(store, after, counts)
     assert all(json.loads(r["views_json"]) == {"sound": "fused@3", "melody": "melody@1"} for r in after)
     bad = run_cli("similar", target, "--match", "sets", "--view", "melody", "--library", str(lib))
     assert bad.returncode != 0 and "keeps no stretches" in bad.stderr and "Traceback" not in bad.stderr
@@ -188,3 +212,14 @@ def test_the_http_api_matches_sets_on_request(set_library):
     assert client.get(url, params={"match": "nearest"}).status_code == 422
     melody = client.get(url, params={"match": "sets", "view": "melody"})
     assert melody.status_code == 400 and "stretches" in melody.json()["detail"]
+
+
+def _stretch_vectors_are_current(store, rows: list[dict], counts: np.ndarray) -> None:
+    """Every row's stored stretch vectors were derived with the statistics in force, as a query would derive them."""
+    std = Standardizer.from_json(store.get_meta("normalizer:sound"))
+    raws = np.array([r[raw_column("sound")] for r in rows])
+    expected, n = stretches.derive(FusedSoundAnalyzer(), std, raws, [r[fused.SEGMENTS_FIELD] for r in rows])
+    assert n.tolist() == list(counts)
+    stored = [stretches.decode(r[stretches.set_field("sound")], std) for r in rows]
+    assert all(s is not None for s in stored)
+    assert np.allclose(np.concatenate(stored), expected, atol=1e-6)

@@ -174,6 +174,34 @@ def test_set_vectors_replaces_only_that_column_of_existing_rows(filled):
     assert filled.knn("sound", new[1], k=1)[0].row["id"] == "0000000000000004"
 
 
+def test_fields_are_written_with_the_vectors(filled):
+    """``set_vectors`` and ``rewrite_vectors`` (same dimension, and a new one) write other columns of the
+    same rows in the same pass (a view's stretch vectors); rows left out keep theirs."""
+    vec = vector_column("sound")
+    filled.ensure_fields({"ana_sound_set": "string"})
+    filled.set_vectors("sound", ["0000000000000001"], np.array([_unit([0, 0, 1, 0])]), {"ana_sound_set": ["one"]})
+    row = filled.get(["0000000000000001"])[0]
+    assert row["ana_sound_set"] == "one" and np.allclose(row[vec], _unit([0, 0, 1, 0]))
+
+    def even_rows(batch):
+        keep = np.array([int(i, 16) % 2 == 0 for i in batch["id"]])
+        ids = [i for i, k in zip(batch["id"], keep, strict=True) if k]
+        return keep, np.tile(_unit([1, 1, 0, 0]), (int(keep.sum()), 1)), {"ana_sound_set": [f"s{i[-1]}" for i in ids]}
+
+    assert filled.rewrite_vectors("sound", even_rows, ["id"], batch_rows=4) == 3
+    got = {r["id"][-1]: r["ana_sound_set"] for r in filled.scan(columns=["id", "ana_sound_set"])}
+    assert got == {"0": "s0", "1": "one", "2": "s2", "3": None, "4": "s4", "5": None}
+
+    def all_rows_shorter(batch):
+        n = len(batch["id"])
+        return np.ones(n, bool), np.tile(_unit([1, 0]), (n, 1)), {"ana_sound_set": [f"d{i[-1]}" for i in batch["id"]]}
+
+    assert filled.rewrite_vectors("sound", all_rows_shorter, ["id"], batch_rows=4, dim=2) == 6
+    assert filled.views() == {"sound": 2}
+    got = {r["id"][-1]: r["ana_sound_set"] for r in filled.scan(columns=["id", "ana_sound_set"])}
+    assert got == {str(i): f"d{i}" for i in range(6)}
+
+
 def test_invalid_filter_is_clear(filled):
     with pytest.raises(FilterError, match="unknown field"):
         filled.compile_where("colour = 'red'")

@@ -17,7 +17,9 @@ recordings, it serves another as well as that set's own; ``bench/sound_adaptatio
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.linalg import eigh
@@ -79,6 +81,15 @@ class Standardizer:
         moments = Moments()
         moments.add(raw)
         return moments.standardizer(analyzer, weights)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identity of these statistics (12 hex digits): what stored vectors derived with them are stamped with."""
+        h = hashlib.sha1(f"{self.analyzer}|{self.method}|{self.n}".encode())
+        for part in (self.mean, self.std, self.weights, self.projection):
+            if part is not None:
+                h.update(np.ascontiguousarray(part, dtype="<f8").tobytes())
+        return h.hexdigest()[:12]
 
     def output_dim(self) -> int:
         """Numbers in a search vector this fit makes (the analyzer's dimension, or the projection's)."""

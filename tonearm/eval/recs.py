@@ -150,8 +150,9 @@ def skewness(x: np.ndarray) -> float:
     return float(((x - x.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
 
 
-def _retrieval(ev: Any, ids: list[str], sim: np.ndarray, bonus: np.ndarray) -> dict[str, float]:
-    """Style P@10, grouping P@5 and QbE MRR from a similarity matrix, as the harness scores them."""
+def _retrieval(ev: Any, ids: list[str], sim: np.ndarray, bonus: np.ndarray | None) -> dict[str, float]:
+    """Style P@10, grouping P@5 and QbE MRR from a similarity matrix, as the harness scores them
+    (``bonus`` None: no QbE, whose queries are scored by track vector)."""
     items = ev.items
     pos = {i: j for j, i in enumerate(ids)}
     out: dict[str, float] = {}
@@ -171,6 +172,8 @@ def _retrieval(ev: Any, ids: list[str], sim: np.ndarray, bonus: np.ndarray) -> d
         grouping.append(M.mean(items[r].group == items[q].group for r in ranked[:5]))
     if real:
         out["grouping_p@5"] = M.mean(grouping)
+    if bonus is None:
+        return out
     mat = np.array([ev.vectors[i] for i in ids], np.float32)
     by: dict[str, list[float]] = defaultdict(list)
     for q in [q for q in ev.corpus.queries if q.task == "qbe" and q.path in ev.query_vectors]:
@@ -199,10 +202,23 @@ def _versions_mrr(ev: Any, ids: list[str], sim: np.ndarray) -> float:
     return M.mean(scores)
 
 
-def task_hubness(ev: Any) -> dict[str, Any]:
-    """k-occurrence skewness per view; the sound view's retrieval with and without CSLS."""
+def _csls(sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSLS of a similarity matrix (diagonal -inf in and out), with each row's neighbourhood mean."""
     from tonearm.search.hubness import neighbour_means
 
+    r = neighbour_means(sim)
+    csls = 2 * sim - r[None, :] - r[:, None]
+    np.fill_diagonal(csls, -np.inf)
+    return csls, r
+
+
+def _occurrence(sim: np.ndarray) -> dict[str, Any]:
+    n_k = k_occurrence(sim)
+    return {"skewness": skewness(n_k), "max": int(n_k.max()), "antihubs": float(np.mean(n_k == 0))}
+
+
+def task_hubness(ev: Any) -> dict[str, Any]:
+    """k-occurrence skewness per view; the sound view's retrieval with and without CSLS."""
     out: dict[str, Any] = {"k": K, "views": {}}
     for view, vecs in ev.view_vectors.items():
         if view == "fingerprint" or len(vecs) <= K + 1:
@@ -211,22 +227,43 @@ def task_hubness(ev: Any) -> dict[str, Any]:
         x = np.array([vecs[i] for i in ids], np.float32)
         sim = x @ x.T
         np.fill_diagonal(sim, -np.inf)
-        r = neighbour_means(sim)
-        csls = 2 * sim - r[None, :] - r[:, None]
-        np.fill_diagonal(csls, -np.inf)
+        csls, r = _csls(sim)
         row: dict[str, Any] = {"tracks": len(ids)}
         for name, s in (("cosine", sim), ("csls", csls)):
-            n_k = k_occurrence(s)
-            row[name] = {"skewness": skewness(n_k), "max": int(n_k.max()), "antihubs": float(np.mean(n_k == 0))}
+            row[name] = _occurrence(s)
             if view == ev.view:
                 row[name] |= _retrieval(ev, ids, s, np.zeros(len(ids)) if name == "cosine" else -0.5 * r)
-            if view == "melody":
+            if view in ("melody", ev.view):  # versions by sound: other renderings of a tune
                 row[name]["versions_mrr"] = _versions_mrr(ev, ids, s)
         out["views"][view] = row
+        if view == ev.view and ev.has_sets():
+            out["views"][f"{view} (sets)"] = _set_hubness(ev, ids)
     base = np.array([ev.base_vec[i] for i in ev.base_ids])
     bsim = base @ base.T
     np.fill_diagonal(bsim, -np.inf)
     out["mfcc_baseline_skewness"] = skewness(k_occurrence(bsim))
+    return out
+
+
+def _set_hubness(ev: Any, ids: list[str]) -> dict[str, Any]:
+    """The sound view's tracks compared as sets (``similar --match sets``, every pair): hubness with
+    and without CSLS, style, grouping and versions as the other rows score them."""
+    from tonearm.search.sets import SetMatcher, chamfer_many
+    from tonearm.store.base import raw_column, vector_column
+
+    matcher = SetMatcher(ev.store, ev.view)
+    cols = ["id", vector_column(ev.view), raw_column(ev.view), matcher.field]
+    rows = {r["id"]: r for r in ev.store.scan(columns=cols)}
+    picked = [rows[ev.track_of[i]] for i in ids]
+    raws = np.array([r[cols[2]] for r in picked], np.float32)
+    vecs = np.array([r[cols[1]] for r in picked], np.float32)
+    stretches, counts = matcher.sets(raws, [r[matcher.field] for r in picked], vecs)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sim = np.array([chamfer_many(stretches[a : a + n], stretches, counts) for a, n in zip(starts, counts, strict=True)])
+    np.fill_diagonal(sim, -np.inf)
+    out: dict[str, Any] = {"tracks": len(ids)}
+    for name, s in (("cosine", sim), ("csls", _csls(sim)[0])):
+        out[name] = _occurrence(s) | _retrieval(ev, ids, s, None) | {"versions_mrr": _versions_mrr(ev, ids, s)}
     return out
 
 

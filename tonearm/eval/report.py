@@ -187,7 +187,11 @@ def _recommendation_sections(lines: list[str], r: dict) -> None:
                 f"Melody view, versions MRR: cosine {_f(melody['cosine']['versions_mrr'])}, "
                 f"CSLS {_f(melody['csls']['versions_mrr'])}.",
             ]
-        sound = next((v for v in h["views"].values() if "style_p@10" in v["cosine"]), None)
+        for view, v in h["views"].items():
+            if "versions_mrr" in v["cosine"] and view != "melody":
+                lines.append(f"{view}, versions MRR: {_f(v['cosine']['versions_mrr'])}, "
+                             f"CSLS {_f(v['csls']['versions_mrr'])}.")  # fmt: skip
+        sound = next((v for v in h["views"].values() if "qbe_mrr" in v["cosine"]), None)
         if sound:
             lines += ["", "| retrieval (sound view) | cosine | CSLS |", "|---|---|---|"]
             for m in sound["cosine"]:

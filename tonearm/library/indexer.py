@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from tonearm import failpoints
-from tonearm.analyzers import external, get_analyzer, parse_views
+from tonearm.analyzers import external, get_analyzer, parse_views, stretches
 from tonearm.analyzers.normalize import FINAL_REFIT_GROWTH, REFIT_GROWTH, Standardizer, l2
 from tonearm.errors import DiskFullError, storage_fault
 from tonearm.library.duplicates import update_duplicates
@@ -133,7 +133,9 @@ class Indexer:
         for analyzer in self.analyzers.values():
             analyzer.ensure_ready()  # fail before scanning, not once per file
         # Row fields the analyzers own (tags, note lists): cleared with new bytes, kept by metadata refresh.
-        self._owned_fields = frozenset(f for a in self.analyzers.values() for f in a.extra_fields)
+        self._owned_fields = frozenset(f for a in self.analyzers.values() for f in a.extra_fields) | {
+            stretches.set_field(v) for v, a in self.analyzers.items() if a.segments_field
+        }
         self._field_types = {n: t for a in self.analyzers.values() for n, t in a.field_types.items()}
         self.sidecars = SidecarReader()
         self._standardizers: dict[str, Standardizer | None] = {}
@@ -267,6 +269,8 @@ class Indexer:
             if analyzer.dim == 0:
                 continue  # a view without a vector (landmarks: its index is the postings)
             self.store.ensure_view(view, analyzer.dim)
+            if analyzer.segments_field:  # its stretch vectors, derived with the statistics (analyzers/stretches.py)
+                self.store.ensure_fields({stretches.set_field(view): "string"})
             saved = self.store.get_meta(f"normalizer:{view}")
             self._standardizers[view] = Standardizer.from_json(saved) if saved else None
         self._search_dims = self.store.views()
@@ -386,6 +390,8 @@ class Indexer:
             if self.analyzers[view].dim:
                 row[raw_column(view)] = raw
                 row[vector_column(view)] = self._normalise(view, raw)
+                if self.analyzers[view].segments_field:
+                    row[stretches.set_field(view)] = self._stretch_vectors(view, row)
             views[view] = self.analyzers[view].key
         row["views_json"] = json.dumps(views, sort_keys=True)
         if res.raw:
@@ -440,6 +446,15 @@ class Indexer:
             return None  # searchable once statistics exist (first refit) and the search column fits them
         return std.apply(raw)
 
+    def _stretch_vectors(self, view: str, row: Mapping[str, Any]) -> str | None:
+        """The stored stretch vectors of a row whose track vector was just derived (None until it is)."""
+        std, analyzer = self._standardizers.get(view), self.analyzers[view]
+        if std is None or row.get(vector_column(view)) is None:
+            return None
+        raw = np.asarray(row[raw_column(view)], np.float32)[None, :]
+        vectors, counts = stretches.derive(analyzer, std, raw, [row.get(analyzer.segments_field)])
+        return stretches.encode_many(std, vectors, counts)[0]
+
     def _maybe_refit(self, view: str, final: bool = False) -> None:
         """Refit the view's statistics if the library drifted; fill in vectors still missing.
 
@@ -452,8 +467,9 @@ class Indexer:
         recipe = analyzer.discriminant() if self._adapt else None
         growth = FINAL_REFIT_GROWTH if final else REFIT_GROWTH
         self._standardizers[view] = refit_view(
-            self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe, growth=growth
-        )
+            self.store, view, analyzer.key, analyzer.dim_weights(), current, discriminant=recipe, growth=growth,
+            stretches_of=analyzer if analyzer.segments_field else None,
+        )  # fmt: skip
         self._search_dims = self.store.views()
 
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tonearm import failpoints
+from tonearm.analyzers import Analyzer, stretches
 from tonearm.analyzers.normalize import REFIT_GROWTH, Discriminant, Moments, Standardizer, method_for
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import And, IsNull
@@ -47,12 +48,15 @@ def refit_view(
     batch_rows: int = BATCH_ROWS,
     discriminant: Discriminant | None = None,
     growth: float = REFIT_GROWTH,
+    stretches_of: Analyzer | None = None,
 ) -> Standardizer | None:
     """Refit ``view``'s statistics if the library drifted (by more than ``growth``), and fill in
     vectors still missing.
 
     ``discriminant``: the analyzer's projection recipe, if it has one and the library uses it (a
     library switching it on or off, or growing past its minimum size, is refitted).
+    ``stretches_of``: the view's analyzer when it keeps stretches: their stored vectors
+    (``analyzers.stretches``) are derived again with the track vectors, in the same pass.
     Returns the statistics now in force (``current`` when nothing needed fitting).
     """
     raw, vec = raw_column(view), vector_column(view)
@@ -69,12 +73,22 @@ def refit_view(
     if std is None:
         return current
 
-    def derive(batch: dict) -> tuple[np.ndarray, np.ndarray]:
+    def derive(batch: dict) -> tuple[np.ndarray, np.ndarray, dict[str, list[str | None]]]:
         keep = _owned(batch["views_json"], view, key) & ~np.isnan(batch[raw][:, 0])
         failpoints.hit("refit")
-        return keep, std.apply(batch[raw][keep])
+        if stretches_of is None:
+            return keep, std.apply(batch[raw][keep]), {}
+        encoded = [batch[stretches_of.segments_field][i] for i in np.flatnonzero(keep)]
+        vectors, counts = stretches.derive(stretches_of, std, batch[raw][keep], encoded)
+        return (
+            keep,
+            std.apply(batch[raw][keep]),
+            {stretches.set_field(view): stretches.encode_many(std, vectors, counts)},
+        )
 
     columns = ["id", raw, "views_json"]
+    if stretches_of is not None and stretches_of.segments_field:
+        columns.append(stretches_of.segments_field)
     if refit or reshape:  # every owned vector changes: one pass over the library
         written = store.rewrite_vectors(view, derive, columns, batch_rows, dim=std.output_dim())
         if refit:
@@ -82,8 +96,8 @@ def refit_view(
     else:  # a few rows committed before the statistics existed
         written = 0
         for batch in store.scan_batches(columns, missing, batch_rows):
-            keep, vectors = derive(batch)
-            store.set_vectors(view, [i for i, k in zip(batch["id"], keep, strict=True) if k], vectors)
+            keep, vectors, fields = derive(batch)
+            store.set_vectors(view, [i for i, k in zip(batch["id"], keep, strict=True) if k], vectors, fields)
             written += int(keep.sum())
     log.info("normalised view %s over %d tracks (refit=%s, reshape=%s)", view, written, refit, reshape)
     return std

@@ -15,18 +15,19 @@ analyzer kept stretches counts as a set of one: its track vector.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from tonearm.analyzers import DEFAULT_VIEWS, Analyzer, get_analyzer
+from tonearm.analyzers import DEFAULT_VIEWS, Analyzer, get_analyzer, stretches
 from tonearm.analyzers.normalize import Standardizer
 from tonearm.errors import TonearmError
 from tonearm.store.base import Hit, Store, raw_column, vector_column
 from tonearm.store.filters import InList
 
 # Candidates proposed by track vector for each set query (recall against exact set matching in the README).
-SETS_POOL = 100
+SETS_POOL = 200
 MATCHES = ("vector", "sets")
 
 
@@ -57,33 +58,35 @@ class SetMatcher:
 
     def __init__(self, store: Store, view: str) -> None:
         saved = store.get_meta(f"normalizer:{view}")  # names the analyzer whose outputs it was fitted on
-        name = str((saved or {}).get("analyzer", "")).partition("@")[0]
-        if not saved:  # which analyzer the view has, to say what is missing
+        if saved:
+            name = str(saved.get("analyzer", "")).partition("@")[0]
+        else:  # no statistics: the view's analyzer says which error applies
             name = (store.get_meta("views") or DEFAULT_VIEWS).get(view, "")
         analyzer = _analyzer(name)
-        if analyzer is not None and analyzer.segments_field is not None and not saved:
-            raise TonearmError(f"the {view!r} view has no statistics yet; finish an index run first")
-        if analyzer is None or analyzer.segments_field is None or not saved:
+        if analyzer is None or analyzer.segments_field is None:
             raise TonearmError(f"the {view!r} view keeps no stretches to match as sets (analyzer {name or 'none'})")
+        if not saved:
+            raise TonearmError(f"the {view!r} view has no statistics yet; finish an index run first")
         if analyzer.key != saved["analyzer"]:
             raise TonearmError(f"the {view!r} view was analysed by {saved['analyzer']}; finish an index run first")
         self.view, self.analyzer = view, analyzer
         self.field: str = analyzer.segments_field
+        self.stored_field = stretches.set_field(view)
+        self.has_stored = self.stored_field in store.columns()  # a library that never wrote them: derive all
         self.standardizer = Standardizer.from_json(saved)
 
     def sets(
         self, raws: np.ndarray, encoded: Sequence[str | None], vectors: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Tracks as sets: their normalised stretches back to back, and how many each has.
+        """Tracks as sets, derived from their raw outputs: stretch vectors back to back, and how many each has.
 
         A track without stretches (analysed before they were kept, or a damaged field) is the set
         of its track vector alone; one without a vector either has none (count 0)."""
-        raw_stretches, counts = self.analyzer.segment_raws(raws, encoded)
-        projected = self.standardizer.apply(raw_stretches, np.float32) if len(raw_stretches) else raw_stretches
+        derived, counts = stretches.derive(self.analyzer, self.standardizer, raws, encoded, np.float32)
         blocks, at = [], 0
         for i, n in enumerate(counts):
             if n:
-                blocks.append(projected[at : at + n])
+                blocks.append(derived[at : at + n])
                 at += n
             elif np.all(np.isfinite(vectors[i])):
                 blocks.append(vectors[i : i + 1])
@@ -91,34 +94,54 @@ class SetMatcher:
         dim = self.standardizer.output_dim()
         return (np.concatenate(blocks).astype(np.float32) if blocks else np.zeros((0, dim), np.float32)), counts
 
-    def query_set(self, raw: np.ndarray | None, encoded: str | None, vector: np.ndarray) -> np.ndarray:
-        """One track (the query) as a set."""
+    def query_set(self, row: Mapping[str, Any], raw: np.ndarray | None, vector: np.ndarray) -> np.ndarray:
+        """One track (the query) as a set: its stored stretch vectors, else derived from ``row``'s fields."""
+        stored = stretches.decode(row.get(self.stored_field), self.standardizer)
+        if stored is not None:
+            return stored
         if raw is None:
             return np.asarray(vector, np.float32)[None, :]
-        out, _ = self.sets(np.asarray(raw, np.float32)[None, :], [encoded], np.asarray(vector, np.float32)[None, :])
-        return out
+        vec = np.asarray(vector, np.float32)[None, :]
+        return self.sets(np.asarray(raw, np.float32)[None, :], [row.get(self.field)], vec)[0]
 
     def rerank(self, store: Store, query: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
         """Candidates re-scored by their set's Chamfer similarity to ``query``, best first.
 
-        Their stretches are read in one batch by id, as arrays (measured at 100k tracks: asking the
-        k-NN query for these columns instead costs 10 ms more, in Python lists of raw numbers)."""
+        Their stored stretch vectors are read in one batch by id; those stored with other statistics
+        (or none) are derived from their raw outputs, read in a second batch."""
         if not hits:
             return []
-        ids = [h.row["id"] for h in hits]
-        cols = ["id", vector_column(self.view), raw_column(self.view), self.field]
-        found: dict[str, tuple[np.ndarray, np.ndarray, str | None]] = {}
-        for batch in store.scan_batches(cols, InList("id", tuple(ids)), batch_rows=len(ids) + 1):
-            for j, i in enumerate(batch["id"]):
-                found[i] = (batch[cols[1]][j], batch[cols[2]][j], batch[cols[3]][j])
-        kept = [h for h in hits if h.row["id"] in found]  # a row deleted meanwhile drops out
+        sets: dict[str, np.ndarray] = {}
+        present: set[str] = set()
+        ids = tuple(h.row["id"] for h in hits)
+        if self.has_stored:
+            for batch in store.scan_batches(["id", self.stored_field], InList("id", ids), batch_rows=len(ids) + 1):
+                for i, text in zip(batch["id"], batch[self.stored_field], strict=True):
+                    present.add(i)
+                    if (found := stretches.decode(text, self.standardizer)) is not None:
+                        sets[i] = found
+        else:
+            present.update(ids)
+        stale = tuple(i for i in ids if i in present and i not in sets)
+        if stale:
+            sets.update(self._derived(store, stale))
+        kept = [h for h in hits if h.row["id"] in sets]  # a row deleted meanwhile, or with no vector, drops out
         if not kept:
             return []
-        vecs, raws, fields = (list(x) for x in zip(*(found[h.row["id"]] for h in kept), strict=True))
-        stretches, counts = self.sets(np.asarray(raws, np.float32), fields, np.asarray(vecs, np.float32))
-        has = counts > 0
-        scores = np.full(len(kept), -np.inf)
-        if has.any():
-            scores[has] = chamfer_many(query, stretches, counts[has])
+        blocks = [sets[h.row["id"]] for h in kept]
+        scores = chamfer_many(query, np.concatenate(blocks), np.array([len(b) for b in blocks]))
         order = np.argsort(-scores, kind="stable")
-        return [Hit(kept[i].row, float(scores[i])) for i in order if has[i]]
+        return [Hit(kept[i].row, float(scores[i])) for i in order]
+
+    def _derived(self, store: Store, ids: tuple[str, ...]) -> dict[str, np.ndarray]:
+        cols = ["id", vector_column(self.view), raw_column(self.view), self.field]
+        out: dict[str, np.ndarray] = {}
+        for batch in store.scan_batches(cols, InList("id", ids), batch_rows=len(ids) + 1):
+            vecs, raws = np.asarray(batch[cols[1]], np.float32), np.asarray(batch[cols[2]], np.float32)
+            found, counts = self.sets(raws, batch[cols[3]], vecs)
+            at = 0
+            for i, n in zip(batch["id"], counts, strict=True):
+                if n:
+                    out[i] = found[at : at + n]
+                    at += n
+        return out

@@ -231,4 +231,4 @@ def rank(
 
 def _query_set(sets: SetMatcher, query: SimilarQuery) -> np.ndarray:
     """The query as a set: its stretches, else its vector alone (a track analysed before stretches were kept)."""
-    return sets.query_set(query.raw, (query.fields or {}).get(sets.field), query.vector)
+    return sets.query_set(query.fields or {}, query.raw, query.vector)

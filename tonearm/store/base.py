@@ -81,8 +81,17 @@ def custom_field_name(key: str) -> str | None:
     return name
 
 
-# Given a batch of rows (column name -> values), which rows get a new vector, and those vectors.
-VectorDeriver = Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]]
+# Given a batch of rows (column name -> values), which rows get a new vector, and those vectors; optionally
+# also new values of other columns for the same rows (field -> one value per kept row), written in the same pass.
+VectorDeriver = Callable[
+    [dict[str, Any]], tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Mapping[str, Sequence[Any]]]
+]
+FieldValues = Mapping[str, Sequence[Any]]
+
+
+def derived(out: tuple) -> tuple[np.ndarray, np.ndarray, FieldValues]:
+    """A ``VectorDeriver``'s result as (keep, vectors, fields), fields empty when it gave none."""
+    return (out[0], out[1], out[2]) if len(out) > 2 else (out[0], out[1], {})
 
 
 @dataclass(frozen=True)
@@ -217,8 +226,13 @@ class Store(ABC):
         return out
 
     @abstractmethod
-    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+    def set_vectors(
+        self, view: str, ids: Sequence[str], vectors: np.ndarray, fields: FieldValues | None = None
+    ) -> None:
         """Replace the search vector of existing rows, keeping their other columns.
+
+        ``fields``: other columns' new values for the same rows (one per id), written with the vectors
+        (stored text derived with the vectors, such as a view's stretch vectors).
 
         Unknown ids are skipped: a row deleted meanwhile is never brought back as a bare vector.
         For a few rows (filled in after the statistics exist, repaired by ``tonearm check``); a
@@ -236,28 +250,29 @@ class Store(ABC):
         """Derive every row's search vector of ``view`` again, in one pass over the library.
 
         ``derive`` gets a batch (``columns``, as ``scan_batches`` gives them) and returns which of
-        its rows get a new vector and those vectors; other rows keep theirs. Returns how many were
+        its rows get a new vector and those vectors (and, optionally, new values of other columns for
+        those rows); other rows keep theirs. Returns how many were
         written. ``dim``: the search vectors' new dimension, when it changes (then rows ``derive``
         skips have none). A backend may rewrite its whole table at once (LanceDB does: one commit
         instead of one per batch); this default writes the vectors batch by batch.
         """
         if dim is not None and dim != self.views().get(view):
             raise NotImplementedError(f"{type(self).__name__} cannot change a search vector's dimension")
-        return self._derive_in_batches(derive, columns, batch_rows, lambda ids, v: self.set_vectors(view, ids, v))
+        return self._derive_in_batches(derive, columns, batch_rows, lambda ids, v, f: self.set_vectors(view, ids, v, f))
 
     def _derive_in_batches(
         self,
         derive: VectorDeriver,
         columns: Sequence[str],
         batch_rows: int,
-        write: Callable[[list[str], np.ndarray], None],
+        write: Callable[[list[str], np.ndarray, FieldValues], None],
     ) -> int:
-        """Stream the library, ``derive`` each batch's vectors and ``write`` them (ids, vectors); how many."""
+        """Stream the library, ``derive`` each batch's vectors and ``write`` them (ids, vectors, fields); how many."""
         written = 0
         for batch in self.scan_batches(columns, None, batch_rows):
-            keep, vectors = derive(batch)
+            keep, vectors, fields = derived(derive(batch))
             ids = [i for i, k in zip(batch["id"], keep, strict=True) if k]
-            write(ids, vectors)
+            write(ids, vectors, fields)
             written += len(ids)
         return written
 

@@ -42,9 +42,11 @@ from tonearm.store.base import (
     CORE_FIELDS,
     INTEGER_FIELDS,
     INTERNAL_FIELDS,
+    FieldValues,
     Hit,
     Store,
     VectorDeriver,
+    derived,
     raw_column,
     vector_column,
 )
@@ -137,6 +139,14 @@ def _with_rows(col: pa.Array, keep: np.ndarray, vectors: np.ndarray) -> pa.Array
     valid = col.is_valid().to_numpy(zero_copy_only=False) | keep
     flat = pa.array(np.nan_to_num(values, nan=0.0).ravel(), pa.float32())
     return pa.FixedSizeListArray.from_arrays(flat, type=col.type, mask=pa.array(~valid))
+
+
+def _with_values(col: pa.Array, keep: np.ndarray, values: Sequence[Any]) -> pa.Array:
+    """``col`` (a scalar column of one batch) with the ``keep`` rows replaced by ``values``, in order."""
+    out = col.to_pylist()
+    for i, value in zip(np.flatnonzero(keep), values, strict=True):
+        out[i] = value
+    return pa.array(out, type=col.type)
 
 
 def _vector_rows(vec_type: pa.DataType, keep: np.ndarray, vectors: np.ndarray) -> pa.Array:
@@ -533,13 +543,17 @@ class LanceStore(Store):
             try:
                 for batch in self._tracks.search().to_batches(batch_rows):
                     batch = batch.select(schema.names)
-                    keep, vectors = derive({name: _column_values(batch.column(name)) for name in columns})
+                    given = {name: _column_values(batch.column(name)) for name in columns}
+                    keep, vectors, fields = derived(derive(given))
                     keep = np.asarray(keep, bool)
                     if reshape:
                         new = _vector_rows(schema.field(col).type, keep, vectors)
                         batch = batch.set_column(at, schema.field(col), new)
                     elif np.any(keep):
                         batch = batch.set_column(at, schema.field(col), _with_rows(batch.column(col), keep, vectors))
+                    for name, values in fields.items():
+                        i = schema.get_field_index(name)
+                        batch = batch.set_column(i, schema.field(name), _with_values(batch.column(name), keep, values))
                     written += int(np.count_nonzero(keep))
                     yield batch
             except BaseException as exc:  # LanceDB would hand it back as an Arrow error: keep the original
@@ -558,17 +572,21 @@ class LanceStore(Store):
         self.optimize_indexes()
         return written
 
-    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+    def set_vectors(
+        self, view: str, ids: Sequence[str], vectors: np.ndarray, fields: FieldValues | None = None
+    ) -> None:
         # Whole rows are written again (a delete and an append): only they leave the ANN index until
         # the next optimize. A column-only merge would rewrite the column of every fragment it
         # touches, and a compacted library is a few big fragments: all of it would be searched flat.
         col = vector_column(view)
         by_id = dict(zip(ids, np.asarray(vectors, dtype=np.float32), strict=True))
+        extra = {name: dict(zip(ids, values, strict=True)) for name, values in (fields or {}).items()}
         keys = list(by_id)
         for i in range(0, len(keys), 500):
             rows = self.get(keys[i : i + 500])  # ids deleted meanwhile are not written back
             for row in rows:
                 row[col] = by_id[row["id"]]
+                row.update({name: values[row["id"]] for name, values in extra.items()})
             self.upsert(rows)
 
     def count(self, where: Filter | None = None) -> int:

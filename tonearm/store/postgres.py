@@ -37,6 +37,7 @@ from tonearm.store.base import (
     INTEGER_FIELDS,
     INTERNAL_FIELDS,
     SCHEMA_VERSION,
+    FieldValues,
     Hit,
     Store,
     VectorDeriver,
@@ -492,20 +493,30 @@ class PostgresStore(Store):
             if len(rows) < page:
                 return
 
-    def set_vectors(self, view: str, ids: Sequence[str], vectors: np.ndarray) -> None:
-        self._update_vectors(vector_column(view), ids, vectors)
+    def set_vectors(
+        self, view: str, ids: Sequence[str], vectors: np.ndarray, fields: FieldValues | None = None
+    ) -> None:
+        self._update_vectors(vector_column(view), ids, vectors, fields)
 
-    def _update_vectors(self, column: str, ids: Sequence[str], vectors: np.ndarray) -> None:
+    def _update_vectors(
+        self, column: str, ids: Sequence[str], vectors: np.ndarray, fields: FieldValues | None = None
+    ) -> None:
+        """One UPDATE for the rows' vectors in ``column`` and their ``fields`` (text columns)."""
         if len(ids) == 0:
             return
         sql = self._sql
-        vec = sql.Identifier(column)
-        query = sql.SQL(
-            "UPDATE {} AS t SET {} = d.v::vector FROM unnest(%s::text[], %s::text[]) AS d(id, v) WHERE t.id = d.id"
-        ).format(self._table("tracks"), vec)
+        names = list(fields or {})
+        sets = [sql.SQL("{} = d.v::vector").format(sql.Identifier(column))]
+        sets += [sql.SQL("{} = d.{}").format(sql.Identifier(n), sql.Identifier(f"f{i}")) for i, n in enumerate(names)]
+        arrays = sql.SQL(", ").join([sql.SQL("%s::text[]")] * (2 + len(names)))
+        aliases = sql.SQL(", ").join([sql.Identifier(a) for a in ("id", "v", *(f"f{i}" for i in range(len(names))))])
+        query = sql.SQL("UPDATE {} AS t SET {} FROM unnest({}) AS d({}) WHERE t.id = d.id").format(
+            self._table("tracks"), sql.SQL(", ").join(sets), arrays, aliases
+        )
         literals = [_vector_literal(v) for v in vectors]
+        params = [list(ids), literals, *(list((fields or {})[n]) for n in names)]
         with self._conn() as conn, conn.transaction():
-            conn.execute(query, (list(ids), literals))
+            conn.execute(query, params)
 
     def rewrite_vectors(
         self,
@@ -527,7 +538,9 @@ class PostgresStore(Store):
             sql.SQL("ALTER TABLE {} DROP COLUMN IF EXISTS {}").format(tracks, sql.Identifier(nxt)),
             sql.SQL("ALTER TABLE {} ADD COLUMN {} vector({})").format(tracks, sql.Identifier(nxt), sql.Literal(dim)),
         ])  # fmt: skip
-        written = self._derive_in_batches(derive, columns, batch_rows, lambda ids, v: self._update_vectors(nxt, ids, v))
+        written = self._derive_in_batches(
+            derive, columns, batch_rows, lambda ids, v, f: self._update_vectors(nxt, ids, v, f)
+        )
         vec = sql.Identifier(vector_column(view))
         self._alter([
             sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(tracks, vec),
