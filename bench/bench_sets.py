@@ -117,6 +117,12 @@ def load(location: str, rows: int, spread: float, backend: str, stored: bool) ->
     out["index_s"] = time.perf_counter() - t0
     if backend == "lance":
         out["disk_mb"] = sum(f.stat().st_size for f in Path(location).rglob("*") if f.is_file()) / 2**20
+    else:
+        import psycopg
+
+        with psycopg.connect(store._conninfo) as conn:
+            size = conn.execute(f"SELECT pg_total_relation_size('\"{store.library}\".tracks')").fetchone()[0]
+        out["disk_mb"] = size / 2**20
     store.close()
     return out, sets
 

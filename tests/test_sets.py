@@ -11,7 +11,7 @@ from conftest import run_cli
 
 from tonearm.analyzers import fused, stretches
 from tonearm.analyzers.fused import FusedSoundAnalyzer, encode_segments, segment_raws, stretch_means
-from tonearm.analyzers.normalize import Standardizer
+from tonearm.analyzers.normalize import Moments, Standardizer
 from tonearm.errors import TonearmError
 from tonearm.library.indexer import Indexer, IndexReport
 from tonearm.library.scan import iter_audio_files
@@ -49,6 +49,19 @@ def test_the_stored_field_gives_back_the_stretches():
     assert np.abs(back[4:, DSP:] - stretches[:2]).max() < 1e-4
     with pytest.raises(ValueError):
         encode_segments(stretches[:, :-1], track)
+
+
+def test_statistics_read_back_from_the_library_keep_their_fingerprint():
+    rng = np.random.default_rng(2)
+    fused_view = FusedSoundAnalyzer()
+    moments = Moments(covariance=True)
+    moments.add(rng.normal(size=(80, DIM)) * rng.uniform(0.1, 50.0, size=DIM))
+    std = moments.standardizer(fused_view.key, fused_view.dim_weights(), fused_view.discriminant())
+    assert std.projection is not None  # the projected case: float32 directions in a float64 fit
+    back = Standardizer.from_json(json.loads(json.dumps(std.to_json())))
+    assert back.fingerprint == std.fingerprint and len(std.fingerprint) == 12
+    refit = moments.standardizer(fused_view.key, fused_view.dim_weights(), None)
+    assert refit.fingerprint != std.fingerprint
 
 
 def test_chamfer_scores_sets_by_their_best_matches():

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -84,12 +85,12 @@ class Standardizer:
 
     @cached_property
     def fingerprint(self) -> str:
-        """Identity of these statistics (12 hex digits): what stored vectors derived with them are stamped with."""
-        h = hashlib.sha1(f"{self.analyzer}|{self.method}|{self.n}".encode())
-        for part in (self.mean, self.std, self.weights, self.projection):
-            if part is not None:
-                h.update(np.ascontiguousarray(part, dtype="<f8").tobytes())
-        return h.hexdigest()[:12]
+        """Identity of these statistics (12 hex digits): what stored vectors derived with them are stamped with.
+
+        Taken from the stored form, so statistics read back from the library have the identity of
+        those the index run fitted."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
 
     def output_dim(self) -> int:
         """Numbers in a search vector this fit makes (the analyzer's dimension, or the projection's)."""
