@@ -83,7 +83,7 @@ def stretch_means(outputs: list[np.ndarray], segments: int = SEGMENTS) -> np.nda
 
 
 def encode_segments(stretches: np.ndarray, track: np.ndarray) -> str:
-    """The stretches' network outputs as base64 float16 deviations from the track's ``SEGMENTS_FIELD``.
+    """``SEGMENTS_FIELD``'s value: the stretches' network outputs as base64 float16 deviations from the track's.
 
     Deviations, not values: some outputs sit far from zero and barely differ between tracks, where
     float16's rounding of the value itself (0.125 at 200) would swamp what tells tracks apart.

@@ -81,12 +81,11 @@ def custom_field_name(key: str) -> str | None:
     return name
 
 
-# Given a batch of rows (column name -> values), which rows get a new vector, and those vectors; optionally
-# also new values of other columns for the same rows (field -> one value per kept row), written in the same pass.
-VectorDeriver = Callable[
-    [dict[str, Any]], tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, Mapping[str, Sequence[Any]]]
-]
+# New values of other columns for some rows: column -> one value per row, in the rows' order.
 FieldValues = Mapping[str, Sequence[Any]]
+# Given a batch of rows (column name -> values), which rows get a new vector, and those vectors; optionally
+# also FieldValues for the same rows, written in the same pass.
+VectorDeriver = Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, FieldValues]]
 
 
 def derived(out: tuple) -> tuple[np.ndarray, np.ndarray, FieldValues]:
