@@ -166,6 +166,8 @@ def test_set_matching_needs_a_view_that_keeps_stretches(set_library):
         SetMatcher(set_library, "sound")
     with pytest.raises(TonearmError, match="unknown match"):
         similar(set_library, f"{0:016x}", match="nearest")
+    with pytest.raises(TonearmError, match="does not combine"):
+        similar(set_library, f"{0:016x}", match="sets", hubness=True)
 
 
 def test_an_index_run_keeps_stretches_and_upgrades_an_older_library(tmp_path, music_dir):

@@ -164,6 +164,8 @@ def similar(
         raise TonearmError("-k must be at least 1")
     if match not in MATCHES:
         raise TonearmError(f"unknown match {match!r}; expected one of: {', '.join(MATCHES)}")
+    if match == "sets" and hubness:
+        raise TonearmError("--hubness re-ranks track vectors; it does not combine with --match sets")
     flt = store.compile_where(where)
     if hubness is None:
         from tonearm.search.hubness import DEFAULT_VIEWS
