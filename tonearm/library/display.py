@@ -10,11 +10,24 @@ from typing import Any
 
 _HIDDEN = ("vec_", "raw_")
 _DROPPED = ("sidecar_sig", "ana_emotions_key")
+# A view's stretches and their search vectors (``ana_<view>_segments``, ``ana_<view>_set``): encoded numbers
+# for ``similar --match sets``, not for reading.
+_STRETCH_SUFFIXES = ("_segments", "_set")
+
+
+def _stretches(key: str) -> bool:
+    return key.startswith("ana_") and key.endswith(_STRETCH_SUFFIXES)
 
 
 def readable_row(row: dict[str, Any]) -> dict[str, Any]:
     """Metadata, views, tags, emotions, transcript segments and passages of one row."""
-    out = {k: v for k, v in row.items() if not k.startswith(_HIDDEN) and k not in _DROPPED}
+    out = {
+        k: v
+        for k, v in row.items()
+        if not k.startswith(_HIDDEN)
+        and k not in _DROPPED
+        and not (k.startswith("ana_") and k.endswith(_STRETCH_SUFFIXES))
+    }
     out["views"] = json.loads(out.pop("views_json", None) or "{}")
     out["metadata"] = json.loads(out.pop("meta_json", None) or "{}")
     chunks = out.pop("ana_words_chunks", None)
