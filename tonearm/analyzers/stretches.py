@@ -7,9 +7,9 @@ projection), as the track vector does. Deriving them at query time costs each ca
 outputs (3.5 kB) and stretches (6 kB) and a decode; so they are stored too, in ``set_field(view)``:
 32 float32 numbers per stretch, stamped with the fingerprint of the statistics they came from.
 The index run writes them with the track vector, and a refit rewrites them with it. A row whose
-stamp is not the statistics in force (a library refitted by an older tonearm, a row repaired by
-``check``) is derived at query time from its raw outputs: a stale stamp costs speed, never a
-wrong score.
+stamp is not the statistics in force (a refit killed after rewriting the vectors but before recording
+its statistics, a row whose vector ``check`` repaired) is derived at query time from its raw outputs:
+a stale stamp costs speed, never a wrong score.
 """
 
 from __future__ import annotations

@@ -21,13 +21,7 @@ def _stretches(key: str) -> bool:
 
 def readable_row(row: dict[str, Any]) -> dict[str, Any]:
     """Metadata, views, tags, emotions, transcript segments and passages of one row."""
-    out = {
-        k: v
-        for k, v in row.items()
-        if not k.startswith(_HIDDEN)
-        and k not in _DROPPED
-        and not (k.startswith("ana_") and k.endswith(_STRETCH_SUFFIXES))
-    }
+    out = {k: v for k, v in row.items() if not k.startswith(_HIDDEN) and k not in _DROPPED and not _stretches(k)}
     out["views"] = json.loads(out.pop("views_json", None) or "{}")
     out["metadata"] = json.loads(out.pop("meta_json", None) or "{}")
     chunks = out.pop("ana_words_chunks", None)
