@@ -194,19 +194,19 @@ def exact_top(sets: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 # ---- querying (fresh process) ---------------------------------------------------------------
 def run_queries(location: str, qfile: str, pools: list[int]) -> dict:
-    from tonearm.search import similar as similar_module
+    from tonearm.search.similar import similar
     from tonearm.store import open_store
 
     data = np.load(qfile)
     store = open_store(location, create=False)
     out = {}
     for name, match, pool in [("vector", "vector", 0), *((f"sets, pool {p}", "sets", p) for p in pools)]:
-        similar_module.SETS_POOL = pool or similar_module.SETS_POOL  # what rank() reads
-        similar_module.similar(store, track_id(int(data["q"][0])), k=K, match=match)  # warm caches once
+        given = {"candidates": pool} if pool else {}
+        similar(store, track_id(int(data["q"][0])), k=K, match=match, **given)  # warm caches once
         lat, found = [], []
         for qi in data["q"]:
             t0 = time.perf_counter()
-            res = similar_module.similar(store, track_id(int(qi)), k=K, match=match)
+            res = similar(store, track_id(int(qi)), k=K, match=match, **given)
             lat.append(time.perf_counter() - t0)
             found.append([int(r["id"], 16) for r in res["results"]])
         recall = np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, data["truth"], strict=True)])

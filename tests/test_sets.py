@@ -123,6 +123,9 @@ def test_set_matching_finds_the_track_made_of_the_same_sounds(set_library):
     by_vector = similar(set_library, f"{0:016x}", k=3)
     by_sets = similar(set_library, f"{0:016x}", k=3, match="sets")
     assert by_vector["results"][0]["title"] == "t1" and by_vector["query"]["match"] == "vector"
+    assert by_sets["query"]["candidates"] == 200  # the default first stage
+    few = similar(set_library, f"{0:016x}", k=1, match="sets", candidates=2)
+    assert few["query"]["candidates"] == 11  # never fewer than the k + 10 that copies of one recording need
     assert by_sets["results"][0]["title"] == "t2" and by_sets["query"]["match"] == "sets"
     scores = [r["score"] for r in by_sets["results"]]
     assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
@@ -168,6 +171,9 @@ def test_set_matching_needs_a_view_that_keeps_stretches(set_library):
         similar(set_library, f"{0:016x}", match="nearest")
     with pytest.raises(TonearmError, match="does not combine"):
         similar(set_library, f"{0:016x}", match="sets", hubness=True)
+    for bad in ({"candidates": 0}, {"candidates": 5001}, {"candidates": 50, "match": "vector"}):
+        with pytest.raises(TonearmError, match="--candidates"):
+            similar(set_library, f"{0:016x}", **({"match": "sets"} | bad))
 
 
 def test_an_index_run_keeps_stretches_and_upgrades_an_older_library(tmp_path, music_dir):
@@ -225,6 +231,8 @@ def test_the_http_api_matches_sets_on_request(set_library):
     assert plain["results"][0]["title"] == "t1" and sets["results"][0]["title"] == "t2"
     assert sets["query"]["match"] == "sets"
     assert client.get(url, params={"match": "nearest"}).status_code == 422
+    assert client.get(url, params={"match": "sets", "candidates": 0}).status_code == 422
+    assert client.get(url, params={"match": "sets", "candidates": 30}).json()["query"]["candidates"] == 30
     melody = client.get(url, params={"match": "sets", "view": "melody"})
     assert melody.status_code == 400 and "stretches" in melody.json()["detail"]
 

@@ -153,12 +153,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         match: Annotated[
             Literal["vector", "sets"], Query(description="vector: whole tracks; sets: the tracks' stretches")
         ] = "vector",
+        candidates: Annotated[
+            int | None, Query(ge=1, le=5000, description="with match=sets: how many tracks to re-rank (default 200)")
+        ] = None,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         if not s.get([track_id], columns=["id"]):
             raise HTTPException(404, f"no track {track_id}")
-        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view, hubness=hubness, match=match)
+        return similar(s, track_id, k=k, where=where, min_score=min_score, view=view, hubness=hubness, match=match,
+                       candidates=candidates)  # fmt: skip
 
     @app.post("/api/similar", summary="Tracks similar to an uploaded audio file", dependencies=[Token])
     def similar_upload(
@@ -169,11 +173,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         where: Annotated[str | None, Form()] = None,
         hubness: Annotated[bool | None, Form()] = None,
         match: Annotated[Literal["vector", "sets"], Form()] = "vector",
+        candidates: Annotated[int | None, Form(ge=1, le=5000)] = None,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar
 
         with saved_upload(file, max_bytes) as path:
-            out = similar(s, path, k=k, where=where, view=view, hubness=hubness, match=match)
+            out = similar(s, path, k=k, where=where, view=view, hubness=hubness, match=match, candidates=candidates)
         out["query"].update(target=file.filename, path=None)
         return out
 

@@ -41,6 +41,10 @@ def similar(
             help="vector: compare whole-track vectors; sets: compare the tracks' stretches (sound view only).",
         ),
     ] = "vector",
+    candidates: Annotated[
+        int | None,
+        typer.Option(help="With --match sets: how many tracks to re-rank (default 200; more: nearer exact, slower)."),
+    ] = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -49,7 +53,8 @@ def similar(
     from tonearm.search.similar import similar as run_similar
 
     store = open_library(library)
-    payload = run_similar(store, target, k=k, where=where, min_score=min_score, view=view, hubness=hubness, match=match)
+    payload = run_similar(store, target, k=k, where=where, min_score=min_score, view=view, hubness=hubness,
+                          match=match, candidates=candidates)  # fmt: skip
     if json_out:
         print(dumps(payload))
     else:

@@ -28,6 +28,7 @@ from tonearm.store.filters import InList
 
 # Candidates proposed by track vector for each set query (recall against exact set matching in the README).
 SETS_POOL = 200
+MAX_CANDIDATES = 5000  # a query re-ranks at most this many (its stretch vectors are read in one batch)
 MATCHES = ("vector", "sets")
 
 

@@ -19,7 +19,7 @@ from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
-from tonearm.search.sets import MATCHES, SETS_POOL, SetMatcher
+from tonearm.search.sets import MATCHES, MAX_CANDIDATES, SETS_POOL, SetMatcher
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import Filter
 from tonearm.store.identity import content_hash
@@ -152,13 +152,15 @@ def similar(
     view: str = "sound",
     hubness: bool | None = None,
     match: str = "vector",
+    candidates: int | None = None,
 ) -> dict[str, Any]:
     """Run a similarity query; returns the documented JSON shape ``{"query": ..., "results": [...]}``.
 
     ``hubness`` re-ranks a wider candidate pool with CSLS (:mod:`tonearm.search.hubness`); None
     means the view's default (on where ``tonearm eval`` measured a gain: the melody view).
     ``match``: ``"vector"`` compares track vectors; ``"sets"`` compares the tracks' stretches
-    (:mod:`tonearm.search.sets`; the sound view only).
+    (:mod:`tonearm.search.sets`; the sound view only), re-ranking ``candidates`` proposed by track
+    vector (default ``SETS_POOL``; more finds more of the exact set-matching top k, slower: README).
     """
     if k < 1:
         raise TonearmError("-k must be at least 1")
@@ -166,13 +168,16 @@ def similar(
         raise TonearmError(f"unknown match {match!r}; expected one of: {', '.join(MATCHES)}")
     if match == "sets" and hubness:
         raise TonearmError("--hubness re-ranks track vectors; it does not combine with --match sets")
+    if candidates is not None and (match != "sets" or not 1 <= candidates <= MAX_CANDIDATES):
+        raise TonearmError(f"--candidates (1 to {MAX_CANDIDATES}) sets how many tracks --match sets re-ranks")
     flt = store.compile_where(where)
     if hubness is None:
         from tonearm.search.hubness import DEFAULT_VIEWS
 
         hubness = view in DEFAULT_VIEWS and match == "vector"
     matcher = SetMatcher(store, view) if match == "sets" else None  # fails before any analysis
-    return rank(store, resolve_target(store, target, view), k, flt, min_score, hubness, where, matcher)
+    query = resolve_target(store, target, view)
+    return rank(store, query, k, flt, min_score, hubness, where, matcher, candidates or SETS_POOL)
 
 
 def rank(
@@ -184,15 +189,16 @@ def rank(
     hubness: bool = False,
     where: str | None = None,
     sets: SetMatcher | None = None,
+    candidates: int = SETS_POOL,
 ) -> dict[str, Any]:
     """The result list for a resolved query (``similar`` without the target lookup or analysis).
 
-    ``sets``: re-rank ``SETS_POOL`` candidates by their stretches (the query must carry its raw
+    ``sets``: re-rank ``candidates`` tracks by their stretches (the query must carry its raw
     output and fields) instead of returning the track vectors' order."""
     view = query.view
     query_set = _query_set(sets, query) if sets is not None else None
     if sets is not None:
-        pool, columns = max(SETS_POOL, dedupe.overfetch(k)), list(RESULT_FIELDS)
+        pool, columns = max(candidates, dedupe.overfetch(k)), list(RESULT_FIELDS)
         hubness = False
     elif hubness:
         pool, columns = dedupe.overfetch(max(3 * k, 30)), [*RESULT_FIELDS, vector_column(view)]
@@ -228,6 +234,8 @@ def rank(
         results.append(item)
     info = dict(query.info, view=view, k=k, where=where, min_score=min_score, hubness=hubness)
     info["match"] = "sets" if sets is not None else "vector"
+    if sets is not None:
+        info["candidates"] = max(candidates, dedupe.overfetch(k))
     return {"query": info, "results": results}
 
 
