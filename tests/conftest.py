@@ -247,3 +247,35 @@ def listening_server(subsonic_library, tmp_path_factory):
     shutil.copytree(lib, copy)
     with _subsonic_serving(copy, music) as base:
         yield base, music, copy
+
+
+def _compile_librosa_gufuncs() -> None:
+    """Call librosa's disk-cached numba gufuncs (those tonearm and its tests reach) once, in one process.
+
+    Two processes compiling the same ``@guvectorize(cache=True)`` function at once can write cache
+    files that disagree, and the next process to load them crashes (numba issue 10128, a fresh-clone CI
+    run: a test worker segfaulted in ``librosa.zero_crossings``). Compiled here first, before xdist starts
+    its workers, every later process only reads the cache.
+    """
+    import warnings
+
+    import librosa
+
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal(22050).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa's notes on short input
+        librosa.zero_crossings(y)
+        librosa.feature.zero_crossing_rate(y)
+        librosa.util.localmax(y)
+        librosa.util.localmin(y)
+        librosa.util.peak_pick(np.abs(y[:2000]), pre_max=3, post_max=3, pre_avg=3, post_avg=5, delta=0.5, wait=10)
+        librosa.beat.beat_track(y=y, sr=22050)
+        librosa.beat.plp(y=y, sr=22050)
+        librosa.yin(y, fmin=80, fmax=800, sr=22050)
+        librosa.pyin(y[:8192], fmin=80, fmax=800, sr=22050)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller (or a run without xdist), before any worker
+        _compile_librosa_gufuncs()
