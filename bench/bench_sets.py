@@ -12,7 +12,7 @@ wanders about the track's point (by ``--spread`` of the distance between neighbo
 is lifted to 889 numbers through the projection's directions plus noise the projection ignores.
 The DSP statistics are per track, as in the product. The library statistics (``normalizer:sound``)
 are set to that projection, so queries run the product's own code: ``similar(..., match="sets")``
-(two-stage: ``SETS_POOL`` candidates by track vector, re-ranked by Chamfer over their stretches) and
+(two-stage: ``sets_pool(rows)`` candidates by track vector, re-ranked by Chamfer over their stretches) and
 ``similar(..., match="vector")`` as the baseline, both by track id in a fresh process. The stretch vectors
 are stored as an index run stores them (``analyzers/stretches.py``), or with ``--derive-at-query`` not at
 all (a library whose statistics changed since: each query derives them from the raw outputs).
@@ -83,6 +83,11 @@ def track_id(i: int) -> str:
     return f"{i:016x}"
 
 
+def content_hash(i: int) -> str:
+    """Every row has one, as in a real library (``similar`` by id leaves out the track's copies by it)."""
+    return f"{i:040x}"
+
+
 # ---- loading --------------------------------------------------------------------------------
 def load(location: str, rows: int, spread: float, backend: str, stored: bool) -> tuple[dict, np.ndarray]:
     """Write the library; returns build figures and every track's projected, normalised stretches.
@@ -140,6 +145,7 @@ def _lance_writer(store):
         cols = {f.name: pa.nulls(n, f.type) for f in schema}
         cols["id"] = pa.array([track_id(start + i) for i in range(n)])
         cols["path"] = pa.array([f"/music/{start + i}.flac" for i in range(n)])
+        cols["content_hash"] = pa.array([content_hash(start + i) for i in range(n)])
         cols["views_json"] = pa.array([json.dumps({"sound": "fused@3"})] * n)
         cols["vec_sound"] = pa.FixedSizeListArray.from_arrays(pa.array(vec.ravel()), LATENT)
         cols["raw_sound"] = pa.FixedSizeListArray.from_arrays(pa.array(track.ravel()), RAW)
@@ -165,11 +171,13 @@ def _postgres_writer(store):
     def write(start: int, track: np.ndarray, vec: np.ndarray, encoded: list[str], derived: list | None) -> None:
         with conn.cursor() as cur:
             extra = [set_field("sound")] if derived is not None else []
-            cols = ", ".join(["id", "path", "views_json", "vec_sound", "raw_sound", SEGMENTS_FIELD, *extra])
+            names = ["id", "path", "content_hash", "views_json", "vec_sound", "raw_sound", SEGMENTS_FIELD, *extra]
+            cols = ", ".join(names)
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT BINARY)") as copy:
-                copy.set_types(["text", "text", "text", "vector", "vector", "text", *(["text"] * len(extra))])
+                copy.set_types(["text", "text", "text", "text", "vector", "vector", "text", *(["text"] * len(extra))])
                 for i in range(len(track)):
-                    copy.write_row((track_id(start + i), f"/music/{start + i}.flac", json.dumps({"sound": "fused@3"}),
+                    copy.write_row((track_id(start + i), f"/music/{start + i}.flac", content_hash(start + i),
+                                    json.dumps({"sound": "fused@3"}),
                                     vec[i], track[i], encoded[i], *([derived[i]] if extra else [])))  # fmt: skip
 
     return write
@@ -227,20 +235,20 @@ def main() -> None:
     ap.add_argument("--spread", type=float, default=0.3, help="stretch scatter, in neighbouring-centre distances")
     ap.add_argument("--workdir", default=None, help="where the library goes (default: a temp folder, removed)")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--pools", default=None, help="comma-separated candidate pools to measure (default: SETS_POOL)")
+    ap.add_argument("--pools", default=None, help="comma-separated candidate pools (default: the library size's)")
     ap.add_argument("--query-only", nargs=3, metavar=("LOCATION", "QFILE", "POOLS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.query_only:
         location, qfile, pools = args.query_only
         print(json.dumps(run_queries(location, qfile, [int(p) for p in pools.split(",")])))
         return
-    from tonearm.search.sets import SETS_POOL
+    from tonearm.search.sets import sets_pool
 
-    pools = args.pools or str(SETS_POOL)
+    pools = args.pools or str(sets_pool(args.rows))
     work = Path(args.workdir or tempfile.mkdtemp(prefix="tonearm-sets-"))
     work.mkdir(parents=True, exist_ok=True)
     result: dict = {"rows": args.rows, "backend": args.backend, "queries": args.queries, "stretches": S,
-                    "spread": args.spread, "shipped_pool": SETS_POOL,
+                    "spread": args.spread, "shipped_pool": sets_pool(args.rows),
                     "stretch_vectors": "derived at query time" if args.derive_at_query else "stored"}  # fmt: skip
     server = None
     try:

@@ -15,7 +15,7 @@ from tonearm.analyzers.normalize import Moments, Standardizer
 from tonearm.errors import TonearmError
 from tonearm.library.indexer import Indexer, IndexReport
 from tonearm.library.scan import iter_audio_files
-from tonearm.search.sets import SetMatcher, chamfer, chamfer_many
+from tonearm.search.sets import MAX_CANDIDATES, SETS_POOL, SetMatcher, chamfer, chamfer_many, sets_pool
 from tonearm.search.similar import similar
 from tonearm.store import open_store
 from tonearm.store.base import raw_column, vector_column
@@ -147,9 +147,28 @@ def test_stored_stretch_vectors_give_the_derived_scores_and_stale_ones_are_not_u
                             {field: stored})  # fmt: skip
     assert stretches.decode(stored[1], std) is None and stretches.decode(stored[2], std) is None
     assert stretches.decode(stored[3], std).shape == (counts[3], std.output_dim())
+    reads: list[list[str]] = []
+    real_scan = set_library.scan_batches
+
+    def spy(columns, *args, **kwargs):
+        reads.append(list(columns))
+        return real_scan(columns, *args, **kwargs)
+
+    set_library.scan_batches = spy
     again = similar(set_library, f"{0:016x}", k=20, match="sets")["results"]
     assert [r["id"] for r in again] == [r["id"] for r in derived]
     assert np.allclose([r["score"] for r in again], [r["score"] for r in derived], atol=1e-5)
+    assert reads and not any(field in cols for cols in reads)  # they came with the candidates; stale ones derived
+    # Candidates that do not carry them (a caller that did not ask) have them read by id: the same scores.
+    matcher = SetMatcher(set_library, "sound")
+    (q,) = set_library.get([f"{0:016x}"])
+    query = matcher.query_set(q, q[raw_column("sound")], q[vector_column("sound")])
+    vec = np.asarray(q[vector_column("sound")])
+    carried = matcher.rerank(set_library, query, set_library.knn("sound", vec, 20, columns=["id", field]))
+    bare = matcher.rerank(set_library, query, set_library.knn("sound", vec, 20, columns=["id"]))
+    assert [h.row["id"] for h in bare] == [h.row["id"] for h in carried]
+    assert np.allclose([h.score for h in bare], [h.score for h in carried], atol=1e-6)
+    assert any(field in cols for cols in reads)
 
 
 def test_a_track_without_stretches_is_a_set_of_one(set_library):
@@ -246,3 +265,10 @@ def _stretch_vectors_are_current(store, rows: list[dict], counts: np.ndarray) ->
     stored = [stretches.decode(r[stretches.set_field("sound")], std) for r in rows]
     assert all(s is not None for s in stored)
     assert np.allclose(np.concatenate(stored), expected, atol=1e-6)
+
+
+def test_the_first_stage_grows_with_the_library():
+    pools = [sets_pool(n) for n in (0, 10, 50_000, 100_000, 1_000_000, 10**9)]
+    assert pools[:3] == [SETS_POOL] * 3  # a small library: the fixed pool
+    assert pools[3] > SETS_POOL and pools[4] == 800  # measured at 1M: recall 0.95 against exact sets
+    assert pools == sorted(pools) and pools[-1] == MAX_CANDIDATES

@@ -130,6 +130,27 @@ def test_knn_filters_and_exclusions(filled):
     }  # fmt: skip
     hits = filled.knn("sound", q, k=10, where=flt, exclude_ids=["0000000000000003"], exclude_hashes=["h5"])
     assert [h.row["id"] for h in hits] == ["0000000000000001"]
+    assert filled.size_estimate() == 6  # a small table's estimate is its count
+
+
+def test_excluded_copies_never_cost_results(store):
+    # A query track with 20 copies (one content hash) nearer than every other track: excluding them
+    # must still give k other tracks, however many extra results a backend asks for to drop them.
+    store.ensure_view("sound", 4)
+    rows = _rows(30)
+    near = _unit([1, 0, 0, 0])
+    for i, row in enumerate(rows[:21]):
+        row[vector_column("sound")] = _unit(near + 0.001 * i * np.array([0, 1, 0, 0]))
+        row["content_hash"] = "same"
+    store.upsert(rows)
+    hits = store.knn("sound", near, k=5, exclude_ids=[rows[0]["id"]], exclude_hashes=["same"], columns=["title"])
+    assert len(hits) == 5
+    assert not {h.row["title"] for h in hits} & {r["title"] for r in rows[:21]}
+    assert all(set(h.row) == {"title"} for h in hits)  # the columns asked for, no more
+    by_score = sorted(rows[21:], key=lambda r: -float(np.dot(near, r[vector_column("sound")])))
+    assert [h.row["title"] for h in hits] == [r["title"] for r in by_score[:5]]
+    ids_only = store.knn("sound", near, k=3, exclude_ids=[r["id"] for r in rows[:2]])
+    assert [h.row["id"] for h in ids_only] == [r["id"] for r in rows[2:5]]
 
 
 def test_scan_and_filters(filled):
@@ -219,6 +240,12 @@ def test_meta_and_failures(store):
     store.set_meta("x", {"a": [1, 2]})
     store.set_meta("x", {"a": [3]})
     assert store.get_meta("x") == {"a": [3]}
+    store.get_meta("x")["a"].append(4)  # what a caller does with its copy is not remembered
+    assert store.get_meta("x") == {"a": [3]}
+    other = open_store(store.location)  # another process's write is seen at once, however often read before
+    other.set_meta("x", {"a": [5]})
+    other.set_meta("y", 1)
+    assert store.get_meta("x") == {"a": [5]} and store.get_meta("y") == 1
     store.record_failures([{"path": "/bad.mp3", "reason": "truncated", "size": 10, "mtime_ns": 5}])
     store.record_failures([{"path": "/bad.mp3", "reason": "still truncated", "size": 10, "mtime_ns": 6}])
     (f,) = store.failures()

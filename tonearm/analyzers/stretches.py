@@ -61,16 +61,19 @@ def encode_many(std: Standardizer, vectors: np.ndarray, counts: np.ndarray) -> l
 
 def decode(text: str | None, std: Standardizer) -> np.ndarray | None:
     """A stored value's vectors (S, d), or None when missing, damaged or derived with other statistics."""
-    if not text:
-        return None
-    stamp, _, data = text.partition(":")
-    if stamp != std.fingerprint:
-        return None
-    try:
-        flat = np.frombuffer(base64.b64decode(data, validate=True), dtype="<f4")
-    except (binascii.Error, ValueError):
-        return None
-    dim = std.output_dim()
-    if flat.size == 0 or flat.size % dim:
-        return None
-    return flat.reshape(-1, dim)
+    return decode_many([text], std)[0]
+
+
+def decode_many(texts: Sequence[str | None], std: Standardizer) -> list[np.ndarray | None]:
+    """``decode`` of many values (a query re-ranks hundreds: the statistics' stamp and size are read once)."""
+    stamp, dim = std.fingerprint + ":", std.output_dim()
+    out: list[np.ndarray | None] = []
+    for text in texts:
+        flat = None
+        if text and text.startswith(stamp):
+            try:  # strict: a damaged value is refused, not decoded to other numbers
+                flat = np.frombuffer(binascii.a2b_base64(text[len(stamp) :], strict_mode=True), dtype="<f4")
+            except (binascii.Error, ValueError):
+                flat = None
+        out.append(flat.reshape(-1, dim) if flat is not None and flat.size and not flat.size % dim else None)
+    return out

@@ -154,7 +154,8 @@ def create_app(config: ServerConfig) -> FastAPI:
             Literal["vector", "sets"], Query(description="vector: whole tracks; sets: the tracks' stretches")
         ] = "vector",
         candidates: Annotated[
-            int | None, Query(ge=1, le=5000, description="with match=sets: how many tracks to re-rank (default 200)")
+            int | None,
+            Query(ge=1, le=5000, description="with match=sets: tracks to re-rank (default 200; 0.8 × √tracks if more)"),
         ] = None,
     ) -> dict[str, Any]:
         from tonearm.search.similar import similar

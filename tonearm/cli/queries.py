@@ -43,7 +43,10 @@ def similar(
     ] = "vector",
     candidates: Annotated[
         int | None,
-        typer.Option(help="With --match sets: how many tracks to re-rank (default 200; more: nearer exact, slower)."),
+        typer.Option(
+            help="With --match sets: how many tracks to re-rank (default 200, or 0.8 × √tracks if more; "
+            "more: nearer exact, slower)."
+        ),
     ] = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,

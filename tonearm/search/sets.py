@@ -7,7 +7,7 @@ compared by their stretches, each normalised exactly as track vectors are (the l
 statistics and discriminant projection), with the symmetrised Chamfer similarity: the mean, over
 the stretches of one track, of their best match in the other, averaged both ways.
 
-Search is two-stage: the view's ANN index proposes ``SETS_POOL`` candidates by track vector, and
+Search is two-stage: the view's ANN index proposes ``sets_pool`` candidates by track vector, and
 only they are re-scored by their sets (``bench/bench_sets.py`` measures recall against exact set
 matching over the whole library, and latency at 100k and 1M tracks). A track analysed before its
 analyzer kept stretches counts as a set of one: its track vector.
@@ -15,6 +15,7 @@ analyzer kept stretches counts as a set of one: its track vector.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,10 +27,19 @@ from tonearm.errors import TonearmError
 from tonearm.store.base import Hit, Store, raw_column, vector_column
 from tonearm.store.filters import InList
 
-# Candidates proposed by track vector for each set query (recall against exact set matching in the README).
+# Candidates proposed by track vector for each set query: SETS_POOL, or more in a larger library, where
+# more tracks crowd between a track's vector neighbours and its set neighbours. bench/bench_sets.py
+# (recall@10 against exact set matching): 100k tracks 0.96 with 200; 1M 0.88 with 200, 0.93 with 400,
+# 0.95 with 800. So the pool grows like the square root of the library: 253 at 100k, 800 at 1M.
 SETS_POOL = 200
+SETS_POOL_PER_SQRT_ROW = 0.8
 MAX_CANDIDATES = 5000  # a query re-ranks at most this many (its stretch vectors are read in one batch)
 MATCHES = ("vector", "sets")
+
+
+def sets_pool(rows: int) -> int:
+    """Candidates a set query re-ranks in a library of ``rows`` tracks, unless the user says otherwise."""
+    return min(MAX_CANDIDATES, max(SETS_POOL, round(SETS_POOL_PER_SQRT_ROW * math.sqrt(max(rows, 0)))))
 
 
 def chamfer(query: np.ndarray, candidate: np.ndarray) -> float:
@@ -105,25 +115,38 @@ class SetMatcher:
         vec = np.asarray(vector, np.float32)[None, :]
         return self.sets(np.asarray(raw, np.float32)[None, :], [row.get(self.field)], vec)[0]
 
+    def columns(self) -> list[str]:
+        """What the first stage should read with each candidate: its stored stretch vectors, if any.
+
+        Read by the k-NN query itself, for the candidates it returns anyway; a second read by id
+        cost more than the rest of the query together (1M tracks, 800 candidates: p50 58 ms
+        against 29; ``bench/bench_sets.py``)."""
+        return [self.stored_field] if self.has_stored else []
+
     def rerank(self, store: Store, query: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:
         """Candidates re-scored by their set's Chamfer similarity to ``query``, best first.
 
-        Their stored stretch vectors are read in one batch by id; those stored with other statistics
-        (or none) are derived from their raw outputs, read in a second batch."""
+        Stretch vectors come with the hits (``columns``); those missing from a hit are read in one
+        batch by id, and those stored with other statistics (or none) are derived from their raw
+        outputs, read in a second batch."""
         if not hits:
             return []
         sets: dict[str, np.ndarray] = {}
         present: set[str] = set()
-        ids = tuple(h.row["id"] for h in hits)
-        if self.has_stored:
-            for batch in store.scan_batches(["id", self.stored_field], InList("id", ids), batch_rows=len(ids) + 1):
-                for i, text in zip(batch["id"], batch[self.stored_field], strict=True):
-                    present.add(i)
-                    if (found := stretches.decode(text, self.standardizer)) is not None:
-                        sets[i] = found
-        else:
-            present.update(ids)
-        stale = tuple(i for i in ids if i in present and i not in sets)
+        field = self.stored_field
+        carried = [h.row for h in hits if self.has_stored and field in h.row]
+        unread = tuple(h.row["id"] for h in hits if not (self.has_stored and field in h.row))
+        if unread and self.has_stored:
+            for batch in store.scan_batches(["id", field], InList("id", unread), len(unread) + 1):
+                carried.extend({"id": i, field: t} for i, t in zip(batch["id"], batch[field], strict=True))
+        elif unread:
+            present.update(unread)
+        decoded = stretches.decode_many([row[field] for row in carried], self.standardizer)
+        for row, found in zip(carried, decoded, strict=True):
+            present.add(row["id"])
+            if found is not None:
+                sets[row["id"]] = found
+        stale = tuple(h.row["id"] for h in hits if h.row["id"] in present and h.row["id"] not in sets)
         if stale:
             sets.update(self._derived(store, stale))
         kept = [h for h in hits if h.row["id"] in sets]  # a row deleted meanwhile, or with no vector, drops out

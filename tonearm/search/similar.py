@@ -19,7 +19,7 @@ from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import NotFoundError, TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
-from tonearm.search.sets import MATCHES, MAX_CANDIDATES, SETS_POOL, SetMatcher
+from tonearm.search.sets import MATCHES, MAX_CANDIDATES, SETS_POOL, SetMatcher, sets_pool
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.filters import Filter
 from tonearm.store.identity import content_hash
@@ -160,7 +160,8 @@ def similar(
     means the view's default (on where ``tonearm eval`` measured a gain: the melody view).
     ``match``: ``"vector"`` compares track vectors; ``"sets"`` compares the tracks' stretches
     (:mod:`tonearm.search.sets`; the sound view only), re-ranking ``candidates`` proposed by track
-    vector (default ``SETS_POOL``; more finds more of the exact set-matching top k, slower: README).
+    vector (default ``sets_pool`` of the library's size; more finds more of the exact set-matching top k,
+    slower: README).
     """
     if k < 1:
         raise TonearmError("-k must be at least 1")
@@ -177,7 +178,8 @@ def similar(
         hubness = view in DEFAULT_VIEWS and match == "vector"
     matcher = SetMatcher(store, view) if match == "sets" else None  # fails before any analysis
     query = resolve_target(store, target, view)
-    return rank(store, query, k, flt, min_score, hubness, where, matcher, candidates or SETS_POOL)
+    pool = candidates or (sets_pool(store.size_estimate()) if matcher else SETS_POOL)
+    return rank(store, query, k, flt, min_score, hubness, where, matcher, pool)
 
 
 def rank(
@@ -198,7 +200,7 @@ def rank(
     view = query.view
     query_set = _query_set(sets, query) if sets is not None else None
     if sets is not None:
-        pool, columns = max(candidates, dedupe.overfetch(k)), list(RESULT_FIELDS)
+        pool, columns = max(candidates, dedupe.overfetch(k)), [*RESULT_FIELDS, *sets.columns()]
         hubness = False
     elif hubness:
         pool, columns = dedupe.overfetch(max(3 * k, 30)), [*RESULT_FIELDS, vector_column(view)]

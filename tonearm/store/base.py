@@ -279,6 +279,10 @@ class Store(ABC):
     def count(self, where: Filter | None = None) -> int:
         """Number of rows matching ``where``."""
 
+    def size_estimate(self) -> int:
+        """About how many rows the library has, cheaply: for sizing a query's work, not for showing."""
+        return self.count()
+
     def knn(
         self,
         view: str,

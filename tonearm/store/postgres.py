@@ -562,6 +562,16 @@ class PostgresStore(Store):
         with self._conn() as conn:
             return int(conn.execute(query, params).fetchone()[0])
 
+    def size_estimate(self) -> int:
+        # The planner's row estimate (kept by autovacuum and ANALYZE): count(*) reads the whole table,
+        # tens of ms at 1M tracks, on every query that sizes its work by the library.
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                (f'"{self.library}".tracks',),
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None and row[0] >= 0 else self.count()
+
     def _knn(
         self,
         view: str,
