@@ -161,12 +161,28 @@ def test_map_click_plays_a_track(page) -> None:
     page.wait_for_function("state.map && state.map.points.length === 6")
     assert page.locator("#legend li").count() == 3
     _shot(page, "map")
-    # Where point 3 is on screen, read just before each click: the page may still shift the canvas (the legend,
-    # covers loading) between reading and clicking on a busy machine, so a click that played nothing is retried.
-    locate = """() => { const c = document.querySelector('#map'); const p = state.map.points[3];
-                        const [x, y] = toScreen(p, c); const r = c.getBoundingClientRect();
-                        return {id: p.id, x: r.left + x * r.width / c.width, y: r.top + y * r.height / c.height}; }"""
+    # The point to click is the one farthest from any other on screen (a click plays the nearest point, and two
+    # close ones could swap under rounding), read just before each click: the page may still shift the canvas
+    # (the legend, covers loading) between reading and clicking on a busy machine, so the canvas must hold still
+    # for a few frames first, and a click that played nothing is retried.
+    locate = """() => { const c = document.querySelector('#map'); const r = c.getBoundingClientRect();
+                        const at = state.map.points.map((p) => [p, ...toScreen(p, c)]);
+                        let best = null, room = -1;
+                        for (const [p, x, y] of at) {
+                          const others = at.filter((o) => o[0] !== p);
+                          const gap = Math.min(...others.map((o) => (o[1] - x) ** 2 + (o[2] - y) ** 2));
+                          if (gap > room) { room = gap; best = {id: p.id, x: r.left + x * r.width / c.width,
+                                                                y: r.top + y * r.height / c.height}; }
+                        }
+                        return best; }"""
+    still = """() => new Promise((done) => { const c = document.querySelector('#map'); let last = '', same = 0;
+                  const tick = () => { const r = c.getBoundingClientRect();
+                                       const now = [r.left, r.top, r.width, r.height, c.width, c.height].join();
+                                       same = now === last ? same + 1 : 0; last = now;
+                                        if (same >= 5) done(true); else requestAnimationFrame(tick); };
+                  tick(); })"""
     for attempt in range(3):
+        page.evaluate(still)
         target = page.evaluate(locate)
         page.mouse.click(target["x"], target["y"])
         try:
