@@ -30,7 +30,7 @@ from tonearm.store.filters import InList
 # Candidates proposed by track vector for each set query: SETS_POOL, or more in a larger library, where
 # more tracks crowd between a track's vector neighbours and its set neighbours. bench/bench_sets.py
 # (recall@10 against exact set matching): 100k tracks 0.96 with 200; 1M 0.88 with 200, 0.93 with 400,
-# 0.95 with 800. So the pool grows like the square root of the library: 253 at 100k, 800 at 1M.
+# 0.95 with 800. So the pool grows like the square root of the library: 253 at 100k (0.976), 800 at 1M.
 SETS_POOL = 200
 SETS_POOL_PER_SQRT_ROW = 0.8
 MAX_CANDIDATES = 5000  # a query re-ranks at most this many (its stretch vectors are read in one batch)
@@ -118,9 +118,9 @@ class SetMatcher:
     def columns(self) -> list[str]:
         """What the first stage should read with each candidate: its stored stretch vectors, if any.
 
-        Read by the k-NN query itself, for the candidates it returns anyway; a second read by id
-        cost more than the rest of the query together (1M tracks, 800 candidates: p50 58 ms
-        against 29; ``bench/bench_sets.py``)."""
+        Read by the k-NN query itself, for the candidates it returns anyway: a second read by id
+        cost more than the rest of the query together (a profile on ``bench/bench_sets.py``'s 1M
+        library, 800 candidates: p50 58 ms against 29)."""
         return [self.stored_field] if self.has_stored else []
 
     def rerank(self, store: Store, query: np.ndarray, hits: Sequence[Hit]) -> list[Hit]:

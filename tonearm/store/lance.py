@@ -644,9 +644,10 @@ class LanceStore(Store):
         columns: Sequence[str] | None,
     ) -> list[Hit]:
         # The exclusions (a query track itself, its copies) are dropped from a few extra results rather
-        # than filtered before the search: as a pre-filter, `content_hash NOT IN (...)` is evaluated on
-        # every row (1M tracks: +65 ms a query, bench/bench_sets.py's library). Only when they take so
-        # many that fewer than k rows are left is the search asked again with them as a filter.
+        # than filtered before the search. As a pre-filter they cost as much where rows carry content hashes
+        # (their scalar index answers), but where rows have none, `content_hash IS NULL OR ...` is evaluated
+        # on every row: 1M tracks, p95 79-91 ms against 14-16 (bench/knn_exclusions.py). Only when they take
+        # so many that fewer than k rows are left is the search asked again with them as a filter.
         cols = (
             list(columns)
             if columns
