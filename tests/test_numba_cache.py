@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tonearm.analyzers import numba_cache
@@ -64,3 +65,19 @@ def test_an_upgrade_is_another_environment(monkeypatch: pytest.MonkeyPatch) -> N
     before = numba_cache.environment_key()
     monkeypatch.setenv("NUMBA_CACHE_DIR", "/elsewhere")
     assert numba_cache.environment_key() != before
+
+
+def test_every_analysis_checks_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tonearm.analyzers import get_analyzer
+    from tonearm.audio.decode import AudioInfo
+    from tonearm.audio.segments import DecodedAudio
+
+    calls: list[int] = []
+    monkeypatch.setattr(numba_cache, "_checked_here", False)
+    monkeypatch.setattr(numba_cache, "prepare_kernels", lambda: calls.append(1))
+    dsp = get_analyzer("dsp")
+    sr = dsp.sample_rate
+    y = np.sin(np.linspace(0, 2000, sr * 3)).astype(np.float32)
+    for _ in range(2):  # a query's file analysed in the API process, say
+        dsp.run(DecodedAudio(AudioInfo(3.0, sr, 1, "test"), sr, [y], [0.0]))
+    assert calls == [1]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from tonearm.analyzers.normalize import Discriminant
+from tonearm.analyzers.numba_cache import ensure_kernels
 from tonearm.audio.segments import DecodedAudio
 
 Normalization = Literal["none", "standardize"]
@@ -102,6 +103,7 @@ class Analyzer(ABC):
 
     def run(self, audio: DecodedAudio, context: TrackContext | None = None) -> Analysis:
         """``analyze_track`` with its result always wrapped as an Analysis (callers need not check)."""
+        ensure_kernels()  # librosa's cached kernels: never compiled by two processes at once
         out = self.analyze_track(audio, context or TrackContext())
         return out if isinstance(out, Analysis) else Analysis(out)
 

@@ -5,9 +5,10 @@ and writes the machine code next to its sources. Two processes compiling the sam
 can leave cache files that disagree, and a later process that loads them crashes (numba issue
 10128: a fresh install's first ``tonearm index -j 2``, whose two workers reach the same kernels
 within a second; seen as a test worker's segfault in ``librosa.zero_crossings``). The index run's
-workers therefore call :func:`prepare_kernels` when they start: the first one in an environment
-compiles the kernels under a file lock while the others wait, then leaves a marker so that later
-workers skip the step (loading from a complete cache is safe in parallel).
+workers therefore call :func:`prepare_kernels` when they start, and every analysis (a query's file
+too, which may run beside an index run's workers) calls :func:`ensure_kernels` first: the first process
+in an environment compiles the kernels under a file lock while the others wait, then leaves a marker so
+that later processes skip the step (loading from a complete cache is safe in parallel).
 """
 
 from __future__ import annotations
@@ -91,3 +92,14 @@ def prepare_kernels(run: Callable[[], None] = run_kernels) -> bool:
             return True
     except Exception:  # a failed warm-up must not fail the worker; its analysis says what is wrong
         return False
+
+
+_checked_here = False
+
+
+def ensure_kernels() -> None:
+    """:func:`prepare_kernels` once per process (later calls cost nothing)."""
+    global _checked_here
+    if not _checked_here:
+        prepare_kernels()
+        _checked_here = True

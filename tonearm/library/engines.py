@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from tonearm.analyzers.numba_cache import prepare_kernels
+from tonearm.analyzers.numba_cache import ensure_kernels
 from tonearm.errors import TonearmError
 from tonearm.library.worker import Job, Result, file_timeout_base, quiet_native_stderr, run_job, start_worker
 
@@ -198,7 +198,7 @@ class RayEngine:
         class AnalysisActor:
             def __init__(self) -> None:
                 quiet_native_stderr()
-                prepare_kernels()  # see start_worker
+                ensure_kernels()  # see start_worker
 
             def run(self, job: Job) -> Result:
                 return fn(job)

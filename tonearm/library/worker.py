@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tonearm.analyzers import TrackContext, get_analyzer
-from tonearm.analyzers.numba_cache import prepare_kernels
+from tonearm.analyzers.numba_cache import ensure_kernels
 from tonearm.audio.decode import describe
 from tonearm.audio.segments import load_for_analysis
 from tonearm.errors import TonearmError
@@ -99,7 +99,7 @@ def start_worker() -> None:
     """Initializer of an analysis worker process."""
     die_with_parent()
     quiet_native_stderr()
-    prepare_kernels()  # the first workers of a fresh install must not compile librosa's kernels together
+    ensure_kernels()  # the first workers of a fresh install must not compile librosa's kernels together
 
 
 def _one_line(exc: BaseException) -> str:
