@@ -93,7 +93,11 @@ def test_a_worker_killed_mid_run_costs_no_file(tmp_path):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-2000:]
     report = json.loads(out)
-    assert report["failed"] == [] and open_store(str(lib)).count() == 6
+    stored = {r["path"] for r in open_store(str(lib)).scan(columns=["path"])}
+    # Once in about 40 CI runs a file was missing with no failure reported (not reproduced since): say which,
+    # and what the run reported, so that the next occurrence explains itself.
+    missing = sorted({str(p) for p in music.iterdir()} - stored)
+    assert report["failed"] == [] and not missing, {"missing": missing, "report": report, "stderr": err[-1500:]}
 
 
 def test_permission_denied_files_and_folders_are_failures_with_reasons(tmp_path):
