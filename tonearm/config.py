@@ -41,6 +41,19 @@ def cache_dir() -> Path:
     return Path(base) / "tonearm"
 
 
+def writable_cache_dir() -> Path:
+    """:func:`cache_dir`, or a per-user folder under the temporary directory when that cannot be written
+    (a read-only home, a service account without one). Raises ``OSError`` when neither can."""
+    for base in (cache_dir(), Path(os.environ.get("TMPDIR", "/tmp")) / f"tonearm-{os.getuid()}"):
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(base, os.W_OK):
+            return base
+    raise OSError("no writable cache folder")
+
+
 def limit_malloc_arenas() -> bool:
     """Cap glibc's malloc arenas for this process and the processes it starts; whether the cap took effect here.
 

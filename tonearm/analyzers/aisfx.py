@@ -70,31 +70,40 @@ class AisfxNet:
     """Forward pass of the aiSFX embedding network (inference mode), as an onnxruntime graph."""
 
     def __init__(self) -> None:
-        from tonearm.analyzers.weights.onnx_graph import GraphBuilder, session
-        from tonearm.analyzers.weights.torch_checkpoint import read_torch_checkpoint
+        from tonearm.analyzers.weights import torch_checkpoint
+        from tonearm.analyzers.weights.onnx_graph import cached_session
 
-        state, _datasets = read_torch_checkpoint(weights_path())
-        g = GraphBuilder("aisfx")
-        x = g.op("Unsqueeze", "spec", g.ints([1]))  # (B, 1, time, mel): one input channel
-        for b in range(1, 5):
-            for c in (1, 2):
-                pre = f"embedding_net.conv_block{b}"
-                kernel = state[f"{pre}.conv{c}.weight"]  # (out, in, 3, 3), no bias
-                gamma, beta = state[f"{pre}.bn{c}.weight"], state[f"{pre}.bn{c}.bias"]
-                mean, var = state[f"{pre}.bn{c}.running_mean"], state[f"{pre}.bn{c}.running_var"]
-                scale = gamma / np.sqrt(var + _BN_EPS)
-                # batch norm folded into the convolution: it comes before the ReLU
-                w, bias = kernel * scale[:, None, None, None], beta - mean * scale
-                x = g.op("Relu", g.op("Conv", x, g.const(w), g.const(bias), pads=[1, 1, 1, 1]))
-            if b < 4:  # 2x2 max pooling after blocks 1-3 (floor, as torch)
-                x = g.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
-        freq_mean = g.op("ReduceMean", x, axes=[3], keepdims=0)
-        g.op("ReduceMax", freq_mean, axes=[2], keepdims=0, out="embedding")  # max over time
-        self._session = session(g.serialize({"spec": [None, BLOCK, N_MELS]}, {"embedding": [None, 512]}))
+        sources = (Path(__file__), Path(torch_checkpoint.__file__))
+        self._session = cached_session("aisfx", weights_path(), sources, build_graph)
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """(B, 100, 96) spectrogram blocks -> (B, 512) embeddings."""
         return self._session.run(None, {"spec": np.ascontiguousarray(batch, dtype=np.float32)})[0]
+
+
+def build_graph() -> bytes:
+    """The network as a serialized ONNX graph, batch norm folded into the convolutions."""
+    from tonearm.analyzers.weights.onnx_graph import GraphBuilder
+    from tonearm.analyzers.weights.torch_checkpoint import read_torch_checkpoint
+
+    state, _datasets = read_torch_checkpoint(weights_path())
+    g = GraphBuilder("aisfx")
+    x = g.op("Unsqueeze", "spec", g.ints([1]))  # (B, 1, time, mel): one input channel
+    for b in range(1, 5):
+        for c in (1, 2):
+            pre = f"embedding_net.conv_block{b}"
+            kernel = state[f"{pre}.conv{c}.weight"]  # (out, in, 3, 3), no bias
+            gamma, beta = state[f"{pre}.bn{c}.weight"], state[f"{pre}.bn{c}.bias"]
+            mean, var = state[f"{pre}.bn{c}.running_mean"], state[f"{pre}.bn{c}.running_var"]
+            scale = gamma / np.sqrt(var + _BN_EPS)
+            # batch norm folded into the convolution: it comes before the ReLU
+            w, bias = kernel * scale[:, None, None, None], beta - mean * scale
+            x = g.op("Relu", g.op("Conv", x, g.const(w), g.const(bias), pads=[1, 1, 1, 1]))
+        if b < 4:  # 2x2 max pooling after blocks 1-3 (floor, as torch)
+            x = g.op("MaxPool", x, kernel_shape=[2, 2], strides=[2, 2])
+    freq_mean = g.op("ReduceMean", x, axes=[3], keepdims=0)
+    g.op("ReduceMax", freq_mean, axes=[2], keepdims=0, out="embedding")  # max over time
+    return g.serialize({"spec": [None, BLOCK, N_MELS]}, {"embedding": [None, 512]})
 
 
 @cache

@@ -91,104 +91,113 @@ class MusicnnNet:
     """The forward pass of a musicnn checkpoint (inference mode), as an onnxruntime graph."""
 
     def __init__(self, model: str = "MSD_musicnn") -> None:
-        from tonearm.analyzers.weights.onnx_graph import GraphBuilder, session
-        from tonearm.analyzers.weights.tf_checkpoint import read_checkpoint
+        from tonearm.analyzers.weights import tf_checkpoint
+        from tonearm.analyzers.weights.onnx_graph import cached_session
 
         self.model = model
         self.labels = MSD_LABELS if model.startswith("MSD") else MTT_LABELS
-        w = read_checkpoint(str(weights_dir(model)) + "/")
-        g = GraphBuilder(model)
-
-        def suffix(i: int) -> str:
-            return "" if i == 0 else f"_{i}"
-
-        def scale_shift(i: int) -> tuple[np.ndarray, np.ndarray]:
-            """Inference batch norm ``i`` as a scale and a shift."""
-            name = "batch_normalization" + suffix(i)
-            scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + _BN_EPS)
-            return scale, w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
-
-        def bn(x: str, i: int, shape: tuple[int, ...]) -> str:
-            scale, shift = scale_shift(i)
-            return g.op("Add", g.op("Mul", x, g.const(scale.reshape(shape))), g.const(shift.reshape(shape)))
-
-        def conv_bn_max_over_freq(x: str, i: int, pads: list[int]) -> str:
-            """max_f BN(ReLU(conv_i(x))) of (B, 1, T, 96) -> (B, C, T), never materialising the max input.
-
-            Batch norm is monotonic per channel: the max of the normalised values is the normalised
-            max where the scale is positive, the normalised min where it is not; and ReLU commutes
-            with both (min_f ReLU(c) = ReLU(-max_f(-c))). So the positive-scale filters run as
-            Conv + ReLU + a (1 x F) MaxPool, the others with negated weights and bias as Conv + MaxPool,
-            then ReLU(-m): the same numbers, and onnxruntime keeps each convolution and its pooling in
-            its channel-blocked layout, so the largest tensors of the network (filters x frames x
-            bands) are neither reordered nor reduced in a second pass (a quarter of the time).
-            """
-            scale, shift = scale_shift(i + 1)
-            kernel, bias = kernel_of(i).transpose(3, 2, 0, 1), w["conv2d" + suffix(i) + "/bias"]
-            bands = N_MELS - kernel.shape[3] + 1
-            pooled, order = [], []
-            for sign in (1.0, -1.0):
-                chosen = np.flatnonzero((scale > 0) if sign > 0 else ~(scale > 0))
-                if not chosen.size:
-                    continue
-                # zero filters up to a multiple of 16 channels, or the pooling leaves the blocked layout
-                spare = -chosen.size % _CHANNEL_BLOCK
-                k = np.concatenate([sign * kernel[chosen], np.zeros((spare, *kernel.shape[1:]), kernel.dtype)])
-                b = np.concatenate([sign * bias[chosen], np.zeros(spare, bias.dtype)])
-                y = g.op("Conv", x, g.const(k), g.const(b), pads=pads)
-                y = g.op("Relu", y) if sign > 0 else y
-                y = g.op("MaxPool", y, kernel_shape=[1, bands], strides=[1, bands])
-                pooled.append(g.op("Relu", g.op("Neg", y)) if sign < 0 else y)
-                order.extend(chosen)
-                order.extend([-1] * spare)
-            kept = g.op("Squeeze", g.op("Concat", *pooled, axis=1) if len(pooled) > 1 else pooled[0], g.ints([3]))
-            position = {int(filt): at for at, filt in enumerate(order) if filt >= 0}
-            kept = g.op("Gather", kept, g.ints([position[f] for f in range(len(scale))]), axis=1)  # checkpoint order
-            return g.op("Add", g.op("Mul", kept, g.const(scale.reshape(1, -1, 1))), g.const(shift.reshape(1, -1, 1)))
-
-        def kernel_of(i: int) -> np.ndarray:
-            return w["conv2d" + suffix(i) + "/kernel"]  # time x freq x in x out
-
-        def conv(x: str, i: int, pads: list[int]) -> str:
-            """TensorFlow conv ``i`` as an ONNX Conv, then ReLU."""
-            kernel, bias = kernel_of(i), w["conv2d" + suffix(i) + "/bias"]
-            return g.op("Relu", g.op("Conv", x, g.const(kernel.transpose(3, 2, 0, 1)), g.const(bias), pads=pads))
-
-        x = g.op("Unsqueeze", bn("patches", 0, (1, 1, 1)), g.ints([1]))  # (B, 1, 187 frames, 96 bands)
-        front = []
-        for i in range(5):
-            kt = kernel_of(i).shape[0]
-            # timbral (7 frames, padded 3+3) and temporal ("same" in time, as TensorFlow pads) filters,
-            # each followed by batch norm and a max over all frequencies -> (B, filters, T)
-            pads = [3, 0, 3, 0] if i < 2 else [(kt - 1) // 2, 0, kt // 2, 0]
-            front.append(conv_bn_max_over_freq(x, i, pads))
-        front_out = g.op("Concat", *front, axis=1)  # (B, 561, T)
-        mid = [front_out]
-        for i, norm in ((5, 6), (6, 7), (7, 8)):
-            # mid-end: 7-frame convolutions spanning all channels, residual after the first
-            # as TensorFlow sees it: a one-channel image (T x C) and a 7 x C kernel -> (B, 64, T, 1)
-            y = g.op("Unsqueeze", g.op("Transpose", mid[-1], perm=[0, 2, 1]), g.ints([1]))
-            y = g.op("Squeeze", bn(conv(y, i, [3, 0, 3, 0]), norm, (1, -1, 1, 1)), g.ints([3]))
-            mid.append(y if i == 5 else g.op("Add", y, mid[-1]))
-        feats = g.op("Concat", *mid, axis=1)  # (B, 753, T)
-        max_pool = g.op("ReduceMax", feats, axes=[2], keepdims=1, out="max_pool_kept")
-        mean_pool = g.op("ReduceMean", feats, axes=[2], keepdims=1, out="mean_pool_kept")
-        flat = g.op("Reshape", g.op("Concat", max_pool, mean_pool, axis=2), g.ints([0, -1]))  # interleaved, as TF
-        (k1, b1), (k2, b2) = (w["dense/kernel"], w["dense/bias"]), (w["dense_1/kernel"], w["dense_1/bias"])
-        hidden = g.op("Relu", g.op("Add", g.op("MatMul", bn(flat, 9, (1, -1)), g.const(k1)), g.const(b1)))
-        penultimate = bn(hidden, 10, (1, -1))
-        g.op("Identity", penultimate, out="penultimate")
-        g.op("Sigmoid", g.op("Add", g.op("MatMul", penultimate, g.const(k2)), g.const(b2)), out="taggram")
-        g.op("Squeeze", max_pool, g.ints([2]), out="max_pool")
-        g.op("Squeeze", mean_pool, g.ints([2]), out="mean_pool")
-        outputs = {"taggram": [None, 50], "penultimate": [None, 200], "mean_pool": [None, 753], "max_pool": [None, 753]}
-        self._outputs = list(outputs)
-        self._session = session(g.serialize({"patches": [None, N_FRAMES, N_MELS]}, outputs))
+        sources = (Path(__file__), Path(tf_checkpoint.__file__))
+        self._session = cached_session(model, weights_dir(model), sources, lambda: build_graph(model))
+        self._outputs = [o.name for o in self._session.get_outputs()]  # taggram, penultimate, mean_pool, max_pool
 
     def forward(self, batch: np.ndarray) -> dict[str, np.ndarray]:
         """(B, 187, 96) log-mel patches -> taggram (B, 50), penultimate (B, 200), pools (B, 753)."""
         values = self._session.run(self._outputs, {"patches": np.ascontiguousarray(batch, dtype=np.float32)})
         return dict(zip(self._outputs, values, strict=True))
+
+
+def build_graph(model: str) -> bytes:
+    """A musicnn checkpoint's forward pass (inference mode) as a serialized ONNX graph."""
+    from tonearm.analyzers.weights.onnx_graph import GraphBuilder
+    from tonearm.analyzers.weights.tf_checkpoint import read_checkpoint
+
+    w = read_checkpoint(str(weights_dir(model)) + "/")
+    g = GraphBuilder(model)
+
+    def suffix(i: int) -> str:
+        return "" if i == 0 else f"_{i}"
+
+    def scale_shift(i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inference batch norm ``i`` as a scale and a shift."""
+        name = "batch_normalization" + suffix(i)
+        scale = w[f"{name}/gamma"] / np.sqrt(w[f"{name}/moving_variance"] + _BN_EPS)
+        return scale, w[f"{name}/beta"] - w[f"{name}/moving_mean"] * scale
+
+    def bn(x: str, i: int, shape: tuple[int, ...]) -> str:
+        scale, shift = scale_shift(i)
+        return g.op("Add", g.op("Mul", x, g.const(scale.reshape(shape))), g.const(shift.reshape(shape)))
+
+    def conv_bn_max_over_freq(x: str, i: int, pads: list[int]) -> str:
+        """max_f BN(ReLU(conv_i(x))) of (B, 1, T, 96) -> (B, C, T), never materialising the max input.
+
+        Batch norm is monotonic per channel: the max of the normalised values is the normalised
+        max where the scale is positive, the normalised min where it is not; and ReLU commutes
+        with both (min_f ReLU(c) = ReLU(-max_f(-c))). So the positive-scale filters run as
+        Conv + ReLU + a (1 x F) MaxPool, the others with negated weights and bias as Conv + MaxPool,
+        then ReLU(-m): the same numbers, and onnxruntime keeps each convolution and its pooling in
+        its channel-blocked layout, so the largest tensors of the network (filters x frames x
+        bands) are neither reordered nor reduced in a second pass (a quarter of the time).
+        """
+        scale, shift = scale_shift(i + 1)
+        kernel, bias = kernel_of(i).transpose(3, 2, 0, 1), w["conv2d" + suffix(i) + "/bias"]
+        bands = N_MELS - kernel.shape[3] + 1
+        pooled, order = [], []
+        for sign in (1.0, -1.0):
+            chosen = np.flatnonzero((scale > 0) if sign > 0 else ~(scale > 0))
+            if not chosen.size:
+                continue
+            # zero filters up to a multiple of 16 channels, or the pooling leaves the blocked layout
+            spare = -chosen.size % _CHANNEL_BLOCK
+            k = np.concatenate([sign * kernel[chosen], np.zeros((spare, *kernel.shape[1:]), kernel.dtype)])
+            b = np.concatenate([sign * bias[chosen], np.zeros(spare, bias.dtype)])
+            y = g.op("Conv", x, g.const(k), g.const(b), pads=pads)
+            y = g.op("Relu", y) if sign > 0 else y
+            y = g.op("MaxPool", y, kernel_shape=[1, bands], strides=[1, bands])
+            pooled.append(g.op("Relu", g.op("Neg", y)) if sign < 0 else y)
+            order.extend(chosen)
+            order.extend([-1] * spare)
+        kept = g.op("Squeeze", g.op("Concat", *pooled, axis=1) if len(pooled) > 1 else pooled[0], g.ints([3]))
+        position = {int(filt): at for at, filt in enumerate(order) if filt >= 0}
+        kept = g.op("Gather", kept, g.ints([position[f] for f in range(len(scale))]), axis=1)  # checkpoint order
+        return g.op("Add", g.op("Mul", kept, g.const(scale.reshape(1, -1, 1))), g.const(shift.reshape(1, -1, 1)))
+
+    def kernel_of(i: int) -> np.ndarray:
+        return w["conv2d" + suffix(i) + "/kernel"]  # time x freq x in x out
+
+    def conv(x: str, i: int, pads: list[int]) -> str:
+        """TensorFlow conv ``i`` as an ONNX Conv, then ReLU."""
+        kernel, bias = kernel_of(i), w["conv2d" + suffix(i) + "/bias"]
+        return g.op("Relu", g.op("Conv", x, g.const(kernel.transpose(3, 2, 0, 1)), g.const(bias), pads=pads))
+
+    x = g.op("Unsqueeze", bn("patches", 0, (1, 1, 1)), g.ints([1]))  # (B, 1, 187 frames, 96 bands)
+    front = []
+    for i in range(5):
+        kt = kernel_of(i).shape[0]
+        # timbral (7 frames, padded 3+3) and temporal ("same" in time, as TensorFlow pads) filters,
+        # each followed by batch norm and a max over all frequencies -> (B, filters, T)
+        pads = [3, 0, 3, 0] if i < 2 else [(kt - 1) // 2, 0, kt // 2, 0]
+        front.append(conv_bn_max_over_freq(x, i, pads))
+    front_out = g.op("Concat", *front, axis=1)  # (B, 561, T)
+    mid = [front_out]
+    for i, norm in ((5, 6), (6, 7), (7, 8)):
+        # mid-end: 7-frame convolutions spanning all channels, residual after the first
+        # as TensorFlow sees it: a one-channel image (T x C) and a 7 x C kernel -> (B, 64, T, 1)
+        y = g.op("Unsqueeze", g.op("Transpose", mid[-1], perm=[0, 2, 1]), g.ints([1]))
+        y = g.op("Squeeze", bn(conv(y, i, [3, 0, 3, 0]), norm, (1, -1, 1, 1)), g.ints([3]))
+        mid.append(y if i == 5 else g.op("Add", y, mid[-1]))
+    feats = g.op("Concat", *mid, axis=1)  # (B, 753, T)
+    max_pool = g.op("ReduceMax", feats, axes=[2], keepdims=1, out="max_pool_kept")
+    mean_pool = g.op("ReduceMean", feats, axes=[2], keepdims=1, out="mean_pool_kept")
+    flat = g.op("Reshape", g.op("Concat", max_pool, mean_pool, axis=2), g.ints([0, -1]))  # interleaved, as TF
+    (k1, b1), (k2, b2) = (w["dense/kernel"], w["dense/bias"]), (w["dense_1/kernel"], w["dense_1/bias"])
+    hidden = g.op("Relu", g.op("Add", g.op("MatMul", bn(flat, 9, (1, -1)), g.const(k1)), g.const(b1)))
+    penultimate = bn(hidden, 10, (1, -1))
+    g.op("Identity", penultimate, out="penultimate")
+    g.op("Sigmoid", g.op("Add", g.op("MatMul", penultimate, g.const(k2)), g.const(b2)), out="taggram")
+    g.op("Squeeze", max_pool, g.ints([2]), out="max_pool")
+    g.op("Squeeze", mean_pool, g.ints([2]), out="mean_pool")
+    outputs = {"taggram": [None, 50], "penultimate": [None, 200], "mean_pool": [None, 753], "max_pool": [None, 753]}
+    return g.serialize({"patches": [None, N_FRAMES, N_MELS]}, outputs)
 
 
 @cache

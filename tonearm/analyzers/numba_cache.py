@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tonearm.config import cache_dir
+from tonearm.config import writable_cache_dir
 
 
 def run_kernels() -> None:
@@ -57,22 +57,13 @@ def environment_key() -> str:
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def _marker_dir() -> Path:
-    for base in (cache_dir(), Path(os.environ.get("TMPDIR", "/tmp")) / f"tonearm-{os.getuid()}"):
-        with contextlib.suppress(OSError):
-            base.mkdir(parents=True, exist_ok=True)
-            if os.access(base, os.W_OK):
-                return base
-    raise OSError("no writable folder for the kernel-cache marker")
-
-
 def prepare_kernels(run: Callable[[], None] = run_kernels) -> bool:
     """Make sure librosa's cached kernels are compiled in this environment; whether this call compiled them.
 
     Cheap once done (one ``stat``). Never raises: a folder that cannot be written only means each
     worker loads or compiles the kernels itself when it first needs them, as before."""
     try:
-        folder = _marker_dir()
+        folder = writable_cache_dir()
     except OSError:
         return False
     marker = folder / f"numba-kernels-{environment_key()}.done"

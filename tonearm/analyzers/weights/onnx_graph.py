@@ -6,18 +6,32 @@ tens of times its input and ran at about half of one core's GEMM speed. onnxrunt
 convolutions tile that work and fuse the element-wise tails, with the same float32
 arithmetic, so the same weights give the same outputs (within float rounding) in less time.
 Neither TensorFlow nor torch is involved: the graph is assembled node by node here.
+
+Built graphs are kept in tonearm's cache folder (``cached_session``): building one is quick, but
+the ``onnx`` package it needs takes 1.3 s to import (most of it ``ml_dtypes``), and every analysis
+worker, query process and server would pay that on its first file. onnxruntime alone imports in
+0.05 s.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tonearm.config import writable_cache_dir
 from tonearm.errors import TonearmError
 
+log = logging.getLogger(__name__)
+
 OPSET = 17
+GRAPH_CACHE = "onnx-graphs"  # folder of built graphs inside tonearm's cache folder
 
 
 class GraphBuilder:
@@ -90,3 +104,53 @@ def session(model: bytes) -> Any:
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def graph_key(name: str, weights: Path, sources: Sequence[Path]) -> str:
+    """What a built graph depends on: the weights (each file's path, size and modification time; a
+    TensorFlow checkpoint is a folder) and the code that builds it (``sources`` and this module),
+    byte for byte. Any change to either names another graph."""
+    digest = hashlib.sha256(name.encode())
+    files = sorted(p for p in weights.rglob("*") if p.is_file()) if weights.is_dir() else [weights]
+    for path in files:
+        st = path.stat()
+        digest.update(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    for source in (*sources, Path(__file__)):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def cached_session(name: str, weights: Path, sources: Sequence[Path], build: Callable[[], bytes]) -> Any:
+    """:func:`session` for the graph ``build`` makes, built once per weights and code (see the module doc).
+
+    A cached graph that onnxruntime cannot load (a damaged file) is built again and replaced; a
+    cache folder that cannot be written only means building each time. Writes go through a
+    temporary file and a rename, so processes that build at the same moment never read half a graph;
+    a new graph replaces the ones of the same name built for other weights or code.
+    """
+    try:
+        path: Path | None = writable_cache_dir() / GRAPH_CACHE / f"{name}-{graph_key(name, weights, sources)}.onnx"
+    except OSError:
+        path = None
+    if path is not None and path.is_file():
+        try:
+            return session(path.read_bytes())
+        except TonearmError:
+            raise
+        except Exception as exc:  # onnxruntime's own errors for a file it cannot parse
+            log.warning("rebuilding the cached %s graph (%s): %s", name, path, str(exc).splitlines()[0][:200])
+    model = build()
+    if path is not None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(model)
+            os.replace(tmp, path)
+            for older in path.parent.glob(f"{name}-*.onnx"):  # built for other weights or code: 20 MB each
+                if older != path:
+                    older.unlink(missing_ok=True)
+        except OSError as exc:
+            log.debug("could not cache the %s graph in %s: %s", name, path.parent, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    return session(model)
