@@ -9,6 +9,8 @@ the view is standardised over the library before cosine search (``normalization`
 
 from __future__ import annotations
 
+from functools import cache
+
 import librosa
 import numpy as np
 
@@ -114,6 +116,14 @@ def _rhythm(onset: np.ndarray) -> tuple[float, float]:
     return float(np.log2(bpm)), clarity
 
 
+@cache
+def _mel_filters() -> np.ndarray:
+    """Made on the first analysis, not with the analyzer: ``librosa.filters`` imports ``scipy.signal`` (a
+    second), which a process that only reads an analyzer's name and size (a query, the index run's
+    main process) should not pay."""
+    return librosa.filters.mel(sr=_SR, n_fft=_N_FFT, n_mels=_N_MELS).astype(np.float32)
+
+
 class DspSoundAnalyzer(Analyzer):
     """Hand-made sound descriptors (MFCC, contrast, chroma, tonnetz, spectral shape, loudness, tempo)."""
 
@@ -124,11 +134,8 @@ class DspSoundAnalyzer(Analyzer):
     sample_rate = _SR
     normalization = "standardize"
 
-    def __init__(self) -> None:
-        self._mel_fb = librosa.filters.mel(sr=_SR, n_fft=_N_FFT, n_mels=_N_MELS).astype(np.float32)
-
     def analyze(self, audio: DecodedAudio) -> np.ndarray:
-        frames = [_frame_features(y, self._mel_fb) for y in audio.at(self.sample_rate)]
+        frames = [_frame_features(y, _mel_filters()) for y in audio.at(self.sample_rate)]
         cat = {k: np.concatenate([f[k] for f in frames], axis=-1) for k in frames[0]}
         rhythms = np.array([_rhythm(f["onset"]) for f in frames])
         rms = cat["rms_db"]

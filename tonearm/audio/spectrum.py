@@ -18,14 +18,16 @@ from functools import cache
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 from numpy.lib.stride_tricks import sliding_window_view
 
 
 @cache
 def _hann(n_fft: int) -> np.ndarray:
-    """The periodic Hann window librosa uses, float32."""
-    return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    """The periodic Hann window librosa uses (``scipy.signal.get_window("hann", n_fft)``), float32.
+
+    Written out because importing ``scipy.signal`` takes a second, paid by every process that loads
+    an analyzer (the index run's main process, a query, the server) before it analyses anything."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
 def magnitude(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
