@@ -119,3 +119,19 @@ def test_a_cache_folder_that_cannot_be_written_means_building_each_time(weights,
     monkeypatch.setattr(onnx_graph, "writable_cache_dir", no_folder)
     assert _relu(onnx_graph.cached_session("tiny", weights, (), build)) == [[0.0, 0.5, 2.0]]
     assert build.calls == 3
+
+
+def test_the_cache_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
+    from tonearm.config import writable_cache_dir
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("TONEARM_CACHE", str(blocker / "cache"))  # under a file: cannot be made
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fallback = writable_cache_dir()
+    assert fallback == tmp_path / "tmp" / f"tonearm-{os.getuid()}" and fallback.stat().st_mode & 0o077 == 0
+    if os.geteuid() == 0:  # a folder of that name that someone else made first is not used
+        os.chown(fallback, 4321, 4321)
+        with pytest.raises(OSError):
+            writable_cache_dir()

@@ -43,10 +43,15 @@ def cache_dir() -> Path:
 
 def writable_cache_dir() -> Path:
     """:func:`cache_dir`, or a per-user folder under the temporary directory when that cannot be written
-    (a read-only home, a service account without one). Raises ``OSError`` when neither can."""
-    for base in (cache_dir(), Path(os.environ.get("TMPDIR", "/tmp")) / f"tonearm-{os.getuid()}"):
+    (a read-only home, a service account without one). Raises ``OSError`` when neither can.
+
+    The temporary folder is shared: one there that another user made first is not used."""
+    fallback = Path(os.environ.get("TMPDIR", "/tmp")) / f"tonearm-{os.getuid()}"
+    for base in (cache_dir(), fallback):
         try:
-            base.mkdir(parents=True, exist_ok=True)
+            base.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if base == fallback and base.stat().st_uid != os.getuid():
+                continue
         except OSError:
             continue
         if os.access(base, os.W_OK):
