@@ -123,6 +123,8 @@ def test_queue_add_reorder_next_and_keyboard(open_page, server) -> None:
     album_b = _queue(pg)
     assert len(album_b) == 3 and pg.evaluate("queue.pos") == 0
     pg.evaluate(f"location.hash = '#/album/{albums['Artist C Album 1']['id']}'")
+    # album B's rows stay on the page until album C's arrive (CI once added B's first track here)
+    pg.wait_for_function("document.querySelector('#view-album h2')?.textContent === 'Artist C Album 1'")
     pg.wait_for_selector("#view-album li.track .add")
     pg.locator("#view-album li.track .add").first.click()
     pg.locator("#view-album li.track .play-next").nth(1).click()  # plays right after the current track
