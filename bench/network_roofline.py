@@ -38,7 +38,8 @@ from tonearm.analyzers import aisfx, get_analyzer, musicnn  # noqa: E402
 from tonearm.analyzers.weights import onnx_graph  # noqa: E402
 from tonearm.audio.segments import load_for_analysis  # noqa: E402
 
-WINDOW_SHAPES = {"MSD_musicnn": (187, 96), "MTT_musicnn": (187, 96), "aisfx": (100, 96)}
+_PATCH = (musicnn.N_FRAMES, musicnn.N_MELS)
+WINDOW_SHAPES = {"MSD_musicnn": _PATCH, "MTT_musicnn": _PATCH, "aisfx": (aisfx.BLOCK, aisfx.N_MELS)}
 
 
 def macs_per_window(model: bytes) -> int:
