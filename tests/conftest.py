@@ -255,18 +255,21 @@ def _compile_librosa_gufuncs() -> None:
     Two processes compiling the same ``@guvectorize(cache=True)`` function at once can write cache
     files that disagree, and the next process to load them crashes (numba issue 10128, a fresh-clone CI
     run: a test worker segfaulted in ``librosa.zero_crossings``). Compiled here first, before xdist starts
-    its workers, every later process only reads the cache.
+    its workers, every later process only reads the cache. Under tonearm's kernel lock, so that a
+    ``tonearm`` run beside the tests waits; the analyzers' kernels are first checked in a child
+    process, which repairs a cache an earlier crash left damaged instead of killing this session.
     """
     import warnings
 
     import librosa
 
-    from tonearm.analyzers.numba_cache import run_kernels
+    from tonearm.analyzers.numba_cache import check_kernels_in_child, kernels_locked, run_kernels
 
-    run_kernels()  # those the analyzers reach; then those only the tests' helpers do
     y = np.random.default_rng(0).standard_normal(22050).astype(np.float32)
-    with warnings.catch_warnings():
+    with kernels_locked() as held, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # librosa's notes on short input
+        check_kernels_in_child(hold=held)
+        run_kernels()  # those the analyzers reach (compiled by the check); then those only the tests' helpers do
         librosa.beat.beat_track(y=y, sr=22050)
         librosa.beat.plp(y=y, sr=22050)
         librosa.yin(y, fmin=80, fmax=800, sr=22050)

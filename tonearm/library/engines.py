@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from tonearm.analyzers.numba_cache import ensure_kernels
+from tonearm.analyzers.numba_cache import ensure_kernels, forget_kernels
 from tonearm.errors import TonearmError
 from tonearm.library.worker import Job, Result, file_timeout_base, quiet_native_stderr, run_job, start_worker
 
@@ -62,6 +62,7 @@ class LocalEngine:
     def run(self, jobs: Sequence[Job], workers: int) -> Iterator[tuple[Job, Result]]:
         pending = list(reversed(jobs))
         suspects: list[Job] = []
+        kernels_rechecked = False
         max_in_flight = max(1, workers) * 2
         # N workers x N BLAS threads would fight over N cores; spawned workers read these at start.
         for var in _THREAD_VARS:
@@ -87,11 +88,16 @@ class LocalEngine:
                 except BrokenProcessPool:
                     # A worker died (a decoder crash, the OOM killer, a hang stopped by the time limit): the
                     # files in flight are suspects, most of them innocent. Retry them alone; go on with a fresh pool.
+                    # After the run's first crash, the next worker checks librosa's cached kernels again (a
+                    # damaged cache crashes every file; the check repairs it), and even a lone file gets a retry.
                     stuck = list(in_flight.values())
-                    if len(stuck) == 1:
+                    if len(stuck) == 1 and kernels_rechecked:
                         yield stuck[0], _crashed(stuck[0])
                     else:
                         suspects.extend(reversed(stuck))
+                    if not kernels_rechecked:
+                        forget_kernels()
+                        kernels_rechecked = True
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         ctx = mp.get_context("spawn")  # never fork a process that holds database threads
@@ -220,7 +226,9 @@ class RayEngine:
                     try:
                         result = ray.get(ref)
                     except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError) as exc:
-                        # The actor is gone (or going): replace it, and give the file another try.
+                        # The actor is gone (or going): replace it, and give the file another try (a local
+                        # fresh actor checks librosa's cached kernels again, as LocalEngine's workers do).
+                        forget_kernels()
                         ray.kill(actor)
                         actors[actors.index(actor)] = fresh = AnalysisActor.remote()
                         idle.append(fresh)
