@@ -104,6 +104,25 @@ def test_a_compiling_child_keeps_the_lock_when_its_parent_is_killed(tmp_path: Pa
     assert float(waited.stdout) > 1.0, waited.stderr
 
 
+def test_a_lock_file_this_user_cannot_write_still_locks(tmp_path: Path) -> None:
+    """A shared cache folder where another user made the lock file (read-only to this one)."""
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or not setpriv:
+        pytest.skip("needs root and setpriv to drop root's write-anything capability")
+    env = dict(os.environ, TONEARM_CACHE=str(tmp_path / "tonearm"), NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    where = "from tonearm.analyzers.numba_cache import _lock_path; print(_lock_path())"
+    lock = Path(subprocess.run([sys.executable, "-c", where], env=env, capture_output=True, text=True).stdout.strip())
+    lock.touch()
+    lock.chmod(0o444)
+    code = "from tonearm.analyzers.numba_cache import kernels_locked\nwith kernels_locked() as held: print(held > 0)"
+    drop = "-dac_override"
+    res = subprocess.run([setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}", "--", sys.executable, "-c", code],
+                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 0 and res.stdout.split() == ["True"], res.stderr[-1500:]
+
+
 class _AbortWhenLoaded:
     """Stands for machine code that kills the process running it (what two compiling processes can leave)."""
 

@@ -130,7 +130,12 @@ def kernels_locked() -> Iterator[int | None]:
     except ImportError:
         yield None
         return
-    with open(_lock_path(), "a+b") as lock:
+    path = _lock_path()
+    try:
+        lock = open(path, "a+b")  # noqa: SIM115 (closed below)
+    except PermissionError:  # made by another user in a folder both can write: a read-only handle locks too
+        lock = open(path, "rb")  # noqa: SIM115
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield lock.fileno()
 
