@@ -131,6 +131,24 @@ def test_read_only_library_through_the_server(music, reference, tmp_path, monkey
         assert "Traceback" not in out
 
 
+# ---- a bad temporary folder --------------------------------------------------------------------
+
+
+def test_a_tmpdir_that_cannot_be_written_is_replaced_with_a_warning(music, tmp_path):
+    """LanceDB spills a commit's merge into $TMPDIR: a bad one used to end the run with a Rust traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    few = tmp_path / "few"
+    few.mkdir()
+    for name in ("00.flac", "01.flac"):
+        shutil.copy(music / name, few / name)
+    res = run_cli("index", str(few), "-l", str(tmp_path / "lib"), "-j", "1", "--json",
+                  env={"TMPDIR": str(blocker / "tmp")})  # fmt: skip
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert f"$TMPDIR={blocker / 'tmp'} is not a writable folder: using /tmp" in res.stderr
+    assert json.loads(res.stdout)["added"] == 2
+
+
 # ---- tonearm check -----------------------------------------------------------------------------
 def test_check_finds_what_a_crash_can_leave_and_repair_restores_it(music, reference, tmp_path):
     lib = tmp_path / "lib"

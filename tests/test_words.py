@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +83,21 @@ def test_whisper_base_is_joined_once_into_the_cache(tmp_path: Path, monkeypatch:
     assert asr.resolve_model("base") == path and (path / "model.bin").stat().st_mtime_ns == mtime
     assert not list(path.parent.glob(".*.tmp"))
     assert asr.resolve_model("tiny.en").name == "model"
+
+
+def test_whisper_base_without_a_writable_cache_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A service account with a read-only home: the model is assembled in the private temporary folder; with
+    no writable folder at all, the error says what to do (it used to be a traceback from the index run)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("TONEARM_CACHE", str(blocker / "cache"))  # under a file: cannot be made
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    path = asr.resolve_model("base")
+    assert path.parent == tmp_path / "tmp" / f"tonearm-{os.getuid()}" / "models"
+    assert (path / "model.bin").stat().st_size > 140_000_000
+    monkeypatch.setenv("TMPDIR", str(blocker / "tmp"))
+    with pytest.raises(TonearmError, match=r"no writable cache folder .*TONEARM_CACHE.*--asr-model"):
+        asr.resolve_model("base")
 
 
 def test_missing_asr_model_or_runtime_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -77,3 +77,19 @@ def limit_malloc_arenas() -> bool:
         return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, arenas))
     except (OSError, AttributeError, ValueError):  # not glibc (musl, macOS), or a value that is not a number
         return False
+
+
+def repair_tmpdir() -> str | None:
+    """When ``$TMPDIR`` names no writable folder, point it at one that is; the warning to print, else None.
+
+    Why: Python's ``tempfile`` quietly skips a bad ``$TMPDIR``, but LanceDB (Rust) writes its merge
+    spill files there and fails deep inside a commit. Processes this one starts (analysis workers, a
+    background server) inherit the repaired value."""
+    wanted = os.environ.get("TMPDIR")
+    if not wanted or (os.path.isdir(wanted) and os.access(wanted, os.W_OK | os.X_OK)):
+        return None
+    for folder in ("/tmp", "/var/tmp"):
+        if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
+            os.environ["TMPDIR"] = folder
+            return f"$TMPDIR={wanted} is not a writable folder: using {folder}"
+    return f"$TMPDIR={wanted} is not a writable folder, and neither is /tmp: writes may fail"

@@ -83,8 +83,11 @@ class WordsAnalyzer(Analyzer):
         mode = transcribe_mode()
         if mode == "always":
             asr.resolve_model()  # an explicit request for transcripts must not silently do nothing
-        elif mode == "auto" and not asr.asr_available():
-            log.warning("speech will not be transcribed: %s", asr.INSTALL_HINT)
+        elif mode == "auto":
+            try:
+                asr.resolve_model()
+            except TonearmError as exc:  # not installed, or no folder to assemble the model in: say which
+                log.warning("speech will not be transcribed: %s", exc)
 
     def analyze(self, audio: DecodedAudio) -> Analysis:
         return self.analyze_track(audio, TrackContext())

