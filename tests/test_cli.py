@@ -127,6 +127,20 @@ def test_unknown_target_and_missing_library(indexed, tmp_path):
     assert res.returncode == 2 and "no such file or folder" in res.stderr
 
 
+def test_a_library_path_that_is_a_file_is_a_clear_error(indexed, tmp_path):
+    music, _ = indexed
+    afile = tmp_path / "a-file"
+    afile.write_text("")
+    for args, words in (
+        (("index", str(music), "--library", str(afile)), "is a file, not a folder"),
+        (("index", str(music), "--library", str(afile / "lib")), "part of its path is a file"),
+        (("tracks", "--library", str(afile)), "is a file, not a folder"),
+    ):
+        res = run_cli(*args)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-1500:]
+        assert words in " ".join(res.stderr.split()), res.stderr
+
+
 def test_stats_failed_lists_bad_files(tmp_path):
     music = tmp_path / "m"
     write_audio(music / "ok.flac", synth("tonal", 3.0))

@@ -269,11 +269,17 @@ class LanceStore(Store):
 
     def _open(self, create: bool) -> None:
         path = Path(self.location)
+        if path.exists() and not path.is_dir():
+            raise TonearmError(f"library location {self.location} is a file, not a folder")
         exists = path.exists() and any(path.glob(f"{_TRACKS}.lance"))
         if not exists:
             if not create:
                 raise NotFoundError(f"no library at {self.location} (run `tonearm index PATH` first)")
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except (NotADirectoryError, FileExistsError):  # a file where a parent folder should be
+                where = self.location
+                raise TonearmError(f"cannot make the library folder {where}: part of its path is a file") from None
         # Interval 0: every read sees the latest commit, even one made by another process.
         self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0), session=_session())
         found = self._stored_format() if exists else None
