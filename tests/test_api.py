@@ -186,3 +186,18 @@ def test_radio_and_path_endpoints(server) -> None:
     assert p.status_code == 200 and len(p.json()["results"]) == 3
     assert httpx.get(f"{base}/api/radio", params={"seed": "0123456789abcdef"}).status_code == 404
     assert httpx.get(f"{base}/api/radio", params={"seed": a, "weights": "sound=x"}).status_code == 400
+
+
+def test_serve_on_a_port_in_use_or_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
+    import socket
+
+    from conftest import run_cli
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        res = run_cli("serve", "--library", str(tmp_path / "lib"), "--port", str(port), timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-1500:]
+    assert f"cannot listen on 127.0.0.1 port {port}: address already in use" in " ".join(res.stderr.split())
+    assert "serving" not in res.stdout  # no line claiming a server that never started
+    res = run_cli("serve", "--library", str(tmp_path / "lib"), "--port", "70000", timeout=60)
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "65535" in res.stderr

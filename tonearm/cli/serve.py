@@ -24,7 +24,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind; anything but loopback requires a token.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port, announced in the library).")] = 8000,
+    port: Annotated[
+        int, typer.Option(help="TCP port (0: any free port, announced in the library).", min=0, max=65535)
+    ] = 8000,
     token: Annotated[
         str | None, typer.Option(help="Token for uploads and writes when not on loopback (default: generated).")
     ] = None,
@@ -62,15 +64,16 @@ def serve(
     if config.requires_token and not config.token:
         config.token = secrets.token_urlsafe(18)
         console.print(f"token for uploads and writes: [bold]{config.token}[/]")
-    sock = None
-    if port == 0:  # bind first, so the port printed and announced is the one served
-        import socket
+    # Bind before saying anything: the port printed and announced is the one served (port 0: a free one),
+    # and a port in use or an address this machine lacks is a one-line error, not a line claiming to serve.
+    import socket
 
-        try:
-            sock = socket.create_server((host, 0), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
-        except OSError as exc:
-            raise TonearmError(f"cannot listen on {host}: {exc.strerror or exc}") from exc
-        port = sock.getsockname()[1]
+    try:
+        sock = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:  # socket.gaierror (an unknown host name) is one too
+        reason = str(exc.strerror or exc).split(" (while attempting")[0].lower()  # create_server repeats the address
+        raise TonearmError(f"cannot listen on {host} port {port}: {reason}") from None
+    port = sock.getsockname()[1]
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"tonearm serving {lib} at [bold]http://{shown}:{port}/[/] (API docs: /docs)")
     if config.subsonic:
@@ -93,7 +96,7 @@ def serve(
     if watch is not None:
         watch.stop_when_idle(server, idle_exit)
     with announced(lib, host, port):  # quick CLI queries on this library ask this server (tonearm/cli/running.py)
-        server.run(sockets=[sock] if sock is not None else None)
+        server.run(sockets=[sock])
 
 
 class IdleWatch:
