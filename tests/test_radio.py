@@ -174,7 +174,10 @@ def test_history_import_partial_matches_and_for_you(lib: Path, tmp_path: Path) -
     again = run_cli("for-you", "--length", "5", "--seed", "1", "--where", "genre = 'Noise'", "--json", "-l", str(lib))
     assert json.loads(again.stdout)["results"] == json.loads(res.stdout)["results"]  # deterministic with --seed
     bad = run_cli("history", "import", str(tmp_path / "nope.json"), "-l", str(lib))
-    assert bad.returncode == 2 and "cannot read" in bad.stderr
+    assert bad.returncode == 2 and "cannot read" in bad.stderr and "no such file" in bad.stderr
+    assert "Errno" not in bad.stderr
+    bad = run_cli("history", "import", str(tmp_path), "-l", str(lib))
+    assert bad.returncode == 2 and "it is a folder" in bad.stderr and "Errno" not in bad.stderr
     (tmp_path / "broken.json").write_text("[{")
     bad = run_cli("history", "import", str(tmp_path / "broken.json"), "-l", str(lib))
     assert bad.returncode == 2 and "not valid JSON" in bad.stderr

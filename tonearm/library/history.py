@@ -79,12 +79,25 @@ def _when(value: Any) -> float | None:
     return None
 
 
+def _why(exc: OSError | UnicodeDecodeError) -> str:
+    """The reason in words, without errno numbers or the path repeated."""
+    if isinstance(exc, UnicodeDecodeError):
+        return "not UTF-8 text (export it as JSON, CSV or a text log)"
+    if isinstance(exc, IsADirectoryError):
+        return "it is a folder; give the exported file"
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return str(exc.strerror or exc).lower()
+
+
 def read_plays(path: str) -> Iterator[Play]:
     """Plays from any supported export; raises TonearmError for an unreadable file."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TonearmError(f"cannot read {path}: {exc}") from None
+        raise TonearmError(f"cannot read {path}: {_why(exc)}") from None
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
         try:
