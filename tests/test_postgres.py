@@ -177,3 +177,26 @@ def test_a_scan_holds_no_connection_while_the_caller_works(postgres_url: str, mo
         ).fetchone()[0]
     assert idle == 0
     store.close()
+
+
+def test_moves_on_postgres_stay_inside_the_indexed_folders(postgres_url: str, tmp_path: Path) -> None:
+    """A server library may be indexed from several machines: a row whose file is merely missing here is
+    not claimed by a copy elsewhere; a move inside the indexed folder keeps the track (tests/test_moves.py)."""
+    from conftest import synth, write_audio
+
+    url = _url(postgres_url, "moves")
+    music, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    for i, kind in enumerate(("tonal", "noise")):
+        write_audio(music / "a" / f"{kind}.wav", synth(kind, 4.0, seed=i))
+    index = ("index", str(music), "--library", url, "--views", "sound=dsp", "--workers", "1", "--json")
+    assert _json(run_cli(*index))["added"] == 2
+    ids = {r["path"]: r["id"] for r in _json(run_cli("tracks", "--library", url, "--json"))}
+    (music / "a").rename(music / "b")
+    report = _json(run_cli(*index))
+    assert (report["moved"], report["added"], report["removed"]) == (2, 0, 0)
+    after = {r["path"]: r["id"] for r in _json(run_cli("tracks", "--library", url, "--json"))}
+    assert after == {p.replace(f"{music}/a/", f"{music}/b/"): i for p, i in ids.items()}
+    elsewhere.mkdir()
+    (music / "b" / "tonal.wav").rename(elsewhere / "tonal.wav")  # gone from the indexed folder's view...
+    report = _json(run_cli("index", str(elsewhere), "--library", url, "--views", "sound=dsp", "--json"))
+    assert (report["moved"], report["added"]) == (0, 1)  # ...and not claimed from outside it

@@ -117,7 +117,8 @@ def index(
     console.print(
         f"[bold]{report.scanned}[/] files: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.metadata_refreshed} metadata refreshed, "
-        f"{report.removed} removed, {len(report.failed)} failed"
+        + (f"{report.moved} moved, " if report.moved else "")
+        + f"{report.removed} removed, {len(report.failed)} failed"
         + (f", {report.skipped_failed} skipped (failed before)" if report.skipped_failed else "")
         + f" in {report.elapsed:.1f} s"
     )

@@ -10,6 +10,8 @@ decision per file:
                                  re-read metadata if a sidecar changed
 * size or mtime changed       -> hash: same bytes -> refresh stat and metadata only;
                                  different bytes -> analyse every view
+* new path, same bytes as a track whose file is gone (moved or renamed; ``moves.py``)
+                              -> the track moves: same id and analysis, new path
 * gone from disk              -> delete its row (unless ``keep_missing``)
 * failed before, unchanged    -> skip (``retry_failed`` tries again)
 
@@ -22,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,8 +39,9 @@ from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.landmarks import sync_postings
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
+from tonearm.library.moves import free_track_id, pair_moves, vanished
 from tonearm.library.refit import refit_view
-from tonearm.library.scan import FileStat, iter_audio_files, track_id
+from tonearm.library.scan import FileStat, iter_audio_files, under_roots
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.schema import FINGERPRINT_VIEW, LANDMARK_VIEW, LANGUAGES_META
@@ -77,6 +80,7 @@ class IndexReport:
     updated: int = 0
     unchanged: int = 0
     metadata_refreshed: int = 0
+    moved: int = 0  # files found at a new path with the same bytes: their tracks kept id and analysis
     removed: int = 0
     skipped_failed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -94,10 +98,6 @@ class IndexReport:
         d = dict(self.__dict__)
         d["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
         return d
-
-
-def _under(path: str, roots: Sequence[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,11 @@ class Indexer:
         self._search_dims: dict[str, int] = {}  # each view's search column, as the store holds it now
         self._commits_since_refit = 0
         self._commits_since_compaction = 0
+        # This run's move candidates (new path -> the vanished row it may be), the old paths of tracks
+        # that did move, and the ids the library holds (a new row never takes one).
+        self._move_from: dict[str, dict] = {}
+        self._moved_paths: set[str] = set()
+        self._ids: set[str] = set()
 
     # ---- public -------------------------------------------------------------------------
     def run(
@@ -193,6 +198,14 @@ class Indexer:
             existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS)}
             failures = {f["path"]: f for f in self.store.failures()}
             unreadable = [f for f in files if f.problem]
+            on_disk = {f.path for f in files}
+            self._ids = {r["id"] for r in existing.values()}
+            self._moved_paths = set()
+            self._move_from = {}
+            if not opts.keep_missing:  # rows of missing files are being kept: none of them is free to move
+                new_files = [f for f in files if not f.problem and f.path not in existing]
+                local = "://" not in self.store.location  # see moves.vanished
+                self._move_from = pair_moves(new_files, vanished(existing, on_disk, roots, outside=local))
             jobs, meta_refresh = self._plan([f for f in files if not f.problem], existing, failures,
                                             opts.retry_failed, report)  # fmt: skip
             progress.start(len(jobs) + len(meta_refresh) + len(unreadable))
@@ -211,11 +224,10 @@ class Indexer:
                 for view in self.views:
                     self._maybe_refit(view)
                 raise
-            on_disk = {f.path for f in files}
-            gone = [p for p in existing if _under(p, roots) and p not in on_disk]
+            gone = [p for p in existing if under_roots(p, roots) and p not in on_disk and p not in self._moved_paths]
             if gone and not opts.keep_missing:
                 report.removed = self.store.delete([existing[p]["id"] for p in gone])
-            stale_failures = [p for p in failures if _under(p, roots) and p not in on_disk]
+            stale_failures = [p for p in failures if under_roots(p, roots) and p not in on_disk]
             self.store.clear_failures(stale_failures)
             self._library_passes(report)
 
@@ -301,7 +313,7 @@ class Indexer:
                 ):
                     report.skipped_failed += 1
                     continue
-                jobs.append(Job(f.path, self.views))
+                jobs.append(self._new_file_job(f))
                 continue
             fresh = self._fresh_views(row)
             if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
@@ -325,6 +337,19 @@ class Indexer:
                 jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=fresh))
         return jobs, meta_refresh
 
+    def _new_file_job(self, f: FileStat) -> Job:
+        """A file at a path the library does not hold; if it may be a vanished track that moved here, the
+        worker skips that track's fresh views when the bytes prove equal (``moves.py``)."""
+        row = self._move_from.get(f.path)
+        if row is None:
+            return Job(f.path, self.views)
+        fresh = self._fresh_views(row)
+        previous: dict[str, Any] = {}
+        if (row.get("sidecar_sig") or "") != sidecar_signature(f.path):  # other sidecars at the new place
+            fresh -= {v for v in self.views if self.analyzers[v].reads_metadata}
+            previous = self._previous_fields(row["id"])  # its transcript, reused if the bytes are the same
+        return Job(f.path, self.views, known_hash=row["content_hash"], fresh_views=fresh, previous=previous)
+
     def _previous_fields(self, track: str) -> dict[str, Any]:
         """Reusable analyzer outputs of a row (its transcript), for a metadata-only re-analysis."""
         try:
@@ -346,7 +371,9 @@ class Indexer:
         if not jobs:
             return
         for job, result in (engine or LocalEngine()).run(jobs, workers):
-            status = self._commit(job, result, existing.get(job.path), report)
+            old = existing.get(job.path)
+            moved_from = self._move_from.get(job.path) if old is None and result.content_unchanged else None
+            status = self._commit(job, result, old or moved_from, report, moved=moved_from is not None)
             progress.advance(job.path, status)
 
     def _fail(self, path: str, reason: str, report: IndexReport) -> None:
@@ -358,12 +385,16 @@ class Indexer:
         self.store.record_failures([{"path": path, "reason": reason, "size": size, "mtime_ns": mtime}])
         report.failed.append((path, reason))
 
-    def _commit(self, job: Job, res: Result, old: dict | None, report: IndexReport) -> str:
+    def _commit(self, job: Job, res: Result, old: dict | None, report: IndexReport, moved: bool = False) -> str:
         if res.error:
             self._fail(job.path, res.error, report)
             return "failed"
         full_old = self.store.get([old["id"]])[0] if old else None
-        row: dict[str, Any] = dict(full_old) if full_old else {"id": track_id(job.path), "added_at": time.time()}
+        if full_old is None:
+            row: dict[str, Any] = {"id": free_track_id(job.path, self._ids), "added_at": time.time()}
+            self._ids.add(row["id"])
+        else:
+            row = dict(full_old)
         if not res.content_unchanged:
             # New bytes: nothing from the old analysis may survive.
             for view in self.store.views():
@@ -410,7 +441,11 @@ class Indexer:
         if self._commits_since_refit >= _REFIT_EVERY:
             for view in self.views:
                 self._maybe_refit(view)
-        if old is None:
+        if moved and old is not None:
+            self._moved_paths.add(old["path"])  # its row now holds the new path: not gone
+            report.moved += 1
+            return "moved"
+        if full_old is None:
             report.added += 1
             return "added"
         report.updated += 1

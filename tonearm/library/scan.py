@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,11 @@ class FileStat:
     size: int
     mtime_ns: int
     problem: str | None = None  # why it cannot be read at all (a pipe, a link loop): failed without analysis
+
+
+def under_roots(path: str, roots: Sequence[str]) -> bool:
+    """Whether ``path`` is one of ``roots`` or inside one of them (absolute, normalised paths)."""
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def is_audio_path(path: str | os.PathLike[str]) -> bool:
