@@ -117,3 +117,22 @@ def test_keep_missing_keeps_the_old_row_and_moves_nothing(tmp_path: Path) -> Non
     report = _index(lib, music, keep_missing=True)
     assert (report.added, report.moved, report.removed) == (1, 0, 0)
     assert set(_rows(lib)) == {str(music / "x" / "song.wav"), str(music / "y" / "song.wav")}
+
+
+def test_disks_outside_the_run_are_looked_at_only_for_files_of_a_matching_size(monkeypatch) -> None:
+    """An unmounted network share holding other tracks must not stall an ordinary run (a stat can hang)."""
+    from tonearm.library import moves
+    from tonearm.library.scan import FileStat
+
+    looked: list[str] = []
+    monkeypatch.setattr(moves.os.path, "lexists", lambda p: looked.append(p) or False)
+    existing = {
+        "/share/a.flac": {"id": "a", "path": "/share/a.flac", "size": 100, "mtime_ns": 1, "content_hash": "h1"},
+        "/share/b.flac": {"id": "b", "path": "/share/b.flac", "size": 200, "mtime_ns": 2, "content_hash": "h2"},
+        "/music/c.flac": {"id": "c", "path": "/music/c.flac", "size": 300, "mtime_ns": 3, "content_hash": "h3"},
+    }
+    new = [FileStat("/music/new/b.flac", 200, 9), FileStat("/music/new/z.flac", 300, 9)]
+    pairs = moves.pair_moves(new, existing, on_disk={"/music/new/b.flac", "/music/new/z.flac"}, roots=["/music"])
+    assert looked == ["/share/b.flac"]
+    assert {p: r["id"] for p, r in pairs.items()} == {"/music/new/b.flac": "b", "/music/new/z.flac": "c"}
+    assert moves.pair_moves(new, existing, set(), ["/music"], outside=False).keys() == {"/music/new/z.flac"}

@@ -39,7 +39,7 @@ from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.landmarks import sync_postings
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
-from tonearm.library.moves import free_track_id, pair_moves, vanished
+from tonearm.library.moves import free_track_id, pair_moves
 from tonearm.library.refit import refit_view
 from tonearm.library.scan import FileStat, iter_audio_files, under_roots
 from tonearm.library.worker import Job, Result
@@ -204,8 +204,8 @@ class Indexer:
             self._move_from = {}
             if not opts.keep_missing:  # rows of missing files are being kept: none of them is free to move
                 new_files = [f for f in files if not f.problem and f.path not in existing]
-                local = "://" not in self.store.location  # see moves.vanished
-                self._move_from = pair_moves(new_files, vanished(existing, on_disk, roots, outside=local))
+                local = "://" not in self.store.location  # see moves.pair_moves
+                self._move_from = pair_moves(new_files, existing, on_disk, roots, outside=local)
             jobs, meta_refresh = self._plan([f for f in files if not f.problem], existing, failures,
                                             opts.retry_failed, report)  # fmt: skip
             progress.start(len(jobs) + len(meta_refresh) + len(unreadable))

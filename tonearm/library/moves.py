@@ -21,30 +21,34 @@ from typing import Any
 from tonearm.library.scan import FileStat, track_id, under_roots
 
 
-def vanished(
-    existing: Mapping[str, Mapping[str, Any]], on_disk: set[str], roots: Sequence[str], outside: bool = True
-) -> list[dict]:
-    """Rows whose file is gone: not found by this scan inside its roots, or (``outside``) missing from disk
-    outside them.
+def pair_moves(
+    new_files: Iterable[FileStat],
+    existing: Mapping[str, Mapping[str, Any]],
+    on_disk: set[str],
+    roots: Sequence[str],
+    outside: bool = True,
+) -> dict[str, dict]:
+    """New path -> the vanished row it probably is (each row claimed by one file at most).
+
+    A row has vanished when this scan did not find it inside ``roots``, or (``outside``) when its file is
+    missing from disk outside them. Those outside are looked at only when a new file has their size, so an
+    ordinary run does not touch (possibly slow or unmounted) disks it was not asked to index.
 
     ``outside`` is for libraries one machine writes. A server library (PostgreSQL) may be indexed from
     several machines, each missing the others' files: there, a file that is merely elsewhere would be
     claimed back and forth, so only rows inside the folders being indexed count."""
-    return [
-        dict(row)
-        for path, row in existing.items()
-        if ((path not in on_disk) if under_roots(path, roots) else outside and not os.path.lexists(path))
-    ]
-
-
-def pair_moves(new_files: Iterable[FileStat], gone: Iterable[Mapping[str, Any]]) -> dict[str, dict]:
-    """New path -> the vanished row it probably is (each row claimed by one file at most)."""
+    new_files = sorted(new_files, key=lambda f: f.path)
+    sizes = {f.size for f in new_files}
     by_size: dict[int, list[dict]] = {}
-    for row in gone:
-        if row.get("content_hash") and row.get("size") is not None:
-            by_size.setdefault(int(row["size"]), []).append(dict(row))
+    for path, row in existing.items():
+        size = row.get("size")
+        if size is None or int(size) not in sizes or not row.get("content_hash"):
+            continue
+        inside = under_roots(path, roots)
+        if (inside and path not in on_disk) or (not inside and outside and not os.path.lexists(path)):
+            by_size.setdefault(int(size), []).append(dict(row))
     pairs: dict[str, dict] = {}
-    for f in sorted(new_files, key=lambda f: f.path):
+    for f in new_files:
         pool = by_size.get(f.size)
         if not pool:
             continue

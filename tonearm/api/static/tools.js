@@ -94,7 +94,7 @@ async function pollJob(id) {
     const j = await api(`/api/jobs/${id}`);
     const bar = $("#job-progress");
     bar.hidden = false; bar.max = j.total || 1; bar.value = j.done;
-    $("#job-status").textContent = `${j.kind} job ${j.state} (${j.phase}): ${j.done}/${j.total ?? "?"}` + (j.error ? ` — ${j.error}` : "") + (j.report ? ` — ${j.report.added} added, ${j.report.updated} updated, ${j.report.failed.length} failed` : "") + (j.messages && j.messages.length ? ` — ${j.messages.length} problem(s): ${j.messages.slice(0, 3).join("; ")}` : "");
+    $("#job-status").textContent = `${j.kind} job ${j.state} (${j.phase}): ${j.done}/${j.total ?? "?"}` + (j.error ? ` — ${j.error}` : "") + (j.report ? ` — ${j.report.added} added, ${j.report.updated} updated, ${j.report.moved ? j.report.moved + " moved, " : ""}${j.report.failed.length} failed` : "") + (j.messages && j.messages.length ? ` — ${j.messages.length} problem(s): ${j.messages.slice(0, 3).join("; ")}` : "");
     $("#cancel").hidden = !(j.state === "running" || j.state === "queued");
     if (j.state === "running" || j.state === "queued") setTimeout(() => pollJob(id), 1000);
     else { state.map = null; albumsPage.offset = 0; $("#home-albums").innerHTML = ""; loadStats(); if (!$("#view-home").hidden) showHome(); }
