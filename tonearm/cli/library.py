@@ -115,8 +115,9 @@ def index(
         print(json.dumps(report.to_json(), indent=2))
         return
     console.print(
-        f"[bold]{report.scanned}[/] files: {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {report.metadata_refreshed} metadata refreshed, "
+        f"[bold]{report.scanned}[/] files: {report.added} added, {report.updated} updated"
+        + (f" ({report.retagged} only retagged)" if report.retagged else "")
+        + f", {report.unchanged} unchanged, {report.metadata_refreshed} metadata refreshed, "
         + (f"{report.moved} moved, " if report.moved else "")
         + f"{report.removed} removed, {len(report.failed)} failed"
         + (f", {report.skipped_failed} skipped (failed before)" if report.skipped_failed else "")

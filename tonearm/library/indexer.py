@@ -9,7 +9,8 @@ decision per file:
 * size and mtime unchanged    -> skip; re-analyse only views whose analyzer changed;
                                  re-read metadata if a sidecar changed
 * size or mtime changed       -> hash: same bytes -> refresh stat and metadata only;
-                                 different bytes -> analyse every view
+                                 different bytes, same decoded audio (retagged) -> the views that
+                                 read metadata only; different audio -> analyse every view
 * new path, same bytes as a track whose file is gone (moved or renamed; ``moves.py``)
                               -> the track moves: same id and analysis, new path
 * gone from disk              -> delete its row (unless ``keep_missing``)
@@ -53,7 +54,8 @@ _REFIT_EVERY = 25  # commits between checks of the normalisation statistics
 _COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 # Whether standardised views fit their analyzer's discriminant projection to the library (`index --adapt`).
 ADAPT_META = "adapt"
-_STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig"]
+AUDIO_HASH = "ana_audio_hash"  # digest of the decoded audio: a retagged file keeps its audio's analysis
+_STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig", AUDIO_HASH]
 
 
 class ProgressSink(Protocol):
@@ -81,6 +83,7 @@ class IndexReport:
     unchanged: int = 0
     metadata_refreshed: int = 0
     moved: int = 0  # files found at a new path with the same bytes: their tracks kept id and analysis
+    retagged: int = 0  # files with new bytes but the same audio: only the views that read metadata redone
     removed: int = 0
     skipped_failed: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -260,6 +263,7 @@ class Indexer:
 
     # ---- planning -----------------------------------------------------------------------
     def _prepare_views(self) -> None:
+        self.store.ensure_fields({AUDIO_HASH: "string"})
         configured = dict(self.store.get_meta("views") or {})
         configured.update(self.views)
         self.store.set_meta("views", configured)  # lets queries analyse files the same way
@@ -334,7 +338,10 @@ class Indexer:
                 else:
                     report.unchanged += 1
             else:
-                jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=fresh))
+                audio = row.get(AUDIO_HASH)  # new bytes may hold the same audio (retagged): its transcript stays
+                jobs.append(Job(f.path, self.views, known_hash=row.get("content_hash"), fresh_views=fresh,
+                                previous=self._previous_fields(row["id"]) if audio else {},
+                                known_audio_hash=audio))  # fmt: skip
         return jobs, meta_refresh
 
     def _new_file_job(self, f: FileStat) -> Job:
@@ -348,7 +355,8 @@ class Indexer:
         if (row.get("sidecar_sig") or "") != sidecar_signature(f.path):  # other sidecars at the new place
             fresh -= {v for v in self.views if self.analyzers[v].reads_metadata}
             previous = self._previous_fields(row["id"])  # its transcript, reused if the bytes are the same
-        return Job(f.path, self.views, known_hash=row["content_hash"], fresh_views=fresh, previous=previous)
+        return Job(f.path, self.views, known_hash=row["content_hash"], fresh_views=fresh, previous=previous,
+                   known_audio_hash=row.get(AUDIO_HASH))  # fmt: skip
 
     def _previous_fields(self, track: str) -> dict[str, Any]:
         """Reusable analyzer outputs of a row (its transcript), for a metadata-only re-analysis."""
@@ -372,7 +380,8 @@ class Indexer:
             return
         for job, result in (engine or LocalEngine()).run(jobs, workers):
             old = existing.get(job.path)
-            moved_from = self._move_from.get(job.path) if old is None and result.content_unchanged else None
+            same = result.content_unchanged or result.audio_unchanged
+            moved_from = self._move_from.get(job.path) if old is None and same else None
             status = self._commit(job, result, old or moved_from, report, moved=moved_from is not None)
             progress.advance(job.path, status)
 
@@ -395,8 +404,8 @@ class Indexer:
             self._ids.add(row["id"])
         else:
             row = dict(full_old)
-        if not res.content_unchanged:
-            # New bytes: nothing from the old analysis may survive.
+        if not (res.content_unchanged or res.audio_unchanged):
+            # New audio: nothing from the old analysis may survive.
             for view in self.store.views():
                 row[vector_column(view)] = None
                 row[raw_column(view)] = None
@@ -404,6 +413,8 @@ class Indexer:
                 row[name] = None
             row["views_json"] = "{}"
         row.update(path=job.path, size=res.size, mtime_ns=res.mtime_ns, content_hash=res.content_hash)
+        if res.audio_hash:
+            row[AUDIO_HASH] = res.audio_hash
         if res.duration is not None:
             row.update(duration=res.duration, sample_rate=res.sample_rate, channels=res.channels)
         self._apply_metadata(row, res.tags)
@@ -441,6 +452,7 @@ class Indexer:
         if self._commits_since_refit >= _REFIT_EVERY:
             for view in self.views:
                 self._maybe_refit(view)
+        report.retagged += int(res.audio_unchanged)
         if moved and old is not None:
             self._moved_paths.add(old["path"])  # its row now holds the new path: not gone
             report.moved += 1

@@ -39,6 +39,9 @@ class Job:
     fresh_views: frozenset[str] = frozenset()
     # Analyzer-owned fields of the stored row, reusable when the bytes are unchanged (a transcript).
     previous: dict[str, Any] = field(default_factory=dict)
+    # The stored digest of the decoded audio (``DecodedAudio.digest``): when new bytes decode to it (only
+    # the tags changed), the views in ``fresh_views`` that do not read metadata are not computed again.
+    known_audio_hash: str | None = None
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Result:
     mtime_ns: int = 0
     content_hash: str | None = None
     content_unchanged: bool = False  # the file's bytes equal the indexed version
+    audio_hash: str | None = None  # digest of the decoded audio (None when nothing was decoded)
+    audio_unchanged: bool = False  # new bytes, same audio: only the tags changed
     duration: float | None = None
     sample_rate: int | None = None
     channels: int | None = None
@@ -231,6 +236,11 @@ def _analyse(job: Job, res: Result, clock: FileClock) -> None:
         res.channels = audio.info.channels
         res.analysed_seconds = audio.analysed_seconds
         clock.extend(audio.analysed_seconds)
+        res.audio_hash = audio.digest()
+        if not res.content_unchanged and job.known_audio_hash and res.audio_hash == job.known_audio_hash:
+            res.audio_unchanged = True  # retagged: keep the views computed from the audio alone
+            analyzers = {v: a for v, a in configured.items() if v not in job.fresh_views or a.reads_metadata}
+            context.previous = dict(job.previous)  # the audio's transcript still holds
         for view, analyzer in analyzers.items():
             out = analyzer.run(audio, context)
             res.extras.update(out.fields)

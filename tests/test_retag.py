@@ -1,0 +1,88 @@
+"""A retagged file (new bytes, same audio) keeps what was computed from its audio; views reading tags are redone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mutagen
+import numpy as np
+from conftest import synth, write_audio
+
+from tonearm.library.indexer import AUDIO_HASH, Indexer
+from tonearm.store import open_store
+from tonearm.store.base import raw_column
+
+VIEWS = {"sound": "dsp", "melody": "melody", "words": "words", "landmarks": "landmarks"}
+
+
+def _index(lib: Path, root: Path):
+    store = open_store(str(lib))
+    try:
+        return Indexer(store, VIEWS).run([str(root)], workers=1)
+    finally:
+        store.close()
+
+
+def _row(lib: Path, path: Path) -> dict:
+    store = open_store(str(lib))
+    try:
+        row = store.find_by_path(str(path))
+        assert row is not None
+        return row
+    finally:
+        store.close()
+
+
+def _retitle(path: Path, title: str) -> None:
+    f = mutagen.File(str(path))
+    f["title"] = title
+    f.save()
+
+
+def test_new_tags_on_the_same_audio_redo_only_the_views_that_read_them(tmp_path: Path) -> None:
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    song = music / "song.flac"
+    write_audio(song, synth("tonal", 6.0, seed=1), tags={"title": "Before", "artist": "Band"})
+    _index(lib, music)
+    before = _row(lib, song)
+    assert before[AUDIO_HASH]
+    _retitle(song, "A title about rain and umbrellas")
+    report = _index(lib, music)
+    assert (report.updated, report.retagged, report.added) == (1, 1, 0)
+    after = _row(lib, song)
+    assert after["title"] == "A title about rain and umbrellas" and after["content_hash"] != before["content_hash"]
+    assert after[AUDIO_HASH] == before[AUDIO_HASH] and after["id"] == before["id"]
+    for view in ("sound", "melody"):  # computed from the audio alone: kept as they were
+        assert np.array_equal(after[raw_column(view)], before[raw_column(view)])
+    assert not np.array_equal(after[raw_column("words")], before[raw_column("words")])  # the title is in it
+
+
+def test_new_audio_is_analysed_again(tmp_path: Path) -> None:
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    song = music / "song.flac"
+    write_audio(song, synth("tonal", 6.0, seed=1), tags={"title": "Same"})
+    _index(lib, music)
+    before = _row(lib, song)
+    write_audio(song, synth("percussive", 6.0, seed=2), tags={"title": "Same"})
+    report = _index(lib, music)
+    assert (report.updated, report.retagged) == (1, 0)
+    after = _row(lib, song)
+    assert after[AUDIO_HASH] != before[AUDIO_HASH]
+    assert not np.array_equal(after[raw_column("sound")], before[raw_column("sound")])
+
+
+def test_a_track_analysed_before_audio_digests_is_analysed_once_more_then_remembered(tmp_path: Path) -> None:
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    song = music / "song.flac"
+    write_audio(song, synth("chirp", 6.0, seed=3), tags={"title": "One"})
+    _index(lib, music)
+    store = open_store(str(lib))
+    row = store.find_by_path(str(song))
+    store.upsert([{**row, AUDIO_HASH: None}])  # as a library indexed by an earlier tonearm holds it
+    store.close()
+    _retitle(song, "Two")
+    first = _index(lib, music)
+    assert (first.updated, first.retagged) == (1, 0)  # nothing to compare with: analysed, digest stored
+    _retitle(song, "Three")
+    second = _index(lib, music)
+    assert (second.updated, second.retagged) == (1, 1)
