@@ -92,4 +92,4 @@ def repair_tmpdir() -> str | None:
         if os.path.isdir(folder) and os.access(folder, os.W_OK | os.X_OK):
             os.environ["TMPDIR"] = folder
             return f"$TMPDIR={wanted} is not a writable folder: using {folder}"
-    return f"$TMPDIR={wanted} is not a writable folder, and neither is /tmp: writes may fail"
+    return f"$TMPDIR={wanted} is not a writable folder, nor are /tmp and /var/tmp: writes may fail"
