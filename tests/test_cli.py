@@ -141,6 +141,16 @@ def test_a_library_path_that_is_a_file_is_a_clear_error(indexed, tmp_path):
         assert words in " ".join(res.stderr.split()), res.stderr
 
 
+def test_a_text_file_named_mp3_as_a_query_is_one_line(indexed, tmp_path):
+    """mpg123 used to print "Note: Hit end of (available) data during resync." above the error."""
+    _, lib = indexed
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("hello, this is a shopping list, not a song\n" * 20)
+    for command in ("similar", "hum"):
+        res = run_cli(command, str(notes), "--library", str(lib), env={"TONEARM_BACKGROUND": "0"})
+        assert res.returncode == 2 and res.stderr.strip() == "error: not audio (a text file)", res.stderr
+
+
 def test_stats_failed_lists_bad_files(tmp_path):
     music = tmp_path / "m"
     write_audio(music / "ok.flac", synth("tonal", 3.0))

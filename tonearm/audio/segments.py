@@ -87,6 +87,8 @@ def load_for_analysis(path: str | os.PathLike[str], sr: int, policy: WindowPolic
     found = inspect(path)
     if found.problem:
         raise DecodeError(found.problem)
+    if found.kind == "text":  # said before a decoder tries it: mpg123 prints its complaints on our stderr
+        raise DecodeError("not audio (a text file)")
     info = probe(path)
     if info.duration <= 0:
         # Some containers do not declare a length: decode a bounded prefix and judge by that.
