@@ -80,16 +80,16 @@ def _when(value: Any) -> float | None:
 
 
 def _why(exc: OSError | UnicodeDecodeError) -> str:
-    """The reason in words, without errno numbers or the path repeated."""
+    """The reason in words (``describe``'s, except where an export file needs other ones)."""
     if isinstance(exc, UnicodeDecodeError):
         return "not UTF-8 text (export it as JSON, CSV or a text log)"
     if isinstance(exc, IsADirectoryError):
         return "it is a folder; give the exported file"
     if isinstance(exc, FileNotFoundError):
         return "no such file"
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return str(exc.strerror or exc).lower()
+    from tonearm.audio.decode import describe  # only on this error path: it loads the decoders
+
+    return describe(exc)
 
 
 def read_plays(path: str) -> Iterator[Play]:

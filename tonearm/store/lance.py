@@ -278,8 +278,8 @@ class LanceStore(Store):
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except (NotADirectoryError, FileExistsError):  # a file where a parent folder should be
-                where = self.location
-                raise TonearmError(f"cannot make the library folder {where}: part of its path is a file") from None
+                message = f"cannot make the library folder {self.location}: part of its path is a file"
+                raise TonearmError(message) from None
         # Interval 0: every read sees the latest commit, even one made by another process.
         self._db = lancedb.connect(self.location, read_consistency_interval=timedelta(0), session=_session())
         found = self._stored_format() if exists else None

@@ -84,11 +84,14 @@ def _join_whisper_base() -> Path | None:
     size = sum(p.stat().st_size for p in parts)
     stamp = hashlib.blake2b(f"{size}:{[p.stat().st_mtime_ns for p in parts]}".encode(), digest_size=6).hexdigest()
     name = f"whisper-base-ct2-{stamp}"
-    for folder in dict.fromkeys([cache_dir(), _writable_cache()]):  # the one joined before, else a writable one
-        model = None if folder is None else folder / "models" / name / "model.bin"
-        if model is not None and model.is_file() and model.stat().st_size == size:
+    try:
+        base: Path | None = writable_cache_dir()
+    except OSError:
+        base = None
+    for folder in dict.fromkeys(f for f in (cache_dir(), base) if f is not None):  # joined before, else writable
+        model = folder / "models" / name / "model.bin"
+        if model.is_file() and model.stat().st_size == size:
             return model.parent
-    base = _writable_cache()
     if base is None:
         raise TonearmError(
             "no writable cache folder to assemble the Whisper base model in (~145 MB): set $TONEARM_CACHE "
@@ -116,14 +119,6 @@ def _join_whisper_base() -> Path | None:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("joined Whisper base model into %s", target)
     return target
-
-
-def _writable_cache() -> Path | None:
-    """``config.writable_cache_dir()``, or None when no folder can be written."""
-    try:
-        return writable_cache_dir()
-    except OSError:
-        return None
 
 
 def resolve_model(spec: str | None = None) -> Path:
