@@ -243,6 +243,37 @@ def test_mood_search_min_score_and_popularity(words_library: tuple[Path, Path]) 
     assert all(r["score"] >= 0.999 for r in strict["results"])
 
 
+@pytest.fixture(scope="module")
+def titled_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Instrumental tracks whose only words are their tags (title, artist, genre)."""
+    media = tmp_path_factory.mktemp("titled") / "media"
+    tracks = {
+        "train": {"title": "Midnight Train to Memphis", "artist": "Delta Ray", "genre": "Blues"},
+        "sonata": {"title": "Sonata No. 3: I. Adagio", "artist": "Clara Holt", "genre": "Classical"},
+        "cumbia": {"title": "Cumbia del Río", "artist": "Los Pescadores", "genre": "Cumbia"},
+        "steel": {"title": "Wheels of Steel", "artist": "Iron Foundry", "genre": "Heavy Metal"},
+        "lullaby": {"title": "Lullaby for Mara", "artist": "June Ash", "genre": "Folk"},
+    }
+    for i, (name, tags) in enumerate(tracks.items()):
+        write_audio(media / f"{name}.flac", synth(("tonal", "percussive", "chirp")[i % 3], 4.0, seed=i), tags=tags)
+    lib = media.parent / "lib"
+    Indexer(open_store(str(lib)), FAST_VIEWS).run([str(media)], workers=2)
+    return lib
+
+
+def test_auto_fuses_tag_lines_only_when_they_answer(titled_library: Path) -> None:
+    store = open_store(str(titled_library))
+    # E5 scores any query well against "Title. Artist. Genre" lines: these queries name nothing in them
+    for text in ("a calm piano piece", "energetic guitar", "jupiter telescope"):
+        out = search(store, TextQuery(text, k=3), "auto")
+        assert "words" in out["query"]["skipped"], (text, out["results"])
+        assert all("words" not in r["modes"] for r in out["results"])
+    for text, name in (("heavy metal", "steel.flac"), ("cumbia", "cumbia.flac"), ("memphis blues", "train.flac")):
+        out = search(store, TextQuery(text, k=3), "auto")
+        assert out["results"][0]["path"].endswith(name), (text, out["results"])
+        assert out["results"][0]["modes"] == {"words": 1}
+
+
 def test_tags_and_auto_modes(words_library: tuple[Path, Path]) -> None:
     _, lib = words_library
     assert ("sad", -1.0) in [(t, w) for t, w, _ in parse_tag_query("not sad")]

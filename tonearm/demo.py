@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import string
 import time
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def build_demo_audio(folder: Path, tunes: int = 100, console: Console | None = N
                 sf.write(str(tmp), y, _SR, format="FLAC")
                 _tag(
                     tmp,
-                    tune.title if not tune.title.isupper() else tune.title.title(),
+                    tune.title if not tune.title.isupper() else string.capwords(tune.title),  # Devil's, not Devil'S
                     tune.source,
                     _STYLE_NAMES[style],
                 )

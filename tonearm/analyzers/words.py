@@ -33,6 +33,7 @@ from tonearm.words.lyrics import timed_lines
 log = logging.getLogger(__name__)
 
 META_KEYS = ("title", "artist", "album", "genre", "show", "episode_title", "description", "comment", "subject")
+META_SOURCE = "meta"  # the passage kind of a track's tags joined into one text (see metadata_text)
 MAX_CHUNKS = 600  # ~4 h of speech at 60 words per passage
 MAX_TRANSCRIBE_S = 4 * 3600.0
 FIELDS = ("language", "words_source", "speech_ratio", "transcript", "ana_transcript", "ana_words_chunks")
@@ -113,7 +114,7 @@ class WordsAnalyzer(Analyzer):
         chunks = chunks[:MAX_CHUNKS]
         meta_text = metadata_text(meta)
         all_chunks = ([embed.Chunk(meta_text)] if meta_text else []) + chunks
-        kinds = (["meta"] if meta_text else []) + [fields["words_source"]] * len(chunks)
+        kinds = ([META_SOURCE] if meta_text else []) + [fields["words_source"]] * len(chunks)
         if not all_chunks:
             fields["words_source"] = "none"
             return Analysis(np.zeros(self.dim, np.float32), fields)

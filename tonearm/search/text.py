@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 
 from tonearm.analyzers.musicnn import ALL_TAG_LABELS, tag_field
-from tonearm.analyzers.words import decode_chunks
+from tonearm.analyzers.words import META_SOURCE, decode_chunks
 from tonearm.errors import TonearmError
 from tonearm.search import dedupe
 from tonearm.search.results import RESULT_FIELDS
 from tonearm.store.base import Store
 from tonearm.store.filters import And, Compare, Filter
 from tonearm.store.schema import LANGUAGES_META, MOOD_VIEW, VOCAB_META
-from tonearm.words import embed, languages, moodspace
+from tonearm.words import catalogue, embed, languages, moodspace
 from tonearm.words.emotions import EmotionBackend, OfflineEmotions
 from tonearm.words.vocabulary import Vocabulary
 
@@ -57,6 +57,13 @@ RRF_K = 60
 # spoken-word set right matches stand 0.0-0.3 above that percentile (28 of 30 by more than 0.04),
 # title noise for "played on the flute" 0.006 above it.
 WORDS_STAND_OUT = 0.04
+# auto: hits whose best passage is the track's tags ("Goldringlein. essenFolksong. German folk") are
+# fused only when the best of them stands this much above the 90th percentile of the query's scores
+# against invented tag lines (tonearm.words.catalogue): E5 scores any query well against text of that
+# shape. On the demo library the best tag line of 15 queries the tags do not answer ("a calm piano
+# piece", "energetic guitar") stood at most 0.06 above that percentile ("fröhliche Tanzmusik" 0.10, on
+# a title with "Tanzen"), of 13 they do ("irish jigs", "bach chorale", "Goldringlein") at least 0.128.
+TAGS_STAND_OUT = 0.09
 # auto: the offline emotion evidence a query needs before mood is fused (listeners' mood phrases
 # score 0.066-0.12 on their best term).
 AUTO_MOOD_EVIDENCE = 0.05
@@ -366,11 +373,18 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
     views = store.views()
     if "words" in views:
         # E5 scores every text ~0.8, so the words mode always returns *something*; only passages
-        # that stand out from the library (best minus median score) are fused.
+        # that stand out from everyday sentences on other topics are fused.
         wide = search_words(store, TextQuery(text, max(PREFILTER, pool.k), q.where, q.min_score))
         qc = languages.centred(embed.query(text), wide["query"]["language"], "q")[0]
         floor = float(np.percentile(languages.everyday_scores(qc), 90)) + WORDS_STAND_OUT
-        kept = [r for r in wide["results"] if r["score"] >= floor][: pool.k]
+        kept = [r for r in wide["results"] if r["score"] >= floor]
+        # Passages that are only a track's tags count when the best of them answers the query; then,
+        # as for lyrics and speech, the rest of them are fused by rank.
+        best_tags = max((r["score"] for r in kept if r.get("source") == META_SOURCE), default=None)
+        tags_floor = max(floor, float(np.percentile(catalogue.scores(qc), 90))) + TAGS_STAND_OUT
+        if best_tags is not None and best_tags < tags_floor:
+            kept = [r for r in kept if r.get("source") != META_SOURCE]
+        kept = kept[: pool.k]
         runs["words"] = {"query": wide["query"], "results": kept}
         if not kept:
             skipped["words"] = "no passage stands out from the rest of the library"
