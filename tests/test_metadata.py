@@ -31,6 +31,37 @@ def test_embedded_lyrics_uslt(tmp_path):
     assert read_tags(str(path))["lyrics"] == "la la love"
 
 
+def test_comment_description_and_lyrics_tags_in_every_container(tmp_path):
+    from mutagen.id3 import COMM, ID3, TDES
+    from mutagen.mp4 import MP4
+
+    y = synth("tonal", 1.0)
+    notes = {"title": "Ep 7", "comment": "How to grow <b>tomatoes</b> on a balcony &amp; what to compost",
+             "description": "<p>Small Plot Radio, episode seven.</p>", "lyrics": "la la love you"}  # fmt: skip
+    for ext in (".flac", ".ogg"):  # Vorbis comments (a LYRICS tag there was never read before)
+        got = read_tags(str(write_audio(tmp_path / f"v{ext}", y, tags=notes)))
+        assert got["comment"] == "How to grow tomatoes on a balcony & what to compost", got
+        assert got["description"] == "Small Plot Radio, episode seven." and got["lyrics"] == "la la love you"
+    mp3 = write_audio(tmp_path / "a.mp3", y, tags={"title": "x"})
+    id3 = ID3(str(mp3))
+    id3.add(COMM(encoding=3, lang="eng", desc="iTunNORM", text=" 00000A2B 00000C1D 0000FF12"))
+    id3.add(COMM(encoding=3, lang="eng", desc="", text="Recorded live at the pier"))
+    id3.add(TDES(encoding=3, text="A show about boats"))
+    id3.save()
+    got = read_tags(str(mp3))
+    assert got["comment"] == "Recorded live at the pier" and got["description"] == "A show about boats"
+    m4a = write_audio(tmp_path / "a.m4a", y)
+    mp4 = MP4(str(m4a))
+    mp4["\xa9cmt"], mp4["desc"] = ["Recorded in one take"], ["Second set of the night"]
+    mp4.save()
+    got = read_tags(str(m4a))
+    assert got["comment"] == "Recorded in one take" and got["description"] == "Second set of the night"
+    junk = read_tags(str(write_audio(tmp_path / "j.flac", y, tags={"comment": "0000 1A2B 77", "description": "x"})))
+    assert "comment" not in junk and "description" not in junk  # numbers and one letter say nothing
+    cols, new, _ = to_columns(read_tags(str(tmp_path / "v.flac")), {}, {})
+    assert cols["comment"].startswith("How to grow") and new["comment"] == "string"  # filterable, like sidecars
+
+
 def test_sidecars_json_csv_jsonl_and_precedence(tmp_path):
     audio = write_audio(tmp_path / "t.flac", synth("tonal", 1.0), tags={"title": "From tags"})
     (tmp_path / "tracks.csv").write_text("file,popularity,mood\nt.flac,71,calm\nother.flac,1,x\n")

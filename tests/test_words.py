@@ -245,7 +245,7 @@ def test_mood_search_min_score_and_popularity(words_library: tuple[Path, Path]) 
 
 @pytest.fixture(scope="module")
 def titled_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Instrumental tracks whose only words are their tags (title, artist, genre)."""
+    """Instrumental tracks whose only words are their tags (title, artist, genre, comment)."""
     media = tmp_path_factory.mktemp("titled") / "media"
     tracks = {
         "train": {"title": "Midnight Train to Memphis", "artist": "Delta Ray", "genre": "Blues"},
@@ -253,7 +253,9 @@ def titled_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "cumbia": {"title": "Cumbia del Río", "artist": "Los Pescadores", "genre": "Cumbia"},
         "steel": {"title": "Wheels of Steel", "artist": "Iron Foundry", "genre": "Heavy Metal"},
         "lullaby": {"title": "Lullaby for Mara", "artist": "June Ash", "genre": "Folk"},
-    }
+        "ep7": {"title": "Episode 7", "artist": "Small Plot Radio", "genre": "Podcast",
+                "comment": "How to grow tomatoes on a balcony, and what to compost"},
+    }  # fmt: skip
     for i, (name, tags) in enumerate(tracks.items()):
         write_audio(media / f"{name}.flac", synth(("tonal", "percussive", "chirp")[i % 3], 4.0, seed=i), tags=tags)
     lib = media.parent / "lib"
@@ -268,7 +270,13 @@ def test_auto_fuses_tag_lines_only_when_they_answer(titled_library: Path) -> Non
         out = search(store, TextQuery(text, k=3), "auto")
         assert "words" in out["query"]["skipped"], (text, out["results"])
         assert all("words" not in r["modes"] for r in out["results"])
-    for text, name in (("heavy metal", "steel.flac"), ("cumbia", "cumbia.flac"), ("memphis blues", "train.flac")):
+    answered = (
+        ("heavy metal", "steel.flac"),
+        ("cumbia", "cumbia.flac"),
+        ("memphis blues", "train.flac"),
+        ("growing tomatoes on a balcony", "ep7.flac"),
+    )  # the last only in the file's comment tag
+    for text, name in answered:
         out = search(store, TextQuery(text, k=3), "auto")
         assert out["results"][0]["path"].endswith(name), (text, out["results"])
         assert out["results"][0]["modes"] == {"words": 1}

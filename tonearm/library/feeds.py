@@ -15,6 +15,7 @@ from typing import Any
 
 from tonearm.errors import TonearmError
 from tonearm.library.fetch import USER_AGENT, Fetched, FetchSettings, download, media_bytes
+from tonearm.library.metadata import clean_note
 from tonearm.store.base import Store
 
 FEEDS_META = "feeds"
@@ -119,7 +120,7 @@ def update_feed(store: Store, url: str, settings: FetchSettings, max_disk: int |
             report.skipped.append((ep.url, f"disk budget reached ({max_disk >> 20} MiB of media)"))
             continue
         meta = {"show": report.title, "title": ep.title, "episode_title": ep.title, "guid": ep.guid,
-                "release_date": ep.published, "description": ep.description, "feed_url": url,
+                "release_date": ep.published, "description": clean_note(ep.description or ""), "feed_url": url,
                 "episode_duration": ep.duration}  # fmt: skip
         res = download(ep.url, settings, {k: v for k, v in meta.items() if v})
         seen[ep.guid] = {"url": ep.url, "state": "ok" if res.ok else "failed", "path": res.path,

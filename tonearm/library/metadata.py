@@ -68,32 +68,81 @@ def read_tags(path: str) -> dict[str, Any]:
             value = None
         if value not in (None, ""):
             out[_ALIASES.get(key, key)] = str(value)
-    lyrics = _read_lyrics(path)
-    if lyrics:
-        out["lyrics"] = lyrics
+    out.update(_read_texts(path))
     return out
 
 
-def _read_lyrics(path: str) -> str | None:
+# Free-text tags a player shows as "comment" or "description" (podcast downloaders keep the episode's
+# show notes there). They join the words view's metadata passage, so an episode is found by its notes.
+_NOTE_KEYS = {
+    "comment": ("comment", "\xa9cmt"),  # Vorbis/FLAC/Opus and APE, MP4
+    "description": ("description", "desc", "ldes"),  # Vorbis, MP4 short and long description
+}
+_ITUNES_NOTE = re.compile(r"^itun", re.I)  # iTunNORM, iTunSMPB, iTunPGAP: numbers, not words
+_MARKUP = re.compile(r"</?(?:p|br|a|b|i|u|em|strong|ul|ol|li|div|span|h[1-6]|img|blockquote|hr)\b[^>]*>", re.I)
+MAX_NOTE_CHARS = 4000
+
+
+def _first_text(value: Any) -> str | None:
+    value = _first(value)
+    return str(value) if value not in (None, "") else None
+
+
+def _id3_texts(tags: Any) -> dict[str, str | None]:
+    comments = [f for f in tags.getall("COMM") if not _ITUNES_NOTE.match(f.desc or "")]
+    plain = [f for f in comments if (f.desc or "").lower() in ("", "comment", "comments")] or comments
+    return {
+        "lyrics": _first_text([str(f.text) for f in tags.getall("USLT")]),
+        "comment": _first_text([str(f.text[0]) for f in plain if f.text]),
+        "description": _first_text([str(f.text[0]) for f in tags.getall("TDES") if f.text]),
+    }
+
+
+def _keyed_texts(tags: Any) -> dict[str, str | None]:
+    def get(key: str) -> str | None:
+        try:
+            return _first_text(tags[key]) if key in tags else None
+        except (KeyError, ValueError):  # Vorbis comments refuse a non-ASCII key such as MP4's '\xa9lyr'
+            return None
+
+    def pick(keys: tuple[str, ...]) -> str | None:
+        return next((t for k in keys if (t := get(k))), None)
+
+    out = {name: pick(keys) for name, keys in _NOTE_KEYS.items()}
+    out["lyrics"] = pick(("\xa9lyr", "lyrics", "unsyncedlyrics", "LYRICS", "UNSYNCEDLYRICS"))
+    return out
+
+
+def clean_note(text: str) -> str | None:
+    """A comment or description as plain words: markup dropped, whitespace folded, capped; None when it
+    has fewer than two words (a rip log's '0000 0C1A ...' or a lone URL says nothing about the track)."""
+    import html
+
+    plain = " ".join(html.unescape(_MARKUP.sub(" ", text)).split())[:MAX_NOTE_CHARS]
+    return plain if len(re.findall(r"[^\W\d_]{2,}", plain)) >= 2 else None
+
+
+def _read_texts(path: str) -> dict[str, str]:
+    """Lyrics, comment and description from the raw tags (the easy interfaces do not map them)."""
     import mutagen
 
     try:
         raw = mutagen.File(path)
     except Exception:
-        return None
+        return {}
     tags = getattr(raw, "tags", None)
     if not tags:
-        return None
+        return {}
     try:
-        if hasattr(tags, "getall"):  # ID3
-            frames = tags.getall("USLT")
-            return str(frames[0].text) if frames else None
-        for key in ("\xa9lyr", "lyrics", "unsyncedlyrics", "LYRICS", "UNSYNCEDLYRICS"):
-            if key in tags:
-                return str(_first(tags[key]))
-    except Exception:
-        return None
-    return None
+        found = _id3_texts(tags) if hasattr(tags, "getall") else _keyed_texts(tags)
+    except Exception:  # a tag class that raises on lookups: no texts rather than no track
+        return {}
+    out = {}
+    for name, text in found.items():
+        value = text if name == "lyrics" else (clean_note(text) if text else None)
+        if value:
+            out[name] = value
+    return out
 
 
 # ---- sidecars -----------------------------------------------------------------------------
