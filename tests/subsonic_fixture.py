@@ -2,7 +2,8 @@
 
 8 artists x 2 albums x 3 songs (48 tracks of 3 s), each artist with its own sound family so
 radio and similar tracks have structure; the first album of every even artist has an embedded
-front cover, the second album of artist 1 a ``cover.jpg`` beside its files, the rest no picture.
+front cover, the second album of artist 1 a ``cover.jpg`` beside its files, the rest no picture;
+Artist A's first song has a comment tag.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from conftest import SR, synth, write_audio
 KINDS = ("tonal", "percussive", "noise", "chirp")
 ARTISTS = [f"Artist {chr(65 + i)}" for i in range(8)]  # Artist A .. Artist H
 GENRES = ("Rock", "Jazz", "Folk", "Ambient")
+NOTE = "Recorded in one take at the harbour studio"  # the comment tag of Artist A's first song
 
 
 def _jpeg(color: tuple[int, int, int], size: int = 64) -> bytes:
@@ -58,6 +60,7 @@ def build(root: Path) -> Path:
                     "title": f"{artist} Song {b + 1}.{t + 1}", "artist": artist, "album": album,
                     "albumartist": artist, "genre": GENRES[a % len(GENRES)], "date": str(2000 + a),
                     "tracknumber": str(t + 1), "discnumber": "1",
+                    **({"comment": NOTE} if (a, b, t) == (0, 0, 0) else {}),
                 })  # fmt: skip
                 if b == 0 and a % 2 == 0:
                     _embed_cover(path, _jpeg((40 * a % 255, 120, 200)))

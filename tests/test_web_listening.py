@@ -230,6 +230,23 @@ def test_track_page_strip_marks_the_match_and_seeks(open_page, server) -> None:
     pg.wait_for_function("document.querySelector('#player').currentTime >= 2.0")
 
 
+def test_track_page_shows_its_notes_and_what_sounds_like_it(open_page, server) -> None:
+    from subsonic_fixture import NOTE
+
+    albums = _ids(server[0])["albums"]
+    track = httpx.get(server[0] + f"/api/albums/{albums['Artist A Album 1']['id']}").json()["tracks"][0]["id"]
+    pg = open_page()
+    pg.evaluate(f"location.hash = '#/track/{track}'")
+    pg.wait_for_selector("#t-similar li.track")
+    assert pg.locator("#view-track .notes").inner_text() == NOTE  # the file's comment tag
+    shown = pg.eval_on_selector_all("#t-similar li.track", "els => els.map(e => e.dataset.id)")
+    nearest = httpx.get(server[0] + f"/api/tracks/{track}/similar?k=8").json()["results"]
+    assert shown == [r["id"] for r in nearest] and track not in shown and len(shown) == 8
+    pg.locator("#t-similar li.track").nth(1).locator("button.play").click()  # plays it, the page stays
+    pg.wait_for_function(f"document.querySelector('#player').dataset.track === '{shown[1]}'")
+    assert pg.evaluate("location.hash") == f"#/track/{track}"
+
+
 def test_map_colours_by_genre_or_artist_with_a_legend(open_page) -> None:
     pg = open_page()
     pg.click("header nav a[href='#/map']")

@@ -123,6 +123,11 @@ async function showTrack(id, match) {
     const fields = ["genre", "year", "duration", "language", "emotions", "valence", "arousal", "words_source", "popularity"];
     const tags = Object.entries(t.tags || {}).sort((a, b) => b[1] - a[1]).slice(0, 10);
     const me = entry(t);
+    el.dataset.track = id;
+    // the user's own fields (sidecars, extra tags: style, mood, bpm ...) beside tonearm's
+    const extra = Object.entries(t.metadata || {}).filter(([k, v]) => !TRACK_PAGE_SKIPS.has(k) && !fields.includes(k) &&
+      v != null && typeof v !== "object" && String(v).length <= 200).slice(0, 12);
+    const notes = [t.description, t.comment].filter(Boolean);
     el.innerHTML = `<div class="page-head"><img class="big-cover" src="${esc(t.cover)}" alt="" width="200" height="200">
       <div><h2>${esc(title)}</h2>
       <p class="meta">${t.artist_id ? `<a href="#/artist/${t.artist_id}">${esc(t.artist || "artist")}</a>` : esc(t.artist || "")}
@@ -135,10 +140,13 @@ async function showTrack(id, match) {
       <button id="t-path-to" type="button" ${state.pathStart && state.pathStart.id !== id ? "" : "hidden"}>Path here from ${esc(state.pathStart ? state.pathStart.title : "")}</button></p></div></div>
       <figure id="strip-box"><canvas id="strip" width="1000" height="90" role="img" aria-label="Loudness over the track"></canvas>
         <figcaption id="strip-caption"></figcaption></figure>
-      <dl>${fields.filter((f) => t[f] != null).map((f) => `<dt>${f}</dt><dd>${esc(f === "duration" ? clock(t[f]) : t[f])}</dd>`).join("")}</dl>
+      ${notes.map((n) => `<p class="notes">${esc(n)}</p>`).join("")}
+      <dl>${fields.filter((f) => t[f] != null).map((f) => `<dt>${f}</dt><dd>${esc(f === "duration" ? clock(t[f]) : t[f])}</dd>`).join("")}
+        ${extra.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
       ${tags.length ? `<h3>Sound tags</h3><ul class="tags">${tags.map(([k, v]) => `<li>${esc(k)} <span class="tagbar" style="width:${Math.round(v * 200)}px"></span> ${v.toFixed(2)}</li>`).join("")}</ul>` : ""}
       ${t.lyrics ? `<h3>Lyrics</h3><pre>${esc(t.lyrics)}</pre>` : ""}
-      ${t.passages && t.words_source === "transcript" ? `<h3>Transcript</h3>${t.passages.filter((p) => p.source !== "meta").map((p) => `<p class="passage" tabindex="0" data-at="${p.start ?? ""}">[${clock(p.start)}] ${esc(p.text)}</p>`).join("")}` : ""}`;
+      ${t.passages && t.words_source === "transcript" ? `<h3>Transcript</h3>${t.passages.filter((p) => p.source !== "meta").map((p) => `<p class="passage" tabindex="0" data-at="${p.start ?? ""}">[${clock(p.start)}] ${esc(p.text)}</p>`).join("")}` : ""}
+      <section id="t-similar-box" aria-labelledby="t-similar-h" hidden><h3 id="t-similar-h">Sounds like</h3><ol id="t-similar" class="tracks"></ol></section>`;
     $("#t-play").onclick = () => playNow(me, match ? match.from : null);
     $("#t-next").onclick = () => { playNext([me]); announce(`${title} plays next`); };
     $("#t-queue").onclick = () => { addToQueue([me]); announce(`${title} added to the queue`); };
@@ -160,7 +168,20 @@ async function showTrack(id, match) {
       p.onclick = go; p.onkeydown = (e) => { if (e.key === "Enter") go(); };
     });
     drawStrip(id, me, match);
+    showSoundsLike(el, id);
   } catch (e) { el.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+}
+// Shown on the track page itself, as players show "sonically similar": the nearest tracks by sound
+// (a library without a sound view just has no such section).
+const TRACK_PAGE_SKIPS = new Set(["title", "artist", "album", "albumartist", "lyrics", "lyrics_lrc", "comment", "description",
+  "track_no", "disc_no", "musicbrainz_trackid", "musicbrainz_albumid", "musicbrainz_artistid", "urls"]);
+async function showSoundsLike(el, id) {
+  try {
+    const out = await api(`/api/tracks/${id}/similar?k=8`);
+    if (el.dataset.track !== id || !out.results.length) return; // the page moved on meanwhile
+    fillTracks($("#t-similar", el), out.results, { why: false });
+    $("#t-similar-box", el).hidden = false;
+  } catch (e) { /* no sound view: nothing to show */ }
 }
 async function drawStrip(id, me, match) {
   const c = $("#strip"), cap = $("#strip-caption");
