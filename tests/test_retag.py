@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mutagen
@@ -86,3 +87,48 @@ def test_a_track_analysed_before_audio_digests_is_analysed_once_more_then_rememb
     _retitle(song, "Three")
     second = _index(lib, music)
     assert (second.updated, second.retagged) == (1, 1)
+
+
+def test_tags_read_by_a_newer_tonearm_reach_files_that_did_not_change(tmp_path: Path) -> None:
+    """A library indexed before tonearm read comment tags gets them at its next run, without new bytes."""
+    from tonearm.library.metadata import TAG_READER
+    from tonearm.library.tag_recheck import CHECKED_KIND, TAG_READER_META
+    from tonearm.search.text import TextQuery, search
+
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    notes = music / "notes.flac"
+    write_audio(notes, synth("tonal", 4.0, seed=1), tags={"title": "Episode 7"})
+    plain = write_audio(music / "plain.flac", synth("chirp", 4.0, seed=2), tags={"title": "Interlude"})
+    _index(lib, music)
+    before = _row(lib, notes)
+    # What an older tonearm left: a comment in the file it never read, and no reader stamp.
+    st = notes.stat()
+    f = mutagen.File(str(notes))
+    f["comment"] = "How to grow tomatoes on a balcony, and what to compost"
+    f.save()
+    assert notes.stat().st_size == st.st_size  # the tag went into the FLAC padding
+    os.utime(notes, ns=(st.st_atime_ns, st.st_mtime_ns))
+    store = open_store(str(lib))
+    store.set_meta(TAG_READER_META, TAG_READER - 1)
+    store.close()
+
+    report = _index(lib, music)
+    assert (report.updated, report.unchanged, report.added) == (1, 1, 0)
+    after = _row(lib, notes)
+    assert after["comment"].startswith("How to grow") and after["id"] == before["id"]
+    assert np.array_equal(after[raw_column("sound")], before[raw_column("sound")])  # the audio was not redone
+    store = open_store(str(lib))
+    try:
+        hits = search(store, TextQuery("growing tomatoes on a balcony", k=1), "words")["results"]
+        assert hits[0]["path"] == str(notes)
+        assert store.get_meta(TAG_READER_META) != TAG_READER  # notes.flac is checked at the next run
+        assert list(store.state(CHECKED_KIND)) == [_row(lib, plain)["id"]]
+    finally:
+        store.close()
+    report = _index(lib, music)
+    assert (report.updated, report.unchanged) == (0, 2)
+    store = open_store(str(lib))
+    try:
+        assert store.get_meta(TAG_READER_META) == TAG_READER and store.state(CHECKED_KIND) == {}
+    finally:
+        store.close()

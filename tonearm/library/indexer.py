@@ -43,6 +43,7 @@ from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.moves import free_track_id, pair_moves
 from tonearm.library.refit import refit_view
 from tonearm.library.scan import FileStat, iter_audio_files, under_roots
+from tonearm.library.tag_recheck import TagRecheck
 from tonearm.library.worker import Job, Result
 from tonearm.store.base import Store, raw_column, vector_column
 from tonearm.store.schema import FINGERPRINT_VIEW, LANDMARK_VIEW, LANGUAGES_META
@@ -150,6 +151,7 @@ class Indexer:
         self._move_from: dict[str, dict] = {}
         self._moved_paths: set[str] = set()
         self._ids: set[str] = set()
+        self._recheck: TagRecheck  # set when a run starts
 
     # ---- public -------------------------------------------------------------------------
     def run(
@@ -198,7 +200,8 @@ class Indexer:
             self._prepare_views()
             files = list(iter_audio_files(roots))
             report.scanned = len(files)
-            existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS)}
+            self._recheck = TagRecheck(self.store, self.sidecars)
+            existing = {r["path"]: r for r in self.store.scan(columns=_STATE_COLUMNS + self._recheck.columns)}
             failures = {f["path"]: f for f in self.store.failures()}
             unreadable = [f for f in files if f.problem]
             on_disk = {f.path for f in files}
@@ -233,6 +236,8 @@ class Indexer:
             stale_failures = [p for p in failures if under_roots(p, roots) and p not in on_disk]
             self.store.clear_failures(stale_failures)
             self._library_passes(report)
+            # every track whose file is there to read, or lies outside this run's folders, must be checked
+            self._recheck.finish(r["id"] for p, r in existing.items() if p in on_disk or not under_roots(p, roots))
 
     def _library_passes(self, report: IndexReport) -> None:
         """What reads the whole library after the files are committed: statistics, moods, postings, duplicates."""
@@ -323,8 +328,9 @@ class Indexer:
             if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
                 stale = {v for v in self.views if v not in fresh}
                 sidecar_changed = (row.get("sidecar_sig") or "") != sidecar_signature(f.path)
+                sidecar_changed = sidecar_changed or self._recheck.differs(row, f.path)
                 if sidecar_changed:
-                    # Views that read metadata (words: lyrics, titles) follow their sidecars.
+                    # Views that read metadata (words: lyrics, titles) follow their sidecars and tags.
                     stale |= {v for v in self.views if self.analyzers[v].reads_metadata}
                 if stale:
                     previous = self._previous_fields(row["id"]) if sidecar_changed else {}

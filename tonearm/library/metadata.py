@@ -32,6 +32,9 @@ TAG_FIELDS = (
 SIDECAR_CORE = set(TAG_FIELDS) | {"popularity", "release_date", "urls"}
 _ALIASES = {"tracknumber": "track_no", "track": "track_no", "discnumber": "disc_no", "date": "year"}
 _SIDECAR_TABLES = ("tracks.csv", "tracks.jsonl")
+# What read_tags knows how to read; raised when it learns more, so that index runs read the tags of
+# unchanged files once more (tag_recheck.py). 2: comment, description, and Vorbis LYRICS (missed by 1).
+TAG_READER = 2
 _FILE_KEYS = ("file", "path", "filename")
 _META_ONLY = frozenset({"lyrics_lrc"})  # kept in the row's metadata JSON, not as a column
 
