@@ -158,6 +158,35 @@ def test_queue_add_reorder_next_and_keyboard(open_page, server) -> None:
     _shot(pg, "listen-queue-1400")
 
 
+def test_system_media_controls_show_the_track_and_drive_the_queue(open_page, server) -> None:
+    albums = _ids(server[0])["albums"]
+    album = albums["Artist A Album 1"]
+    pg = open_page()
+    pg.evaluate(f"location.hash = '#/album/{album['id']}'")
+    pg.wait_for_selector("#view-album li.track")
+    pg.evaluate("player.defaultPlaybackRate = 0.0625")  # nothing here waits for a song's end
+    pg.click("#al-play")
+    pg.wait_for_function("!document.querySelector('#player').paused")
+    meta = pg.evaluate(
+        "(({title, artist, album, artwork}) => ({title, artist, album, art: artwork.map(a => [a.src, a.sizes])}))"
+        "(navigator.mediaSession.metadata)"
+    )
+    assert meta["title"] == "Artist A Song 1.1" and meta["artist"] == "Artist A" and meta["album"] == "Artist A Album 1"
+    assert [size for _, size in meta["art"]] == ["96x96", "256x256", "512x512"]
+    assert httpx.get(meta["art"][1][0]).headers["content-type"] == "image/jpeg"  # the album's embedded cover
+    pg.wait_for_function("document.title === '▶ Artist A Song 1.1 — Artist A · tonearm'")
+    assert pg.evaluate("navigator.mediaSession.playbackState") == "playing"
+    pg.evaluate("mediaActions.nexttrack()")  # what a media key or the lock screen calls
+    pg.wait_for_function("navigator.mediaSession.metadata.title === 'Artist A Song 1.2' && queue.pos === 1")
+    pg.evaluate("mediaActions.pause()")
+    pg.wait_for_function("document.title === 'Artist A Song 1.2 — Artist A · tonearm'")
+    assert pg.evaluate("navigator.mediaSession.playbackState") == "paused"
+    pg.evaluate("mediaActions.seekto({seekTime: 1.5})")
+    assert abs(pg.evaluate("player.currentTime") - 1.5) < 0.1
+    pg.evaluate("mediaActions.previoustrack()")  # under 3 s in: the song before, as the bar's button does
+    pg.wait_for_function("navigator.mediaSession.metadata.title === 'Artist A Song 1.1' && queue.pos === 0")
+
+
 def test_radio_keeps_extending_past_its_last_track(open_page, server) -> None:
     albums = _ids(server[0])["albums"]
     pg = open_page()

@@ -182,7 +182,42 @@ function showNow() {
   like.textContent = e && e.starred ? "♥" : "♡";
   $("#queue-count").textContent = String(Math.max(0, queue.items.length - queue.pos - 1));
   $("#radio-badge").hidden = !radio.on;
+  showSession(e);
 }
+// The system's media controls (keyboard media keys, headset buttons, the lock screen, the browser's own
+// media hub) show the track and drive this queue; the tab's title says what is playing.
+const mediaActions = {
+  play: () => { if (current()) player.play().catch(() => {}); else togglePlay(); },
+  pause: () => player.pause(),
+  previoustrack: () => prev(),
+  nexttrack: () => next(false),
+  seekto: (d) => { if (d && d.seekTime != null && isFinite(d.seekTime)) player.currentTime = d.seekTime; },
+  seekbackward: (d) => { player.currentTime = Math.max(0, player.currentTime - ((d && d.seekOffset) || 10)); },
+  seekforward: (d) => { player.currentTime = Math.min(player.duration || 0, player.currentTime + ((d && d.seekOffset) || 10)); },
+  stop: () => { player.pause(); player.currentTime = 0; },
+};
+if ("mediaSession" in navigator) {
+  for (const [action, handler] of Object.entries(mediaActions)) {
+    try { navigator.mediaSession.setActionHandler(action, handler); } catch (e) { /* an action this browser lacks */ }
+  }
+}
+function showSession(e) {
+  document.title = e ? `${player.paused ? "" : "▶ "}${e.title}${e.artist ? " — " + e.artist : ""} · tonearm` : "tonearm";
+  if (!("mediaSession" in navigator)) return;
+  const absolute = (u) => new URL(u, location.href).href;
+  navigator.mediaSession.metadata = e && typeof MediaMetadata === "function" ? new MediaMetadata({
+    title: e.title, artist: e.artist || "", album: e.album || "",
+    artwork: [96, 256, 512].map((n) => ({ src: absolute(e.cover.replace(/size=\d+/, `size=${n}`)), sizes: `${n}x${n}` })),
+  }) : null;
+  navigator.mediaSession.playbackState = !e ? "none" : player.paused ? "paused" : "playing";
+}
+function showPosition() {
+  if (!("mediaSession" in navigator) || !navigator.mediaSession.setPositionState) return;
+  const d = player.duration;
+  if (!d || !isFinite(d)) return;
+  try { navigator.mediaSession.setPositionState({ duration: d, position: Math.min(player.currentTime, d), playbackRate: player.playbackRate || 1 }); } catch (err) { /* a position the browser refuses */ }
+}
+
 function renderQueue() {
   $("#queue-count").textContent = String(Math.max(0, queue.items.length - queue.pos - 1));
   const ol = $("#queue-list");
@@ -220,8 +255,11 @@ player.addEventListener("timeupdate", () => {
   if (d && !seeking) $("#seek").value = String(Math.round((1000 * player.currentTime) / d));
   if (d && player.currentTime >= Math.min(d / 2, 240)) countPlay(current());
 });
-player.addEventListener("play", () => { $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); });
-player.addEventListener("pause", () => { $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); });
+player.addEventListener("play", () => { $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); showSession(current()); });
+player.addEventListener("pause", () => { $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); showSession(current()); });
+player.addEventListener("loadedmetadata", showPosition);
+player.addEventListener("seeked", showPosition);
+player.addEventListener("ratechange", showPosition);
 player.addEventListener("ended", () => { countPlay(current()); next(true); });
 let seeking = false;
 $("#seek").addEventListener("input", () => { seeking = true; if (player.duration) $("#time-cur").textContent = clock((player.duration * $("#seek").value) / 1000); });
