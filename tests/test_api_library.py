@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import numpy as np
 import soundfile as sf
-from conftest import SUBSONIC_SECRET
+from conftest import SUBSONIC_SECRET, serve_library, synth, write_audio
 
 from tonearm.audio.loudness import loudness_strip, strip
+from tonearm.library.indexer import Indexer
+from tonearm.library.levels import gain_db
+from tonearm.store import open_store
 
 
 def test_home_albums_artists_and_genres(listening_server) -> None:
@@ -59,6 +64,31 @@ def test_covers_stars_plays_and_loudness(listening_server) -> None:
     assert abs(strip_["duration"] - 3.0) < 0.05 and len(strip_["points"]) == 30
     assert all(0.0 <= v <= 1.0 for v in strip_["points"]) and max(strip_["points"]) == 1.0
     assert httpx.get(f"{base}/api/tracks/{song}/loudness", params={"points": 3}).status_code == 422
+    level = httpx.get(f"{base}/api/tracks/{song}/level").json()
+    assert level["id"] == song and level["target_lufs"] == -14.0 and -60 < level["lufs"] < 0
+    assert level["gain_db"] == gain_db(level["lufs"], level["peak"])
+    assert httpx.get(f"{base}/api/tracks/0000000000000000/level").status_code == 404
+
+
+def test_level_of_a_gone_or_damaged_file_is_a_clear_error(tmp_path) -> None:
+    media = tmp_path / "m"
+    for name in ("gone.flac", "damaged.flac"):
+        write_audio(media / name, synth("tonal", 2.0))
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+    ids = {Path(r["path"]).name: r["id"] for r in store.scan(columns=["id", "path"])}
+    store.close()
+    (media / "gone.flac").unlink()
+    (media / "damaged.flac").write_bytes(b"fLaC" + bytes(range(256)) * 20)
+    proc, base = serve_library(tmp_path / "lib", media)
+    try:
+        gone = httpx.get(f"{base}/api/tracks/{ids['gone.flac']}/level")
+        damaged = httpx.get(f"{base}/api/tracks/{ids['damaged.flac']}/level")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert gone.status_code == 410 and "gone" in gone.json()["detail"]
+    assert damaged.status_code == 415 and "\n" not in damaged.json()["detail"], damaged.text
 
 
 def test_map_colours_by_a_field_it_also_shows(listening_server) -> None:

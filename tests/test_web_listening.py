@@ -187,6 +187,29 @@ def test_system_media_controls_show_the_track_and_drive_the_queue(open_page, ser
     pg.wait_for_function("navigator.mediaSession.metadata.title === 'Artist A Song 1.1' && queue.pos === 0")
 
 
+def test_level_plays_each_track_at_its_measured_gain(open_page, server) -> None:
+    base = server[0]
+    album = _ids(base)["albums"]["Artist B Album 1"]
+    tracks = [t["id"] for t in httpx.get(f"{base}/api/albums/{album['id']}").json()["tracks"]]
+    gains = [httpx.get(f"{base}/api/tracks/{t}/level").json()["gain_db"] for t in tracks[:2]]
+    pg = open_page()
+    pg.evaluate(f"location.hash = '#/album/{album['id']}'")
+    pg.wait_for_selector("#view-album li.track")
+    pg.evaluate("player.defaultPlaybackRate = 0.0625")
+    pg.click("#level")
+    assert pg.get_attribute("#level", "aria-pressed") == "true"
+    pg.click("#al-play")
+    pg.wait_for_function("!document.querySelector('#player').paused && level.node !== null")
+    want = "(db) => Math.abs(level.node.gain.value - Math.pow(10, db / 20)) < 0.01"
+    pg.wait_for_function(want, arg=gains[0])
+    assert pg.evaluate("level.ctx.state") == "running"
+    pg.click("#next")
+    pg.wait_for_function(want, arg=gains[1])
+    pg.click("#level")  # off: the file as it is
+    pg.wait_for_function("level.node.gain.value === 1")
+    assert pg.evaluate("localStorage.getItem('tonearm-level')") == "0"
+
+
 def test_radio_keeps_extending_past_its_last_track(open_page, server) -> None:
     albums = _ids(server[0])["albums"]
     pg = open_page()

@@ -20,6 +20,7 @@ from tonearm.api.covers import cover
 from tonearm.api.deps import StoreDep, Token
 from tonearm.audio.loudness import loudness_strip
 from tonearm.errors import TonearmError
+from tonearm.library.levels import playback_level
 from tonearm.search.catalog import Album, Catalog, catalog, normalise, song_title, sort_name
 from tonearm.store import listening
 from tonearm.store.base import Store
@@ -263,6 +264,22 @@ def loudness(track_id: str, s: StoreDep, points: Annotated[int, Query(ge=10, le=
     except TonearmError as exc:
         raise HTTPException(415, str(exc)) from None
     return {"id": track_id, "duration": round(duration, 3), "points": list(values)}
+
+
+@router.get(
+    "/api/tracks/{track_id}/level",
+    summary="The track's integrated loudness (LUFS) and the gain (dB) that plays it at the common level",
+)
+def level(track_id: str, s: StoreDep) -> dict[str, Any]:
+    rows = s.get([track_id], columns=["id", "path"])
+    if not rows:
+        raise HTTPException(404, f"no track {track_id}")
+    if not os.path.isfile(rows[0]["path"]):
+        raise HTTPException(410, "the track's file is gone from disk")
+    try:
+        return playback_level(s, track_id)
+    except TonearmError as exc:
+        raise HTTPException(415, str(exc)) from None
 
 
 def catalog_ids(s: Store, track_id: str) -> dict[str, str | None]:

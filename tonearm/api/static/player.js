@@ -41,6 +41,7 @@ function playAt(i, at) {
   if (i < 0 || i >= queue.items.length) return;
   queue.pos = i;
   const e = current();
+  if (level.on) applyLevel(); // before the audio starts: the gain is usually fetched already
   load(e, at ?? e.start ?? null);
   showNow();
   renderQueue();
@@ -184,6 +185,44 @@ function showNow() {
   $("#radio-badge").hidden = !radio.on;
   showSession(e);
 }
+// ---- levelling -------------------------------------------------------------------------------
+// With "Level" on, the audio goes through a gain node set from the track's measured loudness
+// (/api/tracks/{id}/level: to -14 LUFS, never past clipping), so a quiet 1970s master and a loud
+// 2010s one play at one level. The next track's gain is fetched ahead, so it is known when it starts.
+const level = { on: localStorage.getItem("tonearm-level") === "1", ctx: null, node: null, gains: new Map() };
+function gainOf(id) {
+  if (!level.gains.has(id)) level.gains.set(id, api(`/api/tracks/${id}/level`).then((g) => g.gain_db).catch(() => 0));
+  return level.gains.get(id);
+}
+async function applyLevel() {
+  const e = current();
+  if (!level.on) { if (level.node) level.node.gain.value = 1; return; }
+  // a context made before the page was ever clicked stays suspended, and the audio routed into it silent:
+  // until then the track plays as it is
+  if (!level.ctx && navigator.userActivation && !navigator.userActivation.hasBeenActive) return;
+  if (!level.ctx) { // once: an <audio> element cannot leave a Web Audio graph it joined
+    level.ctx = new AudioContext();
+    level.node = level.ctx.createGain();
+    level.ctx.createMediaElementSource(player).connect(level.node).connect(level.ctx.destination);
+  }
+  if (level.ctx.state === "suspended") level.ctx.resume().catch(() => {});
+  if (!e) return;
+  const db = await gainOf(e.id);
+  if (current() === e && level.on) level.node.gain.setTargetAtTime(Math.pow(10, db / 20), level.ctx.currentTime, 0.02);
+  const after = queue.items[queue.pos + 1];
+  if (after) gainOf(after.id);
+}
+function showLevel() {
+  $("#level").setAttribute("aria-pressed", String(level.on));
+  $("#level").title = level.on ? "Loudness evened out between tracks (click to play files as they are)" : "Even out loudness between tracks";
+}
+$("#level").onclick = () => {
+  level.on = !level.on;
+  localStorage.setItem("tonearm-level", level.on ? "1" : "0");
+  showLevel(); applyLevel();
+  announce(level.on ? "loudness evened out between tracks" : "tracks play at their own loudness");
+};
+
 // The system's media controls (keyboard media keys, headset buttons, the lock screen, the browser's own
 // media hub) show the track and drive this queue; the tab's title says what is playing.
 const mediaActions = {
@@ -255,7 +294,7 @@ player.addEventListener("timeupdate", () => {
   if (d && !seeking) $("#seek").value = String(Math.round((1000 * player.currentTime) / d));
   if (d && player.currentTime >= Math.min(d / 2, 240)) countPlay(current());
 });
-player.addEventListener("play", () => { $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); showSession(current()); });
+player.addEventListener("play", () => { if (level.on) applyLevel(); $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); showSession(current()); });
 player.addEventListener("pause", () => { $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); showSession(current()); });
 player.addEventListener("loadedmetadata", showPosition);
 player.addEventListener("seeked", showPosition);
@@ -289,4 +328,5 @@ document.addEventListener("keydown", (ev) => {
   if (v != null) { player.volume = Number(v); $("#volume").value = v; }
   loadQueue();
   showNow();
+  showLevel();
 })();

@@ -1,0 +1,69 @@
+"""Playback levelling: BS.1770 integrated loudness, the gain it gives, and its cache in the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import synth, write_audio
+
+from tonearm.audio import loudness
+from tonearm.audio.loudness import LEVEL_RATE, file_loudness, integrated_loudness
+from tonearm.library import levels
+from tonearm.library.indexer import Indexer
+from tonearm.library.levels import HEADROOM_DB, MAX_BOOST_DB, TARGET_LUFS, gain_db, playback_level
+from tonearm.store import open_store
+
+
+def _sine(amplitude: float, seconds: float = 5.0, freq: float = 1000.0, sr: int = LEVEL_RATE) -> np.ndarray:
+    return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * sr)) / sr)).astype(np.float32)
+
+
+def test_a_sine_reads_as_bs1770_says_and_silence_is_gated_out() -> None:
+    # BS.1770: a 1 kHz sine at -20 dBFS in both channels reads -20 LUFS (the mono downmix counts as both)
+    lufs, peak = integrated_loudness(iter([_sine(0.1)]))
+    assert lufs == pytest.approx(-20.0, abs=0.05) and peak == pytest.approx(0.1, abs=1e-4)
+    split = integrated_loudness(iter([_sine(0.1)[:77777], _sine(0.1)[77777:]]))[0]  # blocks join seamlessly
+    assert split == pytest.approx(lufs, abs=1e-6)
+    padded = integrated_loudness(iter([np.concatenate([_sine(0.1), np.zeros(5 * LEVEL_RATE, np.float32)])]))[0]
+    assert padded == pytest.approx(lufs, abs=0.3)  # the silent half is under the gates
+    assert integrated_loudness(iter([_sine(0.01)]))[0] == pytest.approx(-40.0, abs=0.05)
+    bass, treble = (integrated_loudness(iter([_sine(0.1, freq=f)]))[0] for f in (60.0, 4000.0))
+    assert bass < lufs - 1.0 and treble > lufs + 2.0  # K-weighting: bass counts less, presence more
+    assert integrated_loudness(iter([np.zeros(LEVEL_RATE, np.float32)])) == (None, 0.0)
+    assert integrated_loudness(iter([_sine(0.1, seconds=0.2)]))[0] == pytest.approx(-20.0, abs=0.2)  # one block
+
+
+def test_files_at_other_rates_and_layouts_read_the_same(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.flac", _sine(0.1, sr=44100), 44100)
+    sf.write(tmp_path / "b.wav", np.stack([_sine(0.1), _sine(0.1)], axis=1), LEVEL_RATE)
+    for name in ("a.flac", "b.wav"):
+        assert file_loudness(tmp_path / name)[0] == pytest.approx(-20.0, abs=0.1), name
+
+
+def test_gain_reaches_the_target_without_clipping() -> None:
+    assert gain_db(-20.0, 0.1) == pytest.approx(TARGET_LUFS + 20.0)  # 0.1 peak has room for +6 dB
+    assert gain_db(-8.0, 1.0) == pytest.approx(TARGET_LUFS + 8.0)  # a loud master is turned down
+    assert gain_db(-30.0, 0.5) == pytest.approx(-20 * np.log10(0.5) - HEADROOM_DB, abs=0.01)  # its peak stops it
+    assert gain_db(-60.0, 0.001) == MAX_BOOST_DB
+    assert gain_db(None, 0.0) == 0.0
+
+
+def test_the_level_is_measured_once_per_file_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    media = tmp_path / "m"
+    song = write_audio(media / "a.flac", 0.2 * synth("tonal", 4.0))
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+    track = store.find_by_path(str(song))["id"]
+    calls: list[str] = []
+    real = loudness.file_loudness
+    monkeypatch.setattr(levels, "file_loudness", lambda p: calls.append(str(p)) or real(p))
+    first = playback_level(store, track)
+    assert playback_level(store, track) == first and len(calls) == 1  # kept with the library
+    assert first["gain_db"] == gain_db(first["lufs"], first["peak"]) and first["target_lufs"] == TARGET_LUFS
+    write_audio(song, 0.9 * synth("tonal", 4.0))  # new bytes: indexed again, measured again
+    Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+    louder = playback_level(store, track)
+    assert len(calls) == 2 and louder["lufs"] > first["lufs"] + 10 and louder["gain_db"] < first["gain_db"]

@@ -1,0 +1,54 @@
+"""How much to turn each track up or down so that playback stays at one loudness (the web player's levelling).
+
+Albums mastered in different decades differ by 10 dB or more; a radio or a shuffled queue then
+has listeners riding the volume. Each track's integrated loudness (ITU-R BS.1770, see
+:mod:`tonearm.audio.loudness`) is measured the first time it is asked for, about a quarter of a
+second for a 4-minute song, and kept with the library (keyed by the file's content hash, so a
+re-encoded file is measured again). The gain brings it to :data:`TARGET_LUFS`, the level the big
+streaming services play at, but never so far up that its loudest sample would clip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+from tonearm.audio.loudness import file_loudness
+from tonearm.errors import NotFoundError, TonearmError
+from tonearm.store.base import Store
+
+TARGET_LUFS = -14.0
+HEADROOM_DB = 1.0  # kept under full scale when a quiet track is raised (its peak was measured after resampling)
+MAX_BOOST_DB = 12.0  # a whispered intro or a nearly silent file is not raised without bound
+LEVELS_KIND = "playback_levels"  # track id -> {"hash", "lufs", "peak"}
+
+
+def gain_db(lufs: float | None, peak: float) -> float:
+    """The gain (dB) that brings ``lufs`` to the target without pushing ``peak`` past the headroom."""
+    if lufs is None:
+        return 0.0  # silence: leave it alone
+    limit = -20 * math.log10(peak) - HEADROOM_DB if peak > 0 else MAX_BOOST_DB
+    return round(min(TARGET_LUFS - lufs, limit, MAX_BOOST_DB), 2)
+
+
+def playback_level(store: Store, track_id: str) -> dict[str, Any]:
+    """The track's measured loudness and playback gain; measured (and kept) when not known for its bytes."""
+    rows = store.get([track_id], columns=["id", "path", "content_hash"])
+    if not rows:
+        raise NotFoundError(f"no track {track_id}")
+    row = rows[0]
+    known = store.state(LEVELS_KIND, [track_id]).get(track_id)
+    if not known or known.get("hash") != row.get("content_hash"):
+        lufs, peak = file_loudness(row["path"])
+        known = {
+            "hash": row.get("content_hash"),
+            "lufs": None if lufs is None else round(lufs, 2),
+            "peak": round(peak, 5),
+        }
+        with contextlib.suppress(TonearmError, OSError):  # a read-only library: measured again next time
+            store.put_state(LEVELS_KIND, {track_id: known})
+    return {
+        "id": track_id, "lufs": known["lufs"], "peak": known["peak"], "target_lufs": TARGET_LUFS,
+        "gain_db": gain_db(known["lufs"], known["peak"]),
+    }  # fmt: skip
