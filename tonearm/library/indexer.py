@@ -151,7 +151,7 @@ class Indexer:
         self._move_from: dict[str, dict] = {}
         self._moved_paths: set[str] = set()
         self._ids: set[str] = set()
-        self._recheck: TagRecheck  # set when a run starts
+        self._recheck = TagRecheck(store, self.sidecars, active=False)  # a run starts its own
 
     # ---- public -------------------------------------------------------------------------
     def run(

@@ -83,6 +83,7 @@ _NOTE_KEYS = {
 }
 _ITUNES_NOTE = re.compile(r"^itun", re.I)  # iTunNORM, iTunSMPB, iTunPGAP: numbers, not words
 _MARKUP = re.compile(r"</?(?:p|br|a|b|i|u|em|strong|ul|ol|li|div|span|h[1-6]|img|blockquote|hr)\b[^>]*>", re.I)
+_URL = re.compile(r"\S+://\S+|www\.\S+", re.I)
 MAX_NOTE_CHARS = 4000
 
 
@@ -122,7 +123,7 @@ def clean_note(text: str) -> str | None:
     import html
 
     plain = " ".join(html.unescape(_MARKUP.sub(" ", text)).split())[:MAX_NOTE_CHARS]
-    return plain if len(re.findall(r"[^\W\d_]{2,}", plain)) >= 2 else None
+    return plain if len(re.findall(r"[^\W\d_]{2,}", _URL.sub(" ", plain))) >= 2 else None
 
 
 def _read_texts(path: str) -> dict[str, str]:

@@ -28,10 +28,11 @@ CHECKED_KIND = "tags_checked"  # track id -> reader version, while some tracks a
 class TagRecheck:
     """One index run's share of the check; ``columns`` are what :meth:`differs` needs of each row."""
 
-    def __init__(self, store: Store, sidecars: SidecarReader) -> None:
+    def __init__(self, store: Store, sidecars: SidecarReader, active: bool | None = None) -> None:
+        """``active``: None to ask the library whether its tracks still need the check."""
         self.store = store
         self.sidecars = sidecars
-        self.active = store.get_meta(TAG_READER_META) != TAG_READER
+        self.active = store.get_meta(TAG_READER_META) != TAG_READER if active is None else active
         self.done = {k for k, v in store.state(CHECKED_KIND).items() if v == TAG_READER} if self.active else set()
         self.checked: list[str] = []
         self.differing = 0
