@@ -289,6 +289,17 @@ def test_play_queue_and_legacy_clients(server):
     assert user["streamRole"] is True and user["jukeboxRole"] is False
     assert ok(base, "getMusicFolders")["musicFolders"]["musicFolder"] == [{"id": 1, "name": "Music"}]
     assert ok(base, "getBookmarks")["bookmarks"] == {"bookmark": []}
+    ok(base, "createBookmark", id=songs[2]["id"], position=1234, comment="left here")
+    ok(base, "createBookmark", id=songs[2]["id"], position=2345)  # moved on: the same bookmark
+    (mark,) = ok(base, "getBookmarks")["bookmarks"]["bookmark"]
+    assert mark["position"] == 2345 and mark["entry"]["id"] == songs[2]["id"] and mark["username"] == "tonearm"
+    assert mark["created"] <= mark["changed"]
+    assert call(base, "createBookmark", id="nope", position=1)["status"] == "failed"
+    ok(base, "createBookmark", id=songs[2]["id"], position=-5)  # clamped, as every count parameter is
+    assert ok(base, "getBookmarks")["bookmarks"]["bookmark"][0]["position"] == 0
+    ok(base, "deleteBookmark", id=songs[2]["id"])
+    assert ok(base, "getBookmarks")["bookmarks"] == {"bookmark": []}
+    assert call(base, "deleteBookmark", id=songs[2]["id"])["status"] == "failed"
     assert call(base, "jukeboxControl", action="start")["status"] == "failed"
 
 

@@ -129,6 +129,10 @@ def test_opensonic_every_wrapped_endpoint_parses(server):
             assert (await c.get_scan_status()).count == 48
             await c.start_scan()
             assert await c.get_bookmarks() == []
+            assert await c.create_bookmark(song.id, 2500, comment="left here")
+            (mark,) = await c.get_bookmarks()
+            assert mark.position == 2500 and mark.entry.id == song.id and mark.comment == "left here"
+            assert await c.delete_bookmark(song.id) and await c.get_bookmarks() == []
             assert await c.save_play_queue([song.id, mix[0].id], current=mix[0].id, position=10)
             queue = await c.get_play_queue()
             assert queue.current == mix[0].id and len(queue.entry) == 2

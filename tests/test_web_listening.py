@@ -210,6 +210,46 @@ def test_level_plays_each_track_at_its_measured_gain(open_page, server) -> None:
     assert pg.evaluate("localStorage.getItem('tonearm-level')") == "0"
 
 
+def test_a_long_track_resumes_where_it_was_left_here_and_in_subsonic_players(open_page, server) -> None:
+    base = server[0]
+    album = _ids(base)["albums"]["Artist C Album 2"]
+    first, second = (t["id"] for t in httpx.get(f"{base}/api/albums/{album['id']}").json()["tracks"][:2])
+    pg = open_page()
+    pg.evaluate("bookmarks.minSeconds = 1; bookmarks.every = 0.2")  # the fixture's songs last 3 s, not 10 min
+    pg.evaluate(f"location.hash = '#/album/{album['id']}'")
+    pg.wait_for_selector("#view-album li.track")
+    pg.evaluate("player.defaultPlaybackRate = 0.0625")
+    pg.click("#al-play")
+    pg.wait_for_function("!document.querySelector('#player').paused && bookmarks.playing !== null")
+    pg.evaluate("player.currentTime = 2.0")
+    pg.wait_for_function("player.currentTime >= 2.0")
+    pg.click("#playpause")  # a pause writes the bookmark at once
+    pg.wait_for_function(f"bookmarks.marks['{first}'] && bookmarks.marks['{first}'].position >= 2.0")
+    auth = {"u": "tonearm", "p": SUBSONIC_SECRET, "v": "1.16.1", "c": "pytest", "f": "json"}
+
+    def subsonic_marks() -> dict:
+        got = httpx.get(f"{base}/rest/getBookmarks", params=auth).json()["subsonic-response"]["bookmarks"]
+        return {b["entry"]["id"]: b["position"] for b in got["bookmark"]}
+
+    for _ in range(50):  # the PUT is in flight
+        if first in subsonic_marks():
+            break
+        pg.wait_for_timeout(100)
+    assert 2000 <= subsonic_marks()[first] < 2600  # a Subsonic player resumes at the same place
+    pg.click("#next")
+    pg.wait_for_function(f"document.querySelector('#player').dataset.track === '{second}'")
+    pg.evaluate("playAt(0)")  # back to the first: it starts where it was left
+    pg.wait_for_function(f"bookmarks.playing === '{first}' && player.currentTime >= 2.0")
+    assert "resuming at 0:02" in pg.inner_text("#toast")
+    pg.evaluate("player.playbackRate = 1")  # to its end: the bookmark is done with
+    pg.wait_for_function(f"!bookmarks.marks['{first}']", timeout=20000)
+    for _ in range(50):
+        if first not in subsonic_marks():
+            break
+        pg.wait_for_timeout(100)
+    assert first not in subsonic_marks()
+
+
 def test_radio_keeps_extending_past_its_last_track(open_page, server) -> None:
     albums = _ids(server[0])["albums"]
     pg = open_page()

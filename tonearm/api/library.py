@@ -243,6 +243,25 @@ def played(track_id: str, s: StoreDep) -> dict[str, Any]:
     return {"id": track_id, "plays": count, "last": last}
 
 
+@router.get("/api/bookmarks", summary="Where listening stopped in long tracks (shared with Subsonic players)")
+def get_bookmarks(s: StoreDep) -> dict[str, Any]:
+    return {"bookmarks": listening.bookmarks(s)}
+
+
+@router.put("/api/tracks/{track_id}/bookmark", summary="Remember a position (seconds) in a track", dependencies=[Token])
+def put_bookmark(
+    track_id: str, s: StoreDep, position: Annotated[float, Query(ge=0, le=1e7)], comment: str = ""
+) -> dict[str, Any]:
+    if not s.get([track_id], columns=["id"]):
+        raise HTTPException(404, f"no track {track_id}")
+    return {"id": track_id, **listening.set_bookmark(s, track_id, position, comment[:500])}
+
+
+@router.delete("/api/tracks/{track_id}/bookmark", summary="Forget a track's bookmark", dependencies=[Token])
+def delete_bookmark(track_id: str, s: StoreDep) -> dict[str, Any]:
+    return {"id": track_id, "deleted": listening.delete_bookmark(s, track_id)}
+
+
 @functools.lru_cache(maxsize=256)
 def _strip(path: str, mtime_ns: int, points: int) -> tuple[float, tuple[float, ...]]:
     duration, values = loudness_strip(path, points)

@@ -8,7 +8,8 @@ each other's writes, and a crash loses at most the write in flight.
 
 Kinds: ``plays`` (track id -> {"count", "last"}), ``star`` (item id -> {"at"}), ``rating`` (item id
 -> {"rating": 1..5}), ``playlist`` (playlist id -> name, comment, public, owner, created, changed,
-entries), ``playqueue`` (user -> entries, current, position, changed).
+entries), ``playqueue`` (user -> entries, current, position, changed), ``bookmark`` (track id ->
+position in seconds, comment, created, changed: where a long episode or mix was left).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from tonearm.store.base import Store
 from tonearm.store.schema import HISTORY_META
 
-PLAYS, STAR, RATING, PLAYLIST, PLAYQUEUE = "plays", "star", "rating", "playlist", "playqueue"
+PLAYS, STAR, RATING, PLAYLIST, PLAYQUEUE, BOOKMARK = "plays", "star", "rating", "playlist", "playqueue", "bookmark"
 CACHE_SECONDS = 2.0  # other processes' plays and stars show up within this
 
 _cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
@@ -104,3 +105,21 @@ def save_playlist(store: Store, playlist_id: str, value: dict[str, Any]) -> None
 
 def delete_playlist(store: Store, playlist_id: str) -> bool:
     return store.delete_state(PLAYLIST, [playlist_id]) > 0
+
+
+def bookmarks(store: Store) -> dict[str, dict[str, Any]]:
+    """Per track: where listening stopped (``position`` in seconds), with a comment and when it was set."""
+    return store.state(BOOKMARK)
+
+
+def set_bookmark(store: Store, track: str, position: float, comment: str = "") -> dict[str, Any]:
+    """Remember ``position`` (seconds) in ``track``; the web app and Subsonic players resume from it."""
+    now = time.time()
+    created = (store.state(BOOKMARK, [track]).get(track) or {}).get("created") or now
+    value = {"position": round(max(0.0, float(position)), 3), "comment": comment, "created": created, "changed": now}
+    store.put_state(BOOKMARK, {track: value})
+    return value
+
+
+def delete_bookmark(store: Store, track: str) -> bool:
+    return store.delete_state(BOOKMARK, [track]) > 0

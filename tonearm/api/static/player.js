@@ -30,7 +30,7 @@ function loadQueue() {
 }
 
 function load(e, at) {
-  if (!player.src.endsWith(`/api/tracks/${e.id}/audio`)) player.src = `/api/tracks/${e.id}/audio`;
+  if (!player.src.endsWith(`/api/tracks/${e.id}/audio`)) { bookmarks.playing = null; player.src = `/api/tracks/${e.id}/audio`; }
   player.dataset.track = e.id;
   const start = () => { if (at != null) player.currentTime = at; player.play().catch(() => {}); };
   if (player.readyState >= 1) start(); else player.addEventListener("loadedmetadata", start, { once: true });
@@ -42,6 +42,7 @@ function playAt(i, at) {
   queue.pos = i;
   const e = current();
   if (level.on) applyLevel(); // before the audio starts: the gain is usually fetched already
+  if (at == null && e.start == null) at = resumePoint(e);
   load(e, at ?? e.start ?? null);
   showNow();
   renderQueue();
@@ -185,6 +186,35 @@ function showNow() {
   $("#radio-badge").hidden = !radio.on;
   showSession(e);
 }
+// ---- bookmarks -------------------------------------------------------------------------------
+// A long track (an episode, a mix) remembers where it was left, in the library, so it resumes there
+// next time, here or in a Subsonic player; it is forgotten once the track has played to its end.
+// `playing`: the track the <audio> element holds now (its position means nothing while another loads)
+const bookmarks = { minSeconds: 600, every: 15, marks: {}, saved: null, playing: null };
+function loadBookmarks() { api("/api/bookmarks").then((b) => { bookmarks.marks = b.bookmarks || {}; }).catch(() => {}); }
+function resumePoint(e) {
+  const m = bookmarks.marks[e.id];
+  const d = e.duration || 0;
+  // a few seconds in, or nearly over: start from the top
+  if (!m || !(m.position > Math.min(5, 0.05 * d)) || (d && m.position > d - Math.min(10, 0.1 * d))) return null;
+  announce(`${e.title}: resuming at ${clock(m.position)}`);
+  return m.position;
+}
+function canWrite() { return !state.config.requires_token || !!token(); } // never prompt from the background
+function saveBookmark(force = false) {
+  const e = current(), t = player.currentTime, d = player.duration;
+  if (!e || e.id !== bookmarks.playing || !d || d < bookmarks.minSeconds || !canWrite() || player.ended) return;
+  if (!force && bookmarks.saved && bookmarks.saved.id === e.id && Math.abs(t - bookmarks.saved.t) < bookmarks.every) return;
+  bookmarks.saved = { id: e.id, t };
+  bookmarks.marks[e.id] = { position: t };
+  api(`/api/tracks/${e.id}/bookmark?position=${t.toFixed(1)}`, { method: "PUT", headers: authHeaders() }).catch(() => {});
+}
+function dropBookmark(e) {
+  if (!e || !bookmarks.marks[e.id]) return;
+  delete bookmarks.marks[e.id];
+  if (canWrite()) api(`/api/tracks/${e.id}/bookmark`, { method: "DELETE", headers: authHeaders() }).catch(() => {});
+}
+
 // ---- levelling -------------------------------------------------------------------------------
 // With "Level" on, the audio goes through a gain node set from the track's measured loudness
 // (/api/tracks/{id}/level: to -14 LUFS, never past clipping), so a quiet 1970s master and a loud
@@ -293,13 +323,14 @@ player.addEventListener("timeupdate", () => {
   $("#time-dur").textContent = clock(d);
   if (d && !seeking) $("#seek").value = String(Math.round((1000 * player.currentTime) / d));
   if (d && player.currentTime >= Math.min(d / 2, 240)) countPlay(current());
+  saveBookmark();
 });
 player.addEventListener("play", () => { if (level.on) applyLevel(); $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); showSession(current()); });
-player.addEventListener("pause", () => { $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); showSession(current()); });
-player.addEventListener("loadedmetadata", showPosition);
+player.addEventListener("pause", () => { saveBookmark(true); $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); showSession(current()); });
+player.addEventListener("loadedmetadata", () => { bookmarks.playing = player.dataset.track; showPosition(); });
 player.addEventListener("seeked", showPosition);
 player.addEventListener("ratechange", showPosition);
-player.addEventListener("ended", () => { countPlay(current()); next(true); });
+player.addEventListener("ended", () => { countPlay(current()); dropBookmark(current()); next(true); });
 let seeking = false;
 $("#seek").addEventListener("input", () => { seeking = true; if (player.duration) $("#time-cur").textContent = clock((player.duration * $("#seek").value) / 1000); });
 $("#seek").addEventListener("change", () => { if (player.duration) player.currentTime = (player.duration * $("#seek").value) / 1000; seeking = false; });
@@ -327,6 +358,7 @@ document.addEventListener("keydown", (ev) => {
   const v = localStorage.getItem("tonearm-volume");
   if (v != null) { player.volume = Number(v); $("#volume").value = v; }
   loadQueue();
+  loadBookmarks();
   showNow();
   showLevel();
 })();

@@ -87,11 +87,6 @@ def start_scan(ctx: Context) -> Payload:
 
 
 # Lists tonearm keeps nothing in: empty, well-formed.
-@endpoint("getBookmarks")
-def get_bookmarks(ctx: Context) -> Payload:
-    return "bookmarks", {"bookmark": []}
-
-
 @endpoint("getInternetRadioStations")
 def get_radio_stations(ctx: Context) -> Payload:
     return "internetRadioStations", {"internetRadioStation": []}
@@ -123,7 +118,7 @@ def get_videos(ctx: Context) -> Payload:
 
 
 _MISSING = {
-    "createBookmark": "bookmarks", "deleteBookmark": "bookmarks", "createShare": "shares", "updateShare": "shares",
+    "createShare": "shares", "updateShare": "shares",
     "deleteShare": "shares", "createInternetRadioStation": "internet radio", "updateInternetRadioStation":
     "internet radio", "deleteInternetRadioStation": "internet radio", "createPodcastChannel": "podcasts",
     "deletePodcastChannel": "podcasts", "deletePodcastEpisode": "podcasts", "downloadPodcastEpisode": "podcasts",

@@ -181,3 +181,33 @@ def get_play_queue(ctx: Context) -> Payload:
         "position": value.get("position") or 0, "username": ctx.user, "changed": iso(value.get("changed")),
         "changedBy": value.get("changedBy") or "", "entry": [song(ctx, ctx.catalog.songs[t]) for t in entries],
     }  # fmt: skip
+
+
+# ---- bookmarks (where a long episode or mix was left; the web app keeps the same ones) -------------
+@endpoint("createBookmark")
+def create_bookmark(ctx: Context) -> Payload:
+    p = ctx.params
+    track = p.require("id")
+    ctx.song_row(track)
+    position_ms = p.integer("position", low=0)
+    listening.set_bookmark(ctx.store, track, position_ms / 1000.0, (p.get("comment") or "")[:500])
+    return None
+
+
+@endpoint("deleteBookmark")
+def delete_bookmark(ctx: Context) -> Payload:
+    track = ctx.params.require("id")
+    if not listening.delete_bookmark(ctx.store, track):
+        raise SubsonicError(NOT_FOUND, f"bookmark not found: {track[:40]}")
+    return None
+
+
+@endpoint("getBookmarks")
+def get_bookmarks(ctx: Context) -> Payload:
+    marks = sorted(listening.bookmarks(ctx.store).items(), key=lambda kv: -float(kv[1].get("changed") or 0))
+    return "bookmarks", {"bookmark": [
+        {"position": round(float(v.get("position") or 0) * 1000), "username": ctx.user,
+         "comment": v.get("comment") or "", "created": iso(v.get("created")), "changed": iso(v.get("changed")),
+         "entry": song(ctx, ctx.catalog.songs[t])}
+        for t, v in marks if t in ctx.catalog.songs
+    ]}  # fmt: skip
