@@ -84,6 +84,12 @@ _NOTE_KEYS = {
 _ITUNES_NOTE = re.compile(r"^itun", re.I)  # iTunNORM, iTunSMPB, iTunPGAP: numbers, not words
 _MARKUP = re.compile(r"</?(?:p|br|a|b|i|u|em|strong|ul|ol|li|div|span|h[1-6]|img|blockquote|hr)\b[^>]*>", re.I)
 _URL = re.compile(r"\S+://\S+|www\.\S+", re.I)
+# What shops and rippers stamp into every file: the same line on thousands of tracks, about none of them.
+_STAMP = re.compile(
+    r"^\s*(amazon\.com song id|ripped (by|with)|encoded (by|with)|exact ?audio ?copy|eac\b|"
+    r"lame\b|created (by|with)|downloaded from)",
+    re.I,
+)
 MAX_NOTE_CHARS = 4000
 
 
@@ -119,10 +125,13 @@ def _keyed_texts(tags: Any) -> dict[str, str | None]:
 
 def clean_note(text: str) -> str | None:
     """A comment or description as plain words: markup dropped, whitespace folded, capped; None when it
-    has fewer than two words (a rip log's '0000 0C1A ...' or a lone URL says nothing about the track)."""
+    has fewer than two words (a rip log's '0000 0C1A ...' or a lone URL says nothing about the track) or
+    is a shop's or ripper's stamp ('Amazon.com Song ID: 2261...', 'Ripped by ...')."""
     import html
 
     plain = " ".join(html.unescape(_MARKUP.sub(" ", text)).split())[:MAX_NOTE_CHARS]
+    if _STAMP.match(plain):
+        return None
     return plain if len(re.findall(r"[^\W\d_]{2,}", _URL.sub(" ", plain))) >= 2 else None
 
 

@@ -6,6 +6,7 @@
 // artist spacing carried across the join (`follows`). A radio track skipped early becomes an `avoid`
 // for every later request and the radio tracks queued after it are re-drawn. A like stars the track
 // (the same stars Subsonic players see); a play counts once past half the track (or 4 minutes).
+// Long tracks keep bookmarks, "Level" evens out loudness, and the system's media controls drive it all.
 "use strict";
 const player = $("#player");
 const queue = { items: [], pos: -1 };
@@ -253,6 +254,7 @@ $("#level").onclick = () => {
   announce(level.on ? "loudness evened out between tracks" : "tracks play at their own loudness");
 };
 
+// ---- media session ---------------------------------------------------------------------------
 // The system's media controls (keyboard media keys, headset buttons, the lock screen, the browser's own
 // media hub) show the track and drive this queue; the tab's title says what is playing.
 const mediaActions = {
