@@ -2,8 +2,9 @@
 
 Albums mastered in different decades differ by 10 dB or more; a radio or a shuffled queue then
 has listeners riding the volume. Each track's integrated loudness (ITU-R BS.1770, see
-:mod:`tonearm.audio.loudness`) is measured the first time it is asked for, about a quarter of a
-second for a 4-minute song, and kept with the library (keyed by the file's content hash, so a
+:mod:`tonearm.audio.loudness`) is measured the first time it is asked for (0.7 s for a 4-minute
+stereo FLAC, 0.9 s for an MP3 on a 2-core machine, plus 1.7 s once per process to import
+scipy.signal) and kept with the library (keyed by the file's content hash, so a
 re-encoded file is measured again). The gain brings it to :data:`TARGET_LUFS`, the level the big
 streaming services play at, but never so far up that its loudest sample would clip.
 """

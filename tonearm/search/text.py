@@ -427,10 +427,23 @@ def search_auto(store: Store, q: TextQuery, backend: EmotionBackend | None = Non
         r["score"] = round(r["score"], 6)
     info = {
         "text": text, "mode": "auto", "k": q.k, "where": q.where, "skipped": skipped,
-        "explain": f"reciprocal-rank fusion (k={RRF_K}, weights {MODE_WEIGHTS}) of: {', '.join(runs)}",
+        "explain": _fusion_explain(list(runs), skipped),
         "modes": {m: p["query"].get("emotions") or p["query"].get("tags") for m, p in runs.items()},
     }  # fmt: skip
     return {"query": info, "results": _ranked(items, q.k)}
+
+
+_MODE_NAMES = {"words": "words", "mood": "mood", "tags": "sound tags", "audio": "sound (CLAP)"}
+
+
+def _fusion_explain(fused: list[str], skipped: dict[str, str]) -> str:
+    """What answered, in words a listener reads, then how the lists were joined and what was left out."""
+    names = [_MODE_NAMES[m] for m in fused]
+    weights = ", ".join(f"{_MODE_NAMES[m]} ×{MODE_WEIGHTS[m]:g}" for m in fused)
+    said = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    out = f"by {said} (reciprocal-rank fusion, k={RRF_K}: {weights})"
+    left = [f"{_MODE_NAMES[m]}: {why}" for m, why in skipped.items()]
+    return out + ("; not used: " + "; ".join(left) if left else "")
 
 
 def search(store: Store, q: TextQuery, mode: str = "auto", backend: EmotionBackend | None = None) -> dict[str, Any]:
