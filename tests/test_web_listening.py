@@ -176,11 +176,16 @@ def test_system_media_controls_show_the_track_and_drive_the_queue(open_page, ser
     assert httpx.get(meta["art"][1][0]).headers["content-type"] == "image/jpeg"  # the album's embedded cover
     pg.wait_for_function("document.title === '▶ Artist A Song 1.1 — Artist A · tonearm'")
     assert pg.evaluate("navigator.mediaSession.playbackState") == "playing"
-    pg.evaluate("mediaActions.nexttrack()")  # what a media key or the lock screen calls
+    pg.evaluate("mediaActions.nexttrack(); mediaActions.pause()")  # what media keys or the lock screen call
     pg.wait_for_function("navigator.mediaSession.metadata.title === 'Artist A Song 1.2' && queue.pos === 1")
-    pg.evaluate("mediaActions.pause()")
+    pg.wait_for_function("player.readyState >= 1")  # loaded, and held: a pause pressed while it loaded stands
+    pg.wait_for_timeout(300)
     pg.wait_for_function("document.title === 'Artist A Song 1.2 — Artist A · tonearm'")
-    assert pg.evaluate("navigator.mediaSession.playbackState") == "paused"
+    assert pg.evaluate("navigator.mediaSession.playbackState") == "paused" and pg.evaluate("player.paused")
+    pg.evaluate("mediaActions.play()")
+    pg.wait_for_function("document.title.startsWith('▶ Artist A Song 1.2')")
+    pg.evaluate("mediaActions.pause()")
+    pg.wait_for_function("player.paused")
     pg.evaluate("mediaActions.seekto({seekTime: 1.5})")
     assert abs(pg.evaluate("player.currentTime") - 1.5) < 0.1
     pg.evaluate("mediaActions.previoustrack()")  # under 3 s in: the song before, as the bar's button does

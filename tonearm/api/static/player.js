@@ -30,10 +30,12 @@ function loadQueue() {
   } catch (e) { /* a broken saved queue is dropped */ }
 }
 
+let holdStart = false; // a pause asked for while the track was still loading: it loads, and waits
 function load(e, at) {
   if (!player.src.endsWith(`/api/tracks/${e.id}/audio`)) { bookmarks.playing = null; player.src = `/api/tracks/${e.id}/audio`; }
   player.dataset.track = e.id;
-  const start = () => { if (at != null) player.currentTime = at; player.play().catch(() => {}); };
+  holdStart = false;
+  const start = () => { if (at != null) player.currentTime = at; if (!holdStart) player.play().catch(() => {}); };
   if (player.readyState >= 1) start(); else player.addEventListener("loadedmetadata", start, { once: true });
   if (player.readyState < 1) player.load();
 }
@@ -102,7 +104,7 @@ function prev() {
 }
 function togglePlay() {
   if (!current()) { if (queue.items.length) playAt(0); return; }
-  if (player.paused) player.play().catch(() => {}); else player.pause();
+  if (player.paused) { holdStart = false; player.play().catch(() => {}); } else { holdStart = true; player.pause(); }
 }
 
 // ---- radio ---------------------------------------------------------------------------------
@@ -258,14 +260,14 @@ $("#level").onclick = () => {
 // The system's media controls (keyboard media keys, headset buttons, the lock screen, the browser's own
 // media hub) show the track and drive this queue; the tab's title says what is playing.
 const mediaActions = {
-  play: () => { if (current()) player.play().catch(() => {}); else togglePlay(); },
-  pause: () => player.pause(),
+  play: () => { holdStart = false; if (current()) player.play().catch(() => {}); else togglePlay(); },
+  pause: () => { holdStart = true; player.pause(); },
   previoustrack: () => prev(),
   nexttrack: () => next(false),
   seekto: (d) => { if (d && d.seekTime != null && isFinite(d.seekTime)) player.currentTime = d.seekTime; },
   seekbackward: (d) => { player.currentTime = Math.max(0, player.currentTime - ((d && d.seekOffset) || 10)); },
   seekforward: (d) => { player.currentTime = Math.min(player.duration || 0, player.currentTime + ((d && d.seekOffset) || 10)); },
-  stop: () => { player.pause(); player.currentTime = 0; },
+  stop: () => { holdStart = true; player.pause(); player.currentTime = 0; },
 };
 if ("mediaSession" in navigator) {
   for (const [action, handler] of Object.entries(mediaActions)) {
