@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +46,35 @@ def test_files_at_other_rates_and_layouts_read_the_same(tmp_path: Path) -> None:
         assert file_loudness(tmp_path / name)[0] == pytest.approx(-20.0, abs=0.1), name
 
 
+def test_stereo_channels_are_measured_apart_not_from_a_downmix(tmp_path: Path) -> None:
+    # BS.1770 sums the channels' powers: a sine in antiphase reads as loud as in phase (a mono downmix
+    # would cancel it to silence), and one speaker alone reads 3 dB under both.
+    s = _sine(0.1, sr=44100)
+    sf.write(tmp_path / "antiphase.flac", np.stack([s, -s], axis=1), 44100)
+    sf.write(tmp_path / "left.flac", np.stack([s, 0 * s], axis=1), 44100)
+    antiphase, peak = file_loudness(tmp_path / "antiphase.flac")
+    assert antiphase == pytest.approx(-20.0, abs=0.1) and peak == pytest.approx(0.1, abs=1e-3)
+    assert file_loudness(tmp_path / "left.flac")[0] == pytest.approx(-23.01, abs=0.1)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command (make system-deps)")
+@pytest.mark.parametrize("suffix", ["flac", "m4a"])
+def test_stereo_loudness_agrees_with_ffmpeg_ebur128(tmp_path: Path, suffix: str) -> None:
+    # an independent implementation of the same standard, on two different sounds in two channels
+    sr = 44100
+    left, right = 0.3 * synth("tonal", 8.0, sr=sr), 0.2 * synth("percussive", 8.0, sr=sr, seed=3)
+    wav = tmp_path / "wide.wav"
+    sf.write(wav, np.stack([left, right], axis=1), sr)
+    path = tmp_path / f"wide.{suffix}"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(wav), str(path)], check=True)
+    report = subprocess.run(
+        ["ffmpeg", "-nostats", "-hide_banner", "-i", str(path), "-af", "ebur128", "-f", "null", "-"],
+        capture_output=True, text=True, check=True,
+    ).stderr  # fmt: skip
+    reference = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", report)[-1])
+    assert file_loudness(path)[0] == pytest.approx(reference, abs=0.3)
+
+
 def test_gain_reaches_the_target_without_clipping() -> None:
     assert gain_db(-20.0, 0.1) == pytest.approx(TARGET_LUFS + 20.0)  # 0.1 peak has room for +6 dB
     assert gain_db(-8.0, 1.0) == pytest.approx(TARGET_LUFS + 8.0)  # a loud master is turned down
@@ -67,3 +99,6 @@ def test_the_level_is_measured_once_per_file_content(tmp_path: Path, monkeypatch
     Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
     louder = playback_level(store, track)
     assert len(calls) == 2 and louder["lufs"] > first["lufs"] + 10 and louder["gain_db"] < first["gain_db"]
+    kept = store.state(levels.LEVELS_KIND, [track])[track]
+    store.put_state(levels.LEVELS_KIND, {track: {**kept, "method": levels.METHOD - 1}})  # kept by an older tonearm
+    assert playback_level(store, track) == louder and len(calls) == 3  # measured again, the new way

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -151,6 +152,14 @@ def _to_mono(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
+def _to_stereo(data: np.ndarray) -> np.ndarray:
+    """Two channels as they are; more folded to two (front left and right plus the rest shared equally)."""
+    if data.shape[1] > 2:
+        rest = data[:, 2:].mean(axis=1, keepdims=True)
+        data = data[:, :2] + rest
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
 def resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
     """High-quality resampling (soxr); a no-op when the rates match."""
     if sr_in == sr_out or y.size == 0:
@@ -222,10 +231,16 @@ def load(path: str | os.PathLike[str], sr: int, offset: float = 0.0, duration: f
 
 
 def stream_blocks(
-    path: str | os.PathLike[str], sr: int, block_seconds: float = 60.0, max_seconds: float | None = None
+    path: str | os.PathLike[str],
+    sr: int,
+    block_seconds: float = 60.0,
+    max_seconds: float | None = None,
+    stereo: bool = False,
 ) -> Iterator[np.ndarray]:
-    """The whole file as mono float32 blocks of about ``block_seconds`` at ``sr``: bounded memory for any length.
+    """The whole file as float32 blocks of about ``block_seconds`` at ``sr``: bounded memory for any length.
 
+    Blocks are mono, or with ``stereo`` ``(samples, 2)`` for a file of two or more channels (more
+    are folded to two), which is what loudness needs: a mono downmix cancels out-of-phase sound.
     soundfile reads blocks sample-exactly; anything else streams through PyAV's decoder and
     resampler. At most ``max_seconds`` of audio are produced.
     """
@@ -237,18 +252,21 @@ def stream_blocks(
         try:
             with sf.SoundFile(str(p)) as f:
                 native = int(f.samplerate)
+                width = 2 if stereo and f.channels > 1 else 1
                 step = max(1, round(block_seconds * native))
-                resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality="HQ") if native != sr else None
+                resampler = None
+                if native != sr:
+                    resampler = soxr.ResampleStream(native, sr, width, dtype="float32", quality="HQ")
                 while True:
                     data = f.read(step, dtype="float32", always_2d=True)
                     last = data.shape[0] < step
-                    y = _to_mono(data)
+                    y = _to_stereo(data) if width == 2 else _to_mono(data)
                     if resampler is not None:
                         y = resampler.resample_chunk(y, last=last)
                     if limit is not None:
                         y = y[: max(0, limit - produced)]
-                    if y.size:
-                        produced += y.size
+                    if len(y):
+                        produced += len(y)
                         yield y
                     if last or (limit is not None and produced >= limit):
                         return
@@ -262,31 +280,36 @@ def stream_blocks(
 
     container, stream = _av_open(p)
     try:
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr)
+        width = 2 if stereo and (stream.codec_context.channels or 1) > 1 else 1
+        resampler = av.AudioResampler(format="flt", layout="stereo" if width == 2 else "mono", rate=sr)
         want = max(1, round(block_seconds * sr))
         chunks: list[np.ndarray] = []
         held = 0
+
+        def frames(out: Any) -> np.ndarray:  # packed "flt" is one row of interleaved samples
+            return out.to_ndarray().reshape(-1, width) if width == 2 else out.to_ndarray().reshape(-1)
+
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                arr = out.to_ndarray().reshape(-1)
+                arr = frames(out)
                 chunks.append(arr)
-                held += arr.size
+                held += len(arr)
             if held >= want:
                 y = np.concatenate(chunks)
                 if limit is not None:
                     y = y[: max(0, limit - produced)]
-                produced += y.size
+                produced += len(y)
                 chunks, held = [], 0
                 yield y.astype(np.float32, copy=False)
                 if limit is not None and produced >= limit:
                     return
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+            chunks.append(frames(out))
         if chunks:
             y = np.concatenate(chunks)
             if limit is not None:
                 y = y[: max(0, limit - produced)]
-            if y.size:
+            if len(y):
                 yield y.astype(np.float32, copy=False)
     except DecodeError:
         raise

@@ -66,35 +66,47 @@ _K_WEIGHTING = np.array([
     [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585],
     [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621],
 ])  # fmt: skip
-# Files are decoded to mono; the downmix is counted as both speakers carrying it (dual mono, +3 dB),
-# which is what a centred or mono recording reads in BS.1770. Wide stereo reads up to 3 dB low.
-_DUAL_MONO_DB = 10 * np.log10(2.0)
+# Each channel's power is measured and summed, as the standard says (a mono downmix would cancel
+# out-of-phase sound: a wide or phase-flipped stereo track read up to 25 dB low). A mono file is
+# counted as dual mono, both speakers carrying it (+3 dB), which is how it is played and what
+# ReplayGain 2.0 taggers do; FFmpeg's ebur128 filter counts it as one speaker and reads 3 dB lower.
+_DUAL_MONO = 2.0
 LEVEL_MAX_SECONDS = 1200.0  # a 3-hour mix is judged by its first 20 minutes
 
 
 def _lufs(mean_square: np.ndarray | float) -> np.ndarray:
-    return -0.691 + _DUAL_MONO_DB + 10 * np.log10(np.maximum(mean_square, 1e-20))
+    return -0.691 + 10 * np.log10(np.maximum(mean_square, 1e-20))
 
 
 def integrated_loudness(blocks: Iterator[np.ndarray]) -> tuple[float | None, float]:
-    """(integrated loudness in LUFS, sample peak) of mono blocks at ``LEVEL_RATE``; None when all is silence."""
+    """(integrated loudness in LUFS, sample peak) of blocks at ``LEVEL_RATE``, all mono or all
+    ``(samples, channels)``; None when all is silence."""
     from scipy.signal import sosfilt
 
     step = LEVEL_RATE // 10
-    state = np.zeros((2, 2))
-    carry, energies, peak = np.zeros(0), [], 0.0
+    state: np.ndarray | None = None
+    carry: np.ndarray | None = None
+    energies: list[np.ndarray] = []
+    peak = 0.0
     for block in blocks:
         if not block.size:
             continue
-        peak = max(peak, float(np.max(np.abs(block))))
-        weighted, state = sosfilt(_K_WEIGHTING, block.astype(np.float64), zi=state)
+        x = block.astype(np.float64).reshape(len(block), -1)  # (samples, channels)
+        peak = max(peak, float(np.max(np.abs(x))))
+        if state is None:
+            state, carry = np.zeros((2, 2, x.shape[1])), np.zeros((0, x.shape[1]))
+        weighted, state = sosfilt(_K_WEIGHTING, x, axis=0, zi=state)
         y = np.concatenate([carry, weighted])
-        n = y.size // step
-        energies.append(np.mean(y[: n * step].reshape(n, step) ** 2, axis=1))
+        n = len(y) // step
+        # per 100 ms step: the channels' mean squares summed (weight 1 for left and right; mono as both)
+        power = np.mean(y[: n * step].reshape(n, step, -1) ** 2, axis=1).sum(axis=1)
+        energies.append(power * (_DUAL_MONO if y.shape[1] == 1 else 1.0))
         carry = y[n * step :]
     e = np.concatenate(energies) if energies else np.zeros(0)
     if e.size < 4:  # under 400 ms: the whole clip is one block
-        e = np.concatenate([e, [np.mean(carry**2)]]) if carry.size else e
+        if carry is not None and len(carry):
+            tail = np.mean(carry**2, axis=0).sum() * (_DUAL_MONO if carry.shape[1] == 1 else 1.0)
+            e = np.concatenate([e, [tail]])
         gating = np.array([np.mean(e)]) if e.size else e
     else:
         gating = np.convolve(e, np.full(4, 0.25), mode="valid")
@@ -108,4 +120,5 @@ def integrated_loudness(blocks: Iterator[np.ndarray]) -> tuple[float | None, flo
 
 def file_loudness(path: str | os.PathLike[str]) -> tuple[float | None, float]:
     """(integrated loudness in LUFS, sample peak) of an audio file, from at most its first 20 minutes."""
-    return integrated_loudness(stream_blocks(path, LEVEL_RATE, block_seconds=30.0, max_seconds=LEVEL_MAX_SECONDS))
+    blocks = stream_blocks(path, LEVEL_RATE, block_seconds=30.0, max_seconds=LEVEL_MAX_SECONDS, stereo=True)
+    return integrated_loudness(blocks)

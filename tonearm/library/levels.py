@@ -2,8 +2,8 @@
 
 Albums mastered in different decades differ by 10 dB or more; a radio or a shuffled queue then
 has listeners riding the volume. Each track's integrated loudness (ITU-R BS.1770, see
-:mod:`tonearm.audio.loudness`) is measured the first time it is asked for (0.7 s for a 4-minute
-stereo FLAC, 0.9 s for an MP3 on a 2-core machine, plus 1.7 s once per process to import
+:mod:`tonearm.audio.loudness`) is measured the first time it is asked for (1.0 s for a 4-minute
+stereo FLAC, 1.1 s for an MP3 on a 2-core machine, plus 1.7 s once per process to import
 scipy.signal) and kept with the library (keyed by the file's content hash, so a
 re-encoded file is measured again). The gain brings it to :data:`TARGET_LUFS`, the level the big
 streaming services play at, but never so far up that its loudest sample would clip.
@@ -22,7 +22,10 @@ from tonearm.store.base import Store
 TARGET_LUFS = -14.0
 HEADROOM_DB = 1.0  # kept under full scale when a quiet track is raised (its peak was measured after resampling)
 MAX_BOOST_DB = 12.0  # a whispered intro or a nearly silent file is not raised without bound
-LEVELS_KIND = "playback_levels"  # track id -> {"hash", "lufs", "peak"}
+LEVELS_KIND = "playback_levels"  # track id -> {"hash", "lufs", "peak", "method"}
+# Raised when the measurement changes, so that kept levels are measured again. 2: stereo channels
+# measured apart (1 measured a mono downmix, which read wide or out-of-phase stereo low).
+METHOD = 2
 
 
 def gain_db(lufs: float | None, peak: float) -> float:
@@ -40,12 +43,13 @@ def playback_level(store: Store, track_id: str) -> dict[str, Any]:
         raise NotFoundError(f"no track {track_id}")
     row = rows[0]
     known = store.state(LEVELS_KIND, [track_id]).get(track_id)
-    if not known or known.get("hash") != row.get("content_hash"):
+    if not known or known.get("hash") != row.get("content_hash") or known.get("method") != METHOD:
         lufs, peak = file_loudness(row["path"])
         known = {
             "hash": row.get("content_hash"),
             "lufs": None if lufs is None else round(lufs, 2),
             "peak": round(peak, 5),
+            "method": METHOD,
         }
         with contextlib.suppress(TonearmError, OSError):  # a read-only library: measured again next time
             store.put_state(LEVELS_KIND, {track_id: known})
