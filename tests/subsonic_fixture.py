@@ -3,7 +3,7 @@
 8 artists x 2 albums x 3 songs (48 tracks of 3 s), each artist with its own sound family so
 radio and similar tracks have structure; the first album of every even artist has an embedded
 front cover, the second album of artist 1 a ``cover.jpg`` beside its files, the rest no picture;
-Artist A's first song has a comment tag.
+Artist A's first song has a comment tag and ReplayGain tags.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ KINDS = ("tonal", "percussive", "noise", "chirp")
 ARTISTS = [f"Artist {chr(65 + i)}" for i in range(8)]  # Artist A .. Artist H
 GENRES = ("Rock", "Jazz", "Folk", "Ambient")
 NOTE = "Recorded in one take at the harbour studio"  # the comment tag of Artist A's first song
+REPLAY_GAIN = {"trackGain": -6.2, "trackPeak": 0.81234, "albumGain": -7.05}  # and its ReplayGain tags
+FIRST_SONG_TAGS = {
+    "comment": NOTE, "replaygain_track_gain": "-6.20 dB", "replaygain_track_peak": "0.812340",
+    "replaygain_album_gain": "-7.05 dB",
+}  # fmt: skip
 
 
 def _jpeg(color: tuple[int, int, int], size: int = 64) -> bytes:
@@ -60,7 +65,7 @@ def build(root: Path) -> Path:
                     "title": f"{artist} Song {b + 1}.{t + 1}", "artist": artist, "album": album,
                     "albumartist": artist, "genre": GENRES[a % len(GENRES)], "date": str(2000 + a),
                     "tracknumber": str(t + 1), "discnumber": "1",
-                    **({"comment": NOTE} if (a, b, t) == (0, 0, 0) else {}),
+                    **(FIRST_SONG_TAGS if (a, b, t) == (0, 0, 0) else {}),
                 })  # fmt: skip
                 if b == 0 and a % 2 == 0:
                     _embed_cover(path, _jpeg((40 * a % 255, 120, 200)))

@@ -102,3 +102,20 @@ def test_the_level_is_measured_once_per_file_content(tmp_path: Path, monkeypatch
     kept = store.state(levels.LEVELS_KIND, [track])[track]
     store.put_state(levels.LEVELS_KIND, {track: {**kept, "method": levels.METHOD - 1}})  # kept by an older tonearm
     assert playback_level(store, track) == louder and len(calls) == 3  # measured again, the new way
+
+
+def test_replaygain_tags_stand_in_for_a_measurement(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    media = tmp_path / "m"
+    gains = {"replaygain_track_gain": "-6.50 dB", "replaygain_track_peak": "0.95"}
+    tagged = write_audio(media / "tagged.flac", 0.2 * synth("tonal", 3.0), tags=gains)
+    half = write_audio(media / "half.flac", 0.2 * synth("tonal", 3.0, seed=2), tags={"replaygain_track_gain": "-1 dB"})
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+    calls: list[str] = []
+    real = loudness.file_loudness
+    monkeypatch.setattr(levels, "file_loudness", lambda p: calls.append(str(p)) or real(p))
+    level = playback_level(store, store.find_by_path(str(tagged))["id"])
+    assert (level["lufs"], level["peak"], level["source"]) == (-11.5, 0.95, "tags") and not calls  # -18 LUFS - gain
+    assert level["gain_db"] == gain_db(-11.5, 0.95)
+    assert playback_level(store, store.find_by_path(str(half))["id"])["source"] == "measured"  # a gain alone may clip
+    assert len(calls) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import synth, write_audio
 
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
@@ -64,6 +65,56 @@ def test_comment_description_and_lyrics_tags_in_every_container(tmp_path):
         assert "comment" not in junk and "description" not in junk  # numbers, a lone link, stamps: say nothing
     cols, new, _ = to_columns(read_tags(str(tmp_path / "v.flac")), {}, {})
     assert cols["comment"].startswith("How to grow") and new["comment"] == "string"  # filterable, like sidecars
+
+
+def test_replaygain_in_every_container_against_one_reference(tmp_path):
+    import mutagen
+    from mutagen.apev2 import APEv2
+    from mutagen.id3 import ID3, RVA2, TXXX
+    from mutagen.mp4 import MP4, MP4FreeForm
+
+    y = synth("tonal", 1.0)
+    flac = write_audio(tmp_path / "a.flac", y)
+    f = mutagen.File(str(flac))
+    f["REPLAYGAIN_TRACK_GAIN"], f["REPLAYGAIN_TRACK_PEAK"], f["replaygain_album_gain"] = "-6.48 dB", "0.988", "-7.1 dB"
+    f.save()
+    assert {k: v for k, v in read_tags(str(flac)).items() if k.startswith("replaygain")} == {
+        "replaygain_track_gain": -6.48, "replaygain_track_peak": 0.988, "replaygain_album_gain": -7.1,
+    }  # fmt: skip
+    opus = write_audio(tmp_path / "a.opus", y)
+    f = mutagen.File(str(opus))
+    f["R128_TRACK_GAIN"] = "-1408"  # -5.5 dB against -23 LUFS: -0.5 dB against ReplayGain's -18
+    f.save()
+    assert read_tags(str(opus))["replaygain_track_gain"] == -0.5
+    mp3 = write_audio(tmp_path / "a.mp3", y, tags={"title": "x"})
+    id3 = ID3(str(mp3))
+    id3.add(TXXX(encoding=3, desc="REPLAYGAIN_TRACK_GAIN", text=["+3.20 dB"]))
+    id3.add(TXXX(encoding=3, desc="replaygain_track_peak", text=["1.02"]))  # float masters pass 1.0
+    id3.add(RVA2(desc="album", channel=1, gain=-4.5, peak=0.5))  # the older frame
+    id3.save()
+    got = read_tags(str(mp3))
+    assert (got["replaygain_track_gain"], got["replaygain_track_peak"]) == (3.2, 1.02)
+    assert got["replaygain_album_gain"] == -4.5 and got["replaygain_album_peak"] == pytest.approx(0.5, abs=1e-4)
+    mp3gain = write_audio(tmp_path / "b.mp3", y)  # mp3gain writes an APEv2 block, not ID3
+    ape = APEv2()
+    ape["REPLAYGAIN_TRACK_GAIN"], ape["MP3GAIN_MINMAX"] = "-2.5 dB", "120,210"
+    ape.save(str(mp3gain))
+    assert read_tags(str(mp3gain))["replaygain_track_gain"] == -2.5
+    m4a = write_audio(tmp_path / "a.m4a", y)
+    mp4 = MP4(str(m4a))
+    mp4["----:com.apple.iTunes:replaygain_track_gain"] = [MP4FreeForm(b"-9.00 dB")]
+    mp4["----:com.apple.iTunes:REPLAYGAIN_TRACK_PEAK"] = [MP4FreeForm(b"0.5")]
+    mp4.save()
+    got = read_tags(str(m4a))
+    assert (got["replaygain_track_gain"], got["replaygain_track_peak"]) == (-9.0, 0.5)
+    junk = write_audio(tmp_path / "j.flac", y)
+    f = mutagen.File(str(junk))
+    f["REPLAYGAIN_TRACK_GAIN"], f["REPLAYGAIN_TRACK_PEAK"], f["REPLAYGAIN_ALBUM_GAIN"] = "loud", "0", "-900 dB"
+    f["REPLAYGAIN_ALBUM_PEAK"] = "nan"
+    f.save()
+    assert not any(k.startswith("replaygain") for k in read_tags(str(junk)))  # garbage is no gain
+    cols, new, _ = to_columns(read_tags(str(flac)), {}, {})
+    assert cols["replaygain_track_gain"] == -6.48 and not new  # core columns: filterable, not custom fields
 
 
 def test_sidecars_json_csv_jsonl_and_precedence(tmp_path):

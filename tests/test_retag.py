@@ -132,3 +132,29 @@ def test_tags_read_by_a_newer_tonearm_reach_files_that_did_not_change(tmp_path: 
         assert store.get_meta(TAG_READER_META) == TAG_READER and store.state(CHECKED_KIND) == {}
     finally:
         store.close()
+
+
+def test_a_tag_no_view_reads_refreshes_the_row_and_analyses_nothing(tmp_path: Path) -> None:
+    """ReplayGain found by a newer tag reader: the row gets it, the words and landmark views are not redone."""
+    from tonearm.library.metadata import TAG_READER
+    from tonearm.library.tag_recheck import TAG_READER_META
+
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    song = write_audio(music / "song.flac", synth("tonal", 4.0, seed=1), tags={"title": "Harbour"})
+    _index(lib, music)
+    before = _row(lib, song)
+    st = song.stat()
+    f = mutagen.File(str(song))
+    f["replaygain_track_gain"], f["replaygain_track_peak"] = "-4.10 dB", "0.7"
+    f.save()
+    os.utime(song, ns=(st.st_atime_ns, st.st_mtime_ns))  # the tagger kept size and time: only the reader knows
+    store = open_store(str(lib))
+    store.set_meta(TAG_READER_META, TAG_READER - 1)
+    store.close()
+
+    report = _index(lib, music)
+    assert (report.updated, report.metadata_refreshed) == (0, 1)
+    after = _row(lib, song)
+    assert (after["replaygain_track_gain"], after["replaygain_track_peak"]) == (-4.1, 0.7)
+    assert after["analyzed_at"] == before["analyzed_at"] and after["views_json"] == before["views_json"]
+    assert (after["title"], after["id"]) == ("Harbour", before["id"])

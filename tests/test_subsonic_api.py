@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import SUBSONIC_SECRET, run_cli
-from subsonic_fixture import ARTISTS
+from subsonic_fixture import ARTISTS, REPLAY_GAIN
 
 AUTH = {"u": "tonearm", "p": SUBSONIC_SECRET, "v": "1.16.1", "c": "pytest"}
 
@@ -285,6 +285,10 @@ def test_play_queue_and_legacy_clients(server):
     modern = ok(base, "getSong", id=songs[0]["id"])["song"]
     old = call(base, "getSong", id=songs[0]["id"], c="DSub")["song"]
     assert modern["mediaType"] == "song" and "mediaType" not in old and old["isDir"] is False
+    assert "replayGain" in modern and "replayGain" not in old  # always there for OpenSubsonic
+    gains = {s["title"]: ok(base, "getSong", id=s["id"])["song"]["replayGain"] for s in songs}
+    assert gains.pop("Artist A Song 1.1") == REPLAY_GAIN  # from the file's tags
+    assert len(gains) == 47 and all(g == {} for g in gains.values())  # untagged: empty, not made up
     user = ok(base, "getUser", username="tonearm")["user"]
     assert user["streamRole"] is True and user["jukeboxRole"] is False
     assert ok(base, "getMusicFolders")["musicFolders"]["musicFolder"] == [{"id": 1, "name": "Music"}]

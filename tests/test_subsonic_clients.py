@@ -96,6 +96,8 @@ def test_opensonic_every_wrapped_endpoint_parses(server):
             r2 = await c.search2("Artist D")
             r3 = await c.search3("", song_count=100, artist_count=100, album_count=100)
             assert r2.artist and len(r3.song) == 48 and len(r3.album) == 16
+            tagged = await c.get_song(next(s.id for s in r3.song if s.title == "Artist A Song 1.1"))
+            assert (tagged.replay_gain.track_gain, tagged.replay_gain.track_peak) == (-6.2, 0.81234)
             mix = await c.get_similar_songs2(song.id, count=10)
             assert len(mix) == 10 and song.id not in {m.id for m in mix}
             assert len(await c.get_similar_songs(a.album[0].id, count=5)) == 5

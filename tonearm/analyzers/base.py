@@ -65,6 +65,9 @@ class Analyzer(ABC):
     normalization: ClassVar[Normalization] = "none"
     extra_fields: ClassVar[tuple[str, ...]] = ()
     reads_metadata: ClassVar[bool] = False
+    # The metadata keys its output depends on (None: any of them), so that a tag it does not read
+    # (ReplayGain, say) changing on an unchanged file does not re-run it.
+    metadata_keys: ClassVar[frozenset[str] | None] = None
     # Types of extra fields that may be None (so their column can be created before a value arrives).
     field_types: ClassVar[dict[str, Literal["string", "number"]]] = {}
     # The extra field holding the track's stretches (``similar --match sets``), if the analyzer keeps them.

@@ -285,6 +285,7 @@ class LandmarkAnalyzer(Analyzer):
     sample_rate = SR
     extra_fields = ("ana_landmarks", "ana_landmarks_key", "landmark_seconds")
     reads_metadata = True  # needs the file's path to stream tracks longer than the analysis windows
+    metadata_keys = frozenset()  # the path only: no tag changes its peaks
     field_types: ClassVar[dict[str, Literal["string", "number"]]] = {
         "ana_landmarks": "string", "ana_landmarks_key": "string", "landmark_seconds": "number",
     }  # fmt: skip

@@ -75,6 +75,7 @@ class WordsAnalyzer(Analyzer):
     sample_rate = asr.ASR_SR
     extra_fields = FIELDS
     reads_metadata = True
+    metadata_keys = frozenset((*META_KEYS, "lyrics", "lyrics_lrc"))
     field_types: ClassVar[dict[str, Literal["string", "number"]]] = {
         f: ("number" if f == "speech_ratio" else "string") for f in FIELDS
     }

@@ -33,6 +33,7 @@ import numpy as np
 
 from tonearm import failpoints
 from tonearm.analyzers import external, get_analyzer, parse_views, stretches
+from tonearm.analyzers.base import Analyzer
 from tonearm.analyzers.normalize import FINAL_REFIT_GROWTH, REFIT_GROWTH, Standardizer, l2
 from tonearm.errors import DiskFullError, storage_fault
 from tonearm.library.duplicates import update_duplicates
@@ -328,10 +329,12 @@ class Indexer:
             if row.get("size") == f.size and row.get("mtime_ns") == f.mtime_ns:
                 stale = {v for v in self.views if v not in fresh}
                 sidecar_changed = (row.get("sidecar_sig") or "") != sidecar_signature(f.path)
-                sidecar_changed = sidecar_changed or self._recheck.differs(row, f.path)
                 if sidecar_changed:
                     # Views that read metadata (words: lyrics, titles) follow their sidecars and tags.
                     stale |= {v for v in self.views if self.analyzers[v].reads_metadata}
+                elif tags := self._recheck.differs(row, f.path):
+                    sidecar_changed = True  # the row's metadata is refreshed, with or without analysis
+                    stale |= {v for v in self.views if self._reads_any(self.analyzers[v], tags)}
                 if stale:
                     previous = self._previous_fields(row["id"]) if sidecar_changed else {}
                     # Every configured view goes with the job (the decode rate follows all of them); the
@@ -349,6 +352,13 @@ class Indexer:
                                 previous=self._previous_fields(row["id"]) if audio else {},
                                 known_audio_hash=audio))  # fmt: skip
         return jobs, meta_refresh
+
+    @staticmethod
+    def _reads_any(analyzer: Analyzer, keys: frozenset[str]) -> bool:
+        """Whether ``analyzer``'s output depends on any of the metadata ``keys``."""
+        if not analyzer.reads_metadata:
+            return False
+        return analyzer.metadata_keys is None or bool(analyzer.metadata_keys & keys)
 
     def _new_file_job(self, f: FileStat) -> Job:
         """A file at a path the library does not hold; if it may be a vanished track that moved here, the

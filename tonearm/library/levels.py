@@ -7,6 +7,9 @@ stereo FLAC, 1.1 s for an MP3 on a 2-core machine, plus 1.7 s once per process t
 scipy.signal) and kept with the library (keyed by the file's content hash, so a
 re-encoded file is measured again). The gain brings it to :data:`TARGET_LUFS`, the level the big
 streaming services play at, but never so far up that its loudest sample would clip.
+
+A file whose tags carry ReplayGain (gain and peak) is not measured: the tagger's figures are
+used, as every player does with them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from tonearm.audio.loudness import file_loudness
 from tonearm.errors import NotFoundError, TonearmError
+from tonearm.library.replaygain import TRACK_GAIN, TRACK_PEAK, track_loudness
 from tonearm.store.base import Store
 
 TARGET_LUFS = -14.0
@@ -37,11 +41,16 @@ def gain_db(lufs: float | None, peak: float) -> float:
 
 
 def playback_level(store: Store, track_id: str) -> dict[str, Any]:
-    """The track's measured loudness and playback gain; measured (and kept) when not known for its bytes."""
-    rows = store.get([track_id], columns=["id", "path", "content_hash"])
+    """The track's loudness and playback gain: from its ReplayGain tags when they give both gain and
+    peak, else measured (and kept) when not known for its bytes."""
+    tagged = [c for c in (TRACK_GAIN, TRACK_PEAK) if c in store.fields()]
+    rows = store.get([track_id], columns=["id", "path", "content_hash", *tagged])
     if not rows:
         raise NotFoundError(f"no track {track_id}")
     row = rows[0]
+    if row.get(TRACK_GAIN) is not None and row.get(TRACK_PEAK) is not None:
+        lufs, peak = round(track_loudness(float(row[TRACK_GAIN])), 2), float(row[TRACK_PEAK])
+        return _level(track_id, lufs, peak, "tags")
     known = store.state(LEVELS_KIND, [track_id]).get(track_id)
     if not known or known.get("hash") != row.get("content_hash") or known.get("method") != METHOD:
         lufs, peak = file_loudness(row["path"])
@@ -53,7 +62,11 @@ def playback_level(store: Store, track_id: str) -> dict[str, Any]:
         }
         with contextlib.suppress(TonearmError, OSError):  # a read-only library: measured again next time
             store.put_state(LEVELS_KIND, {track_id: known})
+    return _level(track_id, known["lufs"], known["peak"], "measured")
+
+
+def _level(track_id: str, lufs: float | None, peak: float, source: str) -> dict[str, Any]:
     return {
-        "id": track_id, "lufs": known["lufs"], "peak": known["peak"], "target_lufs": TARGET_LUFS,
-        "gain_db": gain_db(known["lufs"], known["peak"]),
+        "id": track_id, "lufs": lufs, "peak": peak, "target_lufs": TARGET_LUFS, "gain_db": gain_db(lufs, peak),
+        "source": source,
     }  # fmt: skip

@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tonearm.library.replaygain import FIELDS as REPLAYGAIN_FIELDS
+from tonearm.library.replaygain import read_replaygain
 from tonearm.store.base import CORE_FIELDS, INTEGER_FIELDS, custom_field_name
 from tonearm.store.filters import FieldType
 from tonearm.words.lyrics import LYRICS_SUFFIXES, lyrics_files, read_lyrics_file
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 TAG_FIELDS = (
     "title", "artist", "album", "albumartist", "genre", "year", "track_no", "disc_no",
-    "musicbrainz_trackid", "musicbrainz_albumid", "musicbrainz_artistid", "lyrics",
+    "musicbrainz_trackid", "musicbrainz_albumid", "musicbrainz_artistid", "lyrics", *REPLAYGAIN_FIELDS,
 )  # fmt: skip
 # Fields a sidecar may set besides tags; everything else becomes a custom field.
 SIDECAR_CORE = set(TAG_FIELDS) | {"popularity", "release_date", "urls"}
@@ -34,7 +36,8 @@ _ALIASES = {"tracknumber": "track_no", "track": "track_no", "discnumber": "disc_
 _SIDECAR_TABLES = ("tracks.csv", "tracks.jsonl")
 # What read_tags knows how to read; raised when it learns more, so that index runs read the tags of
 # unchanged files once more (tag_recheck.py). 2: comment, description, and Vorbis LYRICS (missed by 1).
-TAG_READER = 2
+# 3: ReplayGain gains and peaks.
+TAG_READER = 3
 _FILE_KEYS = ("file", "path", "filename")
 _META_ONLY = frozenset({"lyrics_lrc"})  # kept in the row's metadata JSON, not as a column
 
@@ -71,7 +74,7 @@ def read_tags(path: str) -> dict[str, Any]:
             value = None
         if value not in (None, ""):
             out[_ALIASES.get(key, key)] = str(value)
-    out.update(_read_texts(path))
+    out.update(_read_raw(path))
     return out
 
 
@@ -135,8 +138,20 @@ def clean_note(text: str) -> str | None:
     return plain if len(re.findall(r"[^\W\d_]{2,}", _URL.sub(" ", plain))) >= 2 else None
 
 
-def _read_texts(path: str) -> dict[str, str]:
-    """Lyrics, comment and description from the raw tags (the easy interfaces do not map them)."""
+def _mp3gain_items(path: str) -> dict[str, float]:
+    """ReplayGain that mp3gain and some players write as an APEv2 block at the end of an MP3."""
+    if not path.lower().endswith(".mp3"):
+        return {}
+    from mutagen.apev2 import APEv2
+
+    try:
+        return read_replaygain(APEv2(path))
+    except Exception:  # no APEv2 block (the usual case) or a damaged one
+        return {}
+
+
+def _read_raw(path: str) -> dict[str, Any]:
+    """Lyrics, comment, description and ReplayGain from the raw tags (the easy interfaces do not map them)."""
     import mutagen
 
     try:
@@ -144,13 +159,13 @@ def _read_texts(path: str) -> dict[str, str]:
     except Exception:
         return {}
     tags = getattr(raw, "tags", None)
+    out: dict[str, Any] = (read_replaygain(tags) if tags else {}) or _mp3gain_items(path)
     if not tags:
-        return {}
+        return out
     try:
         found = _id3_texts(tags) if hasattr(tags, "getall") else _keyed_texts(tags)
     except Exception:  # a tag class that raises on lookups: no texts rather than no track
-        return {}
-    out = {}
+        return out
     for name, text in found.items():
         value = text if name == "lyrics" else (clean_note(text) if text else None)
         if value:

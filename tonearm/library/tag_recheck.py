@@ -41,17 +41,18 @@ class TagRecheck:
     def columns(self) -> list[str]:
         return ["meta_json"] if self.active else []
 
-    def differs(self, row: dict[str, Any], path: str) -> bool:
-        """Whether the file's tags, read now, hold values the row lacks (sidecar values win: not compared)."""
+    def differs(self, row: dict[str, Any], path: str) -> frozenset[str]:
+        """The tags of the file, read now, whose values the row lacks (sidecar values win: not compared)."""
         if not self.active or row["id"] in self.done:
-            return False
+            return frozenset()
         old = json.loads(row.get("meta_json") or "{}")
         overridden = {k.lower() for k in self.sidecars.read(path)}
-        if any(old.get(k) != v for k, v in read_tags(path).items() if k not in overridden):
+        keys = frozenset(k for k, v in read_tags(path).items() if k not in overridden and old.get(k) != v)
+        if keys:
             self.differing += 1
-            return True  # its job re-reads the tags; the next run finds them equal and records it
+            return keys  # its job re-reads the tags; the next run finds them equal and records it
         self.checked.append(row["id"])
-        return False
+        return keys
 
     def finish(self, required: Iterable[str]) -> None:
         """Record this run's checks; stamp the library when every id in ``required`` is checked."""

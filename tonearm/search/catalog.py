@@ -26,13 +26,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from tonearm.store.base import Store
+from tonearm.store.base import REPLAYGAIN_FIELDS, Store
 from tonearm.store.schema import DUP_FIELD
 
 COLUMNS = [
     "id", "path", "title", "artist", "album", "albumartist", "genre", "year", "track_no", "disc_no",
     "duration", "size", "sample_rate", "channels", "added_at", "musicbrainz_trackid", "musicbrainz_albumid",
-    "musicbrainz_artistid", "content_hash", DUP_FIELD,
+    "musicbrainz_artistid", "content_hash", DUP_FIELD, *REPLAYGAIN_FIELDS,
 ]  # fmt: skip
 UNKNOWN_ARTIST = "Unknown artist"
 IGNORED_ARTICLES = ("The", "El", "La", "Los", "Las", "Le", "Les", "Die", "Der", "Das")

@@ -24,6 +24,7 @@ from tonearm.store.filters import FieldType, Filter, parse_filter, validate
 
 SCHEMA_VERSION = 1
 
+REPLAYGAIN_FIELDS = ("replaygain_track_gain", "replaygain_track_peak", "replaygain_album_gain", "replaygain_album_peak")
 # Metadata columns every library has, with their filter types.
 CORE_FIELDS: dict[str, FieldType] = {
     "id": "string",
@@ -53,6 +54,8 @@ CORE_FIELDS: dict[str, FieldType] = {
     "analyzed_at": "number",
     # Id of the best copy when the same recording is in several files (tonearm.library.duplicates).
     "dup_group": "string",
+    # ReplayGain from the file's tags (tonearm.library.replaygain): dB against -18 LUFS, peaks linear.
+    **dict.fromkeys(REPLAYGAIN_FIELDS, "number"),
 }
 # Bookkeeping columns (not offered to --where): per-view analyzer ids, full metadata, sidecar state.
 INTERNAL_FIELDS = ("views_json", "meta_json", "sidecar_sig")

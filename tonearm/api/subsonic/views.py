@@ -43,8 +43,13 @@ IGNORED = " ".join(IGNORED_ARTICLES)
 # Fields OpenSubsonic added to Child/AlbumID3/ArtistID3; left out for legacy clients.
 OPEN_SUBSONIC_FIELDS = frozenset({
     "mediaType", "musicBrainzId", "sortName", "samplingRate", "channelCount", "genres", "displayArtist",
-    "artists", "isCompilation", "played", "bpm", "comment", "roles",
+    "artists", "isCompilation", "played", "bpm", "comment", "roles", "replayGain",
 })  # fmt: skip
+# Child.replayGain keys by column (the values read from the file's tags).
+_REPLAY_GAIN_KEYS = {
+    "replaygain_track_gain": "trackGain", "replaygain_track_peak": "trackPeak",
+    "replaygain_album_gain": "albumGain", "replaygain_album_peak": "albumPeak",
+}  # fmt: skip
 
 
 def iso(epoch: float | None) -> str | None:
@@ -151,9 +156,18 @@ def song(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
         "type": "music", "mediaType": "song", "musicBrainzId": row.get("musicbrainz_trackid") or "",
         "sortName": sort_name(title), "samplingRate": int(row.get("sample_rate") or 0) or None,
         "channelCount": int(row.get("channels") or 0) or None, "genres": [{"name": genre}] if genre else [],
-        "displayArtist": performer,
+        "displayArtist": performer, "replayGain": replay_gain(row),
     }  # fmt: skip
     return ctx.trim(out)
+
+
+def replay_gain(row: dict[str, Any]) -> dict[str, float]:
+    """OpenSubsonic ``ReplayGain`` from the file's tags; keys without a value are left out, as the spec asks.
+
+    The web player's own measurements are not offered: they exist only for the tracks played with
+    Level on, and a player levelling some tracks of a queue and not others would make it less even.
+    """
+    return {key: float(row[col]) for col, key in _REPLAY_GAIN_KEYS.items() if row.get(col) is not None}
 
 
 def album_id3(ctx: Context, album: Album, with_songs: bool = False) -> dict[str, Any]:
