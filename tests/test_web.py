@@ -128,6 +128,21 @@ def test_search_then_play_and_track_page(page) -> None:
     page.click("#t-more")
     page.wait_for_function("document.querySelector('#explain').textContent.includes('sound like Tune 2')")
     assert page.locator("#results li").count() == 5
+    # searches live in the address: back returns to them, a reload or a shared link rebuilds them
+    assert "#/search?like=" in page.url
+    page.go_back()
+    page.wait_for_selector("#view-track h2", state="visible")
+    page.go_back()
+    page.wait_for_function("document.querySelector('#explain').textContent.startsWith('words search: shepherd')")
+    assert page.inner_text("#results li .title") == "Tune 2"
+    page.reload()
+    page.wait_for_function("document.querySelector('#explain').textContent.startsWith('words search: shepherd')")
+    assert (page.input_value("#q"), page.input_value("#mode")) == ("shepherd singing about the sea", "words")
+    assert page.inner_text("#results li .title") == "Tune 2"
+    page.go_forward()
+    page.wait_for_selector("#view-track h2", state="visible")
+    page.go_forward()
+    page.wait_for_function("document.querySelector('#explain').textContent.includes('sound like Tune 2')")
 
 
 def test_upload_a_file_for_similar_tracks(page, site) -> None:
@@ -150,6 +165,27 @@ def test_hum_search_from_the_microphone(page) -> None:
     _shot(page, "hum")
 
 
+# The map point farthest from any other on screen, in page coordinates (a click plays the nearest point, and two
+# close ones could swap under rounding), read just before each click.
+MAP_LONELIEST = """() => { const c = document.querySelector('#map'); const r = c.getBoundingClientRect();
+                      const at = state.map.points.map((p) => [p, ...toScreen(p, c)]);
+                      let best = null, room = -1;
+                      for (const [p, x, y] of at) {
+                        const others = at.filter((o) => o[0] !== p);
+                        const gap = Math.min(...others.map((o) => (o[1] - x) ** 2 + (o[2] - y) ** 2));
+                        if (gap > room) { room = gap; best = {id: p.id, x: r.left + x * r.width / c.width,
+                                                              y: r.top + y * r.height / c.height}; }
+                      }
+                      return best; }"""
+# Resolves once the map canvas has held still for a few frames (the legend and covers may still shift it).
+MAP_STILL = """() => new Promise((done) => { const c = document.querySelector('#map'); let last = '', same = 0;
+                const tick = () => { const r = c.getBoundingClientRect();
+                                     const now = [r.left, r.top, r.width, r.height, c.width, c.height].join();
+                                     same = now === last ? same + 1 : 0; last = now;
+                                     if (same >= 5) done(true); else requestAnimationFrame(tick); };
+                tick(); })"""
+
+
 def test_map_click_plays_a_track(page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -161,29 +197,11 @@ def test_map_click_plays_a_track(page) -> None:
     page.wait_for_function("state.map && state.map.points.length === 6")
     assert page.locator("#legend li").count() == 3
     _shot(page, "map")
-    # The point to click is the one farthest from any other on screen (a click plays the nearest point, and two
-    # close ones could swap under rounding), read just before each click: the page may still shift the canvas
-    # (the legend, covers loading) between reading and clicking on a busy machine, so the canvas must hold still
-    # for a few frames first, and a click that played nothing is retried.
-    locate = """() => { const c = document.querySelector('#map'); const r = c.getBoundingClientRect();
-                        const at = state.map.points.map((p) => [p, ...toScreen(p, c)]);
-                        let best = null, room = -1;
-                        for (const [p, x, y] of at) {
-                          const others = at.filter((o) => o[0] !== p);
-                          const gap = Math.min(...others.map((o) => (o[1] - x) ** 2 + (o[2] - y) ** 2));
-                          if (gap > room) { room = gap; best = {id: p.id, x: r.left + x * r.width / c.width,
-                                                                y: r.top + y * r.height / c.height}; }
-                        }
-                        return best; }"""
-    still = """() => new Promise((done) => { const c = document.querySelector('#map'); let last = '', same = 0;
-                  const tick = () => { const r = c.getBoundingClientRect();
-                                       const now = [r.left, r.top, r.width, r.height, c.width, c.height].join();
-                                       same = now === last ? same + 1 : 0; last = now;
-                                        if (same >= 5) done(true); else requestAnimationFrame(tick); };
-                  tick(); })"""
+    # The canvas must hold still before the point is read (a busy machine may still shift it), and a click that
+    # played nothing is retried.
     for attempt in range(3):
-        page.evaluate(still)
-        target = page.evaluate(locate)
+        page.evaluate(MAP_STILL)
+        target = page.evaluate(MAP_LONELIEST)
         page.mouse.click(target["x"], target["y"])
         try:
             page.wait_for_function(f"document.querySelector('#player').dataset.track === '{target['id']}'",
@@ -195,6 +213,35 @@ def test_map_click_plays_a_track(page) -> None:
     page.focus("#map")
     page.keyboard.press("+")
     assert page.evaluate("state.view.scale") > 1
+
+
+def test_the_map_on_a_phone_taps_and_pinches(browser, site) -> None:
+    """At a phone's width the 900-px canvas is shown at 40%: a finger's tap still reaches a dot, two fingers zoom."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(site[0] + "/#/map")
+    pg.wait_for_function("state.map && state.map.points.length === 6")
+    pg.evaluate(MAP_STILL)
+    target = pg.evaluate(MAP_LONELIEST)
+    pg.touchscreen.tap(target["x"] + 7, target["y"] + 7)  # a fingertip's miss: 10 CSS px, 25 canvas px off
+    pg.wait_for_function(f"document.querySelector('#player').dataset.track === '{target['id']}'")
+    before = pg.evaluate("({...state.view})")
+    pinch = """([x, y]) => { const c = document.querySelector('#map');
+                 const fire = (type, id, dx) => c.dispatchEvent(new PointerEvent(type,
+                   {pointerId: id, pointerType: 'touch', clientX: x + dx, clientY: y, bubbles: true}));
+                 fire('pointerdown', 1, -20); fire('pointerdown', 2, 20);
+                 for (const s of [30, 45, 60]) { fire('pointermove', 1, -s); fire('pointermove', 2, s); }
+                 fire('pointerup', 1, -60); fire('pointerup', 2, 60); }"""
+    pg.evaluate(pinch, [target["x"], target["y"]])
+    after = pg.evaluate("({...state.view})")
+    assert after["scale"] == pytest.approx(before["scale"] * 3, rel=1e-6)  # fingers 40 -> 120 px apart
+    moved = pg.evaluate(MAP_LONELIEST)  # the dot under the fingers stayed under them
+    assert (moved["x"], moved["y"]) == (pytest.approx(target["x"], abs=1), pytest.approx(target["y"], abs=1))
+    assert pg.evaluate("document.querySelector('#player').dataset.track") == target["id"]  # a pinch plays nothing
+    assert errors == [], errors
+    context.close()
 
 
 def test_add_url_form_shows_job_progress(page, site) -> None:

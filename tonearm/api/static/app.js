@@ -21,7 +21,8 @@ function route() {
     const q = new URLSearchParams(query || "");
     const match = q.has("from") ? { from: Number(q.get("from")), to: Number(q.get("to") || q.get("from")) } : null;
     showTrack(arg, match);
-  } else if (view === "queue") renderQueue();
+  } else if (view === "search") showSearch(query);
+  else if (view === "queue") renderQueue();
   else if (view === "map") showMap();
   if (view !== "search" && view !== "home") window.scrollTo(0, 0);
 }

@@ -79,7 +79,7 @@ function trackRow(r, opts = {}) {
   li.querySelector(".play").onclick = () => (opts.onPlay ? opts.onPlay() : playNow(entry(r)));
   li.querySelector(".play-next").onclick = () => { playNext([entry(r)]); announce(`${title} plays next`); };
   li.querySelector(".add").onclick = () => { addToQueue([entry(r)]); announce(`${title} added to the queue`); };
-  li.querySelector(".more").onclick = () => moreLike(r.id, title);
+  li.querySelector(".more").onclick = () => moreLike(r.id);
   return li;
 }
 

@@ -2,11 +2,13 @@
 "use strict";
 
 // ---- results ---------------------------------------------------------------------------------
-function render(payload, label) {
+function render(payload, label, key) {
+  // key: the address's query when the results came from it; a search without one takes plain #/search
+  if (key ? key !== state.searchKey : false) return; // a newer search was asked for meanwhile
   state.results = payload.results || [];
   state.resultsLabel = label || "";
   const q = payload.query || {};
-  if (location.hash !== "#/search") location.hash = "#/search";
+  if (!key) { state.searchKey = null; if (location.hash !== "#/search") location.hash = "#/search"; }
   $("#explain").textContent = (label || "") + (q.explain ? " — " + q.explain : "") + (state.results.length ? "" : " — no results");
   $("#results-actions").hidden = !state.results.length;
   fillTracks($("#results"), state.results, { playAll: false });
@@ -15,9 +17,7 @@ function render(payload, label) {
 $("#results-play").onclick = () => playList(state.results.map((r) => entry(r)), 0);
 $("#results-queue").onclick = () => { addToQueue(state.results.map((r) => entry(r))); announce(`${state.results.length} tracks added to the queue`); };
 
-async function moreLike(id, title) {
-  try { render(await api(`/api/tracks/${id}/similar?k=20`), `Tracks that sound like ${title}`); } catch (e) { showError(e); }
-}
+function moreLike(id) { location.hash = searchHash({ like: id, view: "sound" }); }
 
 // ---- home ------------------------------------------------------------------------------------
 const albumsPage = { offset: 0, total: 0, sort: "name", loading: false, limit: 48 };
@@ -158,8 +158,8 @@ async function showTrack(id, match) {
       try { await api(`/api/stars/${id}`, { method: on ? "PUT" : "DELETE", headers: authHeaders() }); showLike(on); const c = current(); if (c && c.id === id) { c.starred = on; showNow(); } }
       catch (e) { announce(e.message); }
     };
-    $("#t-more").onclick = () => moreLike(id, title);
-    $("#t-words").onclick = async () => { try { render(await api(`/api/tracks/${id}/similar?view=words&k=20`), `Talks/lyrics like ${title}`); } catch (e) { showError(e); } };
+    $("#t-more").onclick = () => moreLike(id);
+    $("#t-words").onclick = () => { location.hash = searchHash({ like: id, view: "words" }); };
     $("#t-radio").onclick = () => startRadio([me], `radio from ${title}`);
     $("#t-path-from").onclick = () => { state.pathStart = { id, title }; announce(`Path starts at ${title}: open another track and choose "Path here"`); $("#t-path-from").textContent = "Path starts here ✓"; };
     $("#t-path-to").onclick = async () => { const a = state.pathStart; try { render(await api(`/api/path?from=${a.id}&to=${id}&steps=10`), `Path from ${a.title} to ${title}`); } catch (e) { showError(e); } };
@@ -206,17 +206,26 @@ async function drawStrip(id, me, match) {
 const palette = ["#b3541e", "#2f6f8f", "#6a8f2f", "#8f2f6a", "#c9a227", "#4b4b9e", "#2f8f7a", "#9e4b4b", "#777"];
 function colourOf(label) { const labels = state.map.labels; const i = labels.indexOf(label); return palette[i >= 0 && i < palette.length - 1 ? i : palette.length - 1]; }
 function toScreen(p, c) { const v = state.view; return [c.width / 2 + (p.x * 0.45 * c.width) * v.scale + v.dx, c.height / 2 - (p.y * 0.45 * c.height) * v.scale + v.dy]; }
+// Canvas pixels per CSS pixel: the canvas is drawn at 900 px and shown at the page's width, so on a
+// phone dots, rings, drags and the reach of a tap are scaled up to stay finger-sized.
+function mapUnit(c) { const w = c.getBoundingClientRect().width; return w ? c.width / w : 1; }
 function drawMap() {
   const c = $("#map"); const g = c.getContext("2d");
+  const u = Math.max(1, mapUnit(c));
   g.clearRect(0, 0, c.width, c.height);
   const hit = new Set(state.results.map((r) => r.id));
   for (const p of state.map.points) {
     const [x, y] = toScreen(p, c);
     g.fillStyle = colourOf(p.label); g.globalAlpha = hit.size && !hit.has(p.id) ? 0.35 : 0.9;
-    g.beginPath(); g.arc(x, y, 4, 0, 2 * Math.PI); g.fill();
-    if (hit.has(p.id)) { g.globalAlpha = 1; g.strokeStyle = "#000"; g.lineWidth = 2; g.beginPath(); g.arc(x, y, 8, 0, 2 * Math.PI); g.stroke(); }
+    g.beginPath(); g.arc(x, y, 4 * u, 0, 2 * Math.PI); g.fill();
+    if (hit.has(p.id)) { g.globalAlpha = 1; g.strokeStyle = "#000"; g.lineWidth = 2 * u; g.beginPath(); g.arc(x, y, 8 * u, 0, 2 * Math.PI); g.stroke(); }
   }
   g.globalAlpha = 1;
+}
+// Zoom by `factor` keeping the canvas point (sx, sy) where it is (the wheel's cursor, a pinch's middle).
+function zoomMap(factor, sx, sy) {
+  const c = $("#map"), v = state.view, cx = c.width / 2, cy = c.height / 2;
+  v.dx = sx - cx - (sx - cx - v.dx) * factor; v.dy = sy - cy - (sy - cy - v.dy) * factor; v.scale *= factor;
 }
 const MAP_COLOURS = [["genre", "genre"], ["album", "album"], ["artist", "artist"], ["emotions", "mood"]];
 async function showMap() {
@@ -242,14 +251,38 @@ async function showMap() {
 }
 $("#map-color").onchange = () => showMap();
 (function mapControls() {
-  const c = $("#map"); let drag = null;
-  c.addEventListener("wheel", (e) => { e.preventDefault(); state.view.scale *= e.deltaY < 0 ? 1.2 : 1 / 1.2; drawMap(); }, { passive: false });
-  c.addEventListener("pointerdown", (e) => { drag = { x: e.clientX, y: e.clientY, moved: false }; });
-  c.addEventListener("pointermove", (e) => { if (!drag) return; const dx = e.clientX - drag.x, dy = e.clientY - drag.y; if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true; if (drag.moved) { state.view.dx += dx; state.view.dy += dy; drag.x = e.clientX; drag.y = e.clientY; drawMap(); } });
+  // One pointer drags (a still tap or click plays the nearest dot); two pinch to zoom.
+  const c = $("#map"); const down = new Map(); let drag = null, pinch = null;
+  const at = (e) => { const r = c.getBoundingClientRect(); return [(e.clientX - r.left) * c.width / r.width, (e.clientY - r.top) * c.height / r.height]; };
+  const spread = () => { const [a, b] = [...down.values()]; return { d: Math.hypot(a[0] - b[0], a[1] - b[1]), mx: (a[0] + b[0]) / 2, my: (a[1] + b[1]) / 2 }; };
+  c.addEventListener("wheel", (e) => { e.preventDefault(); const [x, y] = at(e); zoomMap(e.deltaY < 0 ? 1.2 : 1 / 1.2, x, y); drawMap(); }, { passive: false });
+  c.addEventListener("pointerdown", (e) => {
+    down.set(e.pointerId, at(e));
+    if (down.size === 2) { pinch = { ...spread(), view: { ...state.view } }; drag = null; }
+    else if (down.size === 1) { const [x, y] = at(e); drag = { x, y, moved: false }; }
+  });
+  c.addEventListener("pointermove", (e) => {
+    if (!down.has(e.pointerId)) return;
+    down.set(e.pointerId, at(e));
+    if (pinch && down.size === 2) { // what was under the fingers' middle at the start stays under it
+      const now = spread(), f = pinch.d > 0 && now.d > 0 ? now.d / pinch.d : 1, v0 = pinch.view;
+      const cx = c.width / 2, cy = c.height / 2;
+      Object.assign(state.view, { scale: v0.scale * f, dx: now.mx - cx - (pinch.mx - cx - v0.dx) * f,
+                                  dy: now.my - cy - (pinch.my - cy - v0.dy) * f });
+      drawMap(); return;
+    }
+    if (!drag) return;
+    const [x, y] = at(e), dx = x - drag.x, dy = y - drag.y;
+    if ((Math.abs(dx) + Math.abs(dy)) / mapUnit(c) > (e.pointerType === "touch" ? 8 : 3)) drag.moved = true;
+    if (drag.moved) { state.view.dx += dx; state.view.dy += dy; drag.x = x; drag.y = y; drawMap(); }
+  });
+  const lift = (e) => { down.delete(e.pointerId); if (down.size < 2) pinch = null; };
+  c.addEventListener("pointercancel", (e) => { lift(e); drag = null; });
   c.addEventListener("pointerup", (e) => {
-    const wasDrag = drag && drag.moved; drag = null; if (wasDrag || !state.map) return;
-    const r = c.getBoundingClientRect(); const sx = (e.clientX - r.left) * c.width / r.width, sy = (e.clientY - r.top) * c.height / r.height;
-    let best = null, bd = 12 * 12;
+    const wasTap = drag && !drag.moved && down.size === 1; lift(e); drag = null;
+    if (!wasTap || !state.map) return;
+    const [sx, sy] = at(e), reach = (e.pointerType === "touch" ? 24 : 12) * mapUnit(c);
+    let best = null, bd = reach * reach;
     for (const p of state.map.points) { const [x, y] = toScreen(p, c); const d = (x - sx) ** 2 + (y - sy) ** 2; if (d < bd) { bd = d; best = p; } }
     if (best) playNow(entry(best));
   });

@@ -1,12 +1,42 @@
 // Ways in: text search, a dropped file, humming, "What's playing?", and index / download jobs.
 "use strict";
 
-async function textSearch(q, mode) {
-  $("#explain").textContent = "searching…";
-  try { render(await api(`/api/search?q=${encodeURIComponent(q)}&mode=${mode}&k=20`), `${mode} search: ${q}`); }
-  catch (e) { location.hash = "#/search"; showError(e); }
+// Text searches and "more like this" live in the address (#/search?q=..&mode=.., #/search?like=ID&view=..),
+// so back and forward, a reload or a shared link give the same results; other searches (a file,
+// a hum) have no address to rebuild them from and use plain #/search.
+function searchHash(params) { return "#/search?" + new URLSearchParams(params).toString(); }
+function showSearch(query) {
+  const p = new URLSearchParams(query || "");
+  const key = p.toString();
+  if (!key || key === state.searchKey) return; // already on screen (back from a track page)
+  state.searchKey = key;
+  if (p.get("q")) {
+    $("#q").value = p.get("q");
+    if (p.get("mode")) $("#mode").value = p.get("mode");
+    textSearch(p.get("q"), $("#mode").value, key);
+  } else if (p.get("like")) likeSearch(p.get("like"), p.get("view") || "sound", key);
 }
-$("#search-form").addEventListener("submit", (e) => { e.preventDefault(); const q = $("#q").value.trim(); if (q) textSearch(q, $("#mode").value); });
+async function textSearch(q, mode, key) {
+  $("#explain").textContent = "searching…";
+  try { render(await api(`/api/search?q=${encodeURIComponent(q)}&mode=${mode}&k=20`), `${mode} search: ${q}`, key); }
+  catch (e) { showError(e); }
+}
+async function likeSearch(id, view, key) {
+  $("#explain").textContent = "searching…";
+  try {
+    const payload = await api(`/api/tracks/${encodeURIComponent(id)}/similar?view=${encodeURIComponent(view)}&k=20`);
+    const title = payload.query ? titleOf(payload.query) : "this track";
+    render(payload, view === "words" ? `Talks/lyrics like ${title}` : `Tracks that sound like ${title}`, key);
+  } catch (e) { showError(e); }
+}
+$("#search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("#q").value.trim();
+  if (!q) return;
+  const hash = searchHash({ q, mode: $("#mode").value });
+  if (location.hash === hash) { state.searchKey = null; showSearch(hash.split("?")[1]); } // the same search again: run it
+  else location.hash = hash;
+});
 
 async function upload(path, file, label) {
   const fd = new FormData();
