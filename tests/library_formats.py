@@ -73,3 +73,26 @@ def write_format_3(lib: Path) -> None:
         store.rewrite_vectors(view, padded, ["id", raw_column(view)], dim=dim)
     store.close()
     (lib / FORMAT_FILE).write_text(json.dumps({"format": 3, "written_by": "tonearm 0.1.0"}))
+
+
+def write_format_4(lib: Path) -> None:
+    """Format 4 (up to commit 0d56659): no ReplayGain core columns, tags read by tag reader 2 (which did not
+    read ReplayGain, so no row's metadata holds it)."""
+    import json
+
+    from tonearm.library.tag_recheck import TAG_READER_META
+    from tonearm.store import open_store
+    from tonearm.store.base import REPLAYGAIN_FIELDS
+
+    store = open_store(str(lib), create=False)
+    store.set_meta(TAG_READER_META, 2)
+    rows = store.scan(columns=["id", "meta_json"])
+    store.close()
+    tracks = lancedb.connect(str(lib), read_consistency_interval=timedelta(0)).open_table("tracks")
+    for row in rows:
+        meta = json.loads(row["meta_json"] or "{}")
+        if any(k in meta for k in REPLAYGAIN_FIELDS):
+            kept = json.dumps({k: v for k, v in meta.items() if k not in REPLAYGAIN_FIELDS}, ensure_ascii=False)
+            tracks.update(where=f"id = '{row['id']}'", values={"meta_json": kept})
+    tracks.drop_columns([c for c in REPLAYGAIN_FIELDS if c in tracks.schema.names])
+    (lib / FORMAT_FILE).write_text(json.dumps({"format": 4, "written_by": "tonearm 0.1.0"}))

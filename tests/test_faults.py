@@ -370,3 +370,26 @@ def test_a_format_3_library_gets_short_search_vectors_without_re_analysis(tmp_pa
     assert report.added == report.updated == 0 and old.views() == {"sound": 3}
     got = {r["id"]: r["vec_sound"] for r in old.scan(columns=["id", "vec_sound"])}
     assert got.keys() == want.keys() and all(np.allclose(got[k], want[k], atol=1e-6) for k in want)
+
+
+def test_a_format_4_library_gets_replaygain_columns_filled_without_re_analysis(tmp_path):
+    from library_formats import write_format_4
+
+    from tonearm.library.indexer import Indexer
+
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    tagged = write_audio(music / "tagged.flac", synth("tonal", 2.0), tags={"replaygain_track_gain": "-3.5 dB"})
+    write_audio(music / "plain.flac", synth("chirp", 2.0, seed=1))
+    store = open_store(str(lib))
+    Indexer(store, {"sound": "dsp"}).run([str(music)], workers=1)
+    store.close()
+    write_format_4(lib)
+    with read_only_view(lib, tmp_path / "ro") as ro:  # the columns cannot be added on a read-only mount
+        _one_line_error(run_cli("stats", "-l", str(ro)), "older tonearm", "format 4", "writable disk")
+    old = open_store(str(lib), create=False)
+    assert json.loads((lib / FORMAT_FILE).read_text())["format"] == FORMAT_VERSION
+    assert "replaygain_track_gain" in old.fields() and old.find_by_path(str(tagged))["replaygain_track_gain"] is None
+    report = Indexer(old, {"sound": "dsp"}).run([str(music)], workers=1)
+    assert (report.added, report.updated, report.metadata_refreshed) == (0, 0, 1)  # the tags, nothing analysed
+    assert old.find_by_path(str(tagged))["replaygain_track_gain"] == -3.5
+    old.close()

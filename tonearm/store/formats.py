@@ -26,6 +26,9 @@ Format history:
    projected numbers; the raw output stays for refits). Nothing to convert here: a library of format 3
    keeps its padded projections until its next index run rewrites them at their own length. An older
    tonearm would take the shorter column for an analyzer change and drop the view, so it must refuse.
+5. the ReplayGain core columns (``replaygain_track_gain`` and the rest) exist. They are added as NULLs;
+   the tags of unchanged files are read again at the next index run (``tag_recheck.py``), which fills
+   them without analysing anything. Without the number, a format-4 library would never get them.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ class Upgradable(Protocol):
     def add_missing_core_columns(self) -> None: ...
 
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 FORMAT_FILE = "format.json"
 
 
@@ -66,6 +69,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "record the format version; add core columns missing from older libraries", _core_columns),
     Migration(3, "statistics of standardised views may carry a discriminant projection", _nothing_to_convert),
     Migration(4, "a view's search column may be shorter than its raw column", _nothing_to_convert),
+    Migration(5, "add the ReplayGain core columns", _core_columns),
 )
 
 
