@@ -70,6 +70,47 @@ def test_covers_stars_plays_and_loudness(listening_server) -> None:
     assert httpx.get(f"{base}/api/tracks/0000000000000000/level").status_code == 404
 
 
+def test_playlists_are_shared_with_subsonic_players(listening_server) -> None:
+    base = listening_server[0]
+    auth = {"u": "tonearm", "p": SUBSONIC_SECRET, "v": "1.16.1", "c": "pytest", "f": "json"}
+    albums = httpx.get(f"{base}/api/albums", params={"limit": 3}).json()["albums"]
+    tracks = [t["id"] for a in albums for t in httpx.get(f"{base}/api/albums/{a['id']}").json()["tracks"]][:5]
+    made = httpx.post(f"{base}/api/playlists", json={"name": "  Sunday   morning ", "tracks": tracks})
+    assert made.status_code == 201, made.text
+    pl = made.json()
+    assert (pl["name"], pl["songs"], [t["id"] for t in pl["tracks"]], pl["missing"]) == ("Sunday morning", 5, tracks, 0)
+    assert pl["duration"] > 0 and pl["cover"].startswith("/api/covers/")
+    # a player sees it, renames it and drops a song; the web app sees that
+    sub = httpx.get(f"{base}/rest/getPlaylist", params={**auth, "id": pl["id"]}).json()["subsonic-response"]
+    assert [e["id"] for e in sub["playlist"]["entry"]] == tracks and sub["playlist"]["owner"] == "tonearm"
+    httpx.get(f"{base}/rest/updatePlaylist",
+              params={**auth, "playlistId": pl["id"], "name": "Sunday", "songIndexToRemove": 0})  # fmt: skip
+    again = httpx.get(f"{base}/api/playlists/{pl['id']}").json()
+    assert again["name"] == "Sunday" and [t["id"] for t in again["tracks"]] == tracks[1:]
+    # one made by a player is listed here, most recently changed first
+    httpx.get(f"{base}/rest/createPlaylist", params={**auth, "name": "From the phone", "songId": tracks[:2]})
+    listed = httpx.get(f"{base}/api/playlists").json()["playlists"]
+    assert [p["name"] for p in listed[:2]] == ["From the phone", "Sunday"] and listed[0]["songs"] == 2
+    changed = httpx.put(f"{base}/api/playlists/{pl['id']}", json={"tracks": tracks[::-1], "comment": "slow ones"})
+    assert [t["id"] for t in changed.json()["tracks"]] == tracks[::-1] and changed.json()["comment"] == "slow ones"
+    assert changed.json()["name"] == "Sunday"  # what was left out stays
+    bad = [
+        httpx.post(f"{base}/api/playlists", json={"name": "x", "tracks": ["no-such-track"]}),
+        httpx.post(f"{base}/api/playlists", json={"name": "   ", "tracks": []}),
+        httpx.post(f"{base}/api/playlists", json={"tracks": tracks}),
+        httpx.put(f"{base}/api/playlists/pl-nothing", json={"name": "y"}),
+        httpx.get(f"{base}/api/playlists/pl-nothing"),
+    ]
+    assert [r.status_code for r in bad] == [400, 400, 422, 404, 404]
+    assert "no-such-track" in bad[0].json()["detail"]
+    assert httpx.delete(f"{base}/api/playlists/{pl['id']}").json() == {"id": pl["id"], "deleted": True}
+    assert httpx.delete(f"{base}/api/playlists/{pl['id']}").status_code == 404
+    gone = httpx.get(f"{base}/rest/getPlaylists", params=auth).json()["subsonic-response"]["playlists"]["playlist"]
+    assert pl["id"] not in [p["id"] for p in gone]
+    for p in httpx.get(f"{base}/api/playlists").json()["playlists"]:  # leave the shared server as it was
+        httpx.delete(f"{base}/api/playlists/{p['id']}")
+
+
 def test_level_of_a_gone_or_damaged_file_is_a_clear_error(tmp_path) -> None:
     media = tmp_path / "m"
     for name in ("gone.flac", "damaged.flac"):

@@ -119,6 +119,9 @@ def test_read_only_library_through_the_server(music, reference, tmp_path, monkey
             assert state["state"] == "failed" and "read-only file system" in state["error"], state
             star = httpx.put(f"{base}/api/stars/{tid}")
             assert star.status_code == 403 and "read-only" in star.json()["detail"]
+            saved = httpx.post(f"{base}/api/playlists", json={"name": "x", "tracks": [tid]})
+            assert saved.status_code == 403 and "read-only" in saved.json()["detail"]
+            assert httpx.get(f"{base}/api/playlists").json() == {"playlists": []}
             auth = {"u": "tonearm", "p": "ro-secret", "v": "1.16.1", "c": "test", "f": "json"}
             ok = httpx.get(f"{base}/rest/getAlbumList2", params={**auth, "type": "newest"}).json()
             assert ok["subsonic-response"]["status"] == "ok"

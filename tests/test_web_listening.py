@@ -357,7 +357,59 @@ def test_map_colours_by_genre_or_artist_with_a_legend(open_page) -> None:
     assert pg.locator("#legend li").count() == 8
 
 
-PAGES = ["home", "album", "artist", "artists", "genre", "track", "queue", "map", "search"]
+def test_the_queue_and_results_become_playlists_shared_with_players(open_page, server) -> None:
+    base = server[0]
+    albums = _ids(base)["albums"]
+    pg = open_page()
+    pg.evaluate(f"location.hash = '#/album/{albums['Artist B Album 1']['id']}'")
+    pg.wait_for_selector("#view-album li.track")
+    pg.evaluate("player.defaultPlaybackRate = 0.0625")  # nothing here waits for a song's end
+    pg.click("#al-play")
+    pg.wait_for_function("queue.items.length === 3")
+    queued = _queue(pg)
+    pg.click("header nav a[href='#/queue']")
+    pg.click("#queue-save")
+    pg.fill("#queue-save-name", "Harbour mix")
+    pg.keyboard.press("Enter")
+    pg.wait_for_function("document.querySelector('#view-playlist h2')?.textContent === 'Harbour mix'")
+    assert pg.locator("#view-playlist li.track").count() == 3
+    pid = pg.evaluate("decodeURIComponent(location.hash.split('/')[2])")
+    listed = _subsonic(base, "getPlaylist", id=pid)["playlist"]
+    assert [e["id"] for e in listed["entry"]] == queued  # a player sees the same playlist
+    pg.locator("#view-playlist li.track .remove").first.click()
+    pg.wait_for_function("document.querySelectorAll('#view-playlist li.track').length === 2")
+    assert [t["id"] for t in httpx.get(f"{base}/api/playlists/{pid}").json()["tracks"]] == queued[1:]
+    pg.click("#pl-rename")
+    pg.fill("#pl-name", "Harbour")
+    pg.keyboard.press("Enter")
+    pg.wait_for_function("document.querySelector('#view-playlist h2').textContent === 'Harbour'")
+    pg.click("header nav a[href='#/playlists']")
+    pg.wait_for_selector("#playlists-list li.card")
+    card = pg.locator("#playlists-list li.card", has_text="Harbour")
+    assert "2 tracks" in card.inner_text()
+    card.locator(".card-play").click()  # plays the playlist from its card
+    pg.wait_for_function(f"queue.items.map((e) => e.id).join() === {json.dumps(','.join(queued[1:]))}")
+    card.locator("a").click()
+    pg.wait_for_selector("#view-playlist li.track")
+    pg.click("#pl-delete")
+    assert pg.inner_text("#pl-delete") == "Delete for good?" and httpx.get(f"{base}/api/playlists/{pid}").is_success
+    pg.click("#pl-delete")
+    pg.wait_for_function("location.hash === '#/playlists'")
+    assert httpx.get(f"{base}/api/playlists/{pid}").status_code == 404
+    # a list of results too, named after the search unless renamed
+    pg.evaluate(f"location.hash = '#/search?like={queued[0]}&view=sound'")
+    pg.wait_for_selector("#results li")
+    found = pg.evaluate("state.results.map((r) => r.id)")
+    pg.click("#results-save")
+    assert pg.input_value("#results-save-name").startswith("Tracks that sound like Artist B Song 1.1")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("#view-playlist li.track")
+    saved = pg.evaluate("decodeURIComponent(location.hash.split('/')[2])")
+    assert [t["id"] for t in httpx.get(f"{base}/api/playlists/{saved}").json()["tracks"]] == found
+    httpx.delete(f"{base}/api/playlists/{saved}")
+
+
+PAGES = ["home", "album", "artist", "artists", "genre", "track", "queue", "map", "search", "playlists", "playlist"]
 TAPPABLE = ("button, select, input:not([type=hidden]), header nav a, .chips a, .card > a, #queue-link, "
             "details > summary")  # fmt: skip
 
@@ -372,6 +424,16 @@ def _visit(pg, name: str, base: str) -> None:
         pg.wait_for_function("!$('#view-search').hidden && /artist/.test($('#explain').textContent)")
         return
     track = httpx.get(f"{base}/api/albums/{album['id']}").json()["tracks"][0]["id"]
+    if name.startswith("playlist"):
+        mine = [p for p in httpx.get(f"{base}/api/playlists").json()["playlists"] if p["name"] == "Looked at"]
+        pid = (
+            mine[0]["id"]
+            if mine
+            else httpx.post(f"{base}/api/playlists", json={"name": "Looked at", "tracks": [track]}).json()["id"]
+        )
+        pg.evaluate(f"location.hash = {json.dumps('#/playlists' if name == 'playlists' else f'#/playlist/{pid}')}")
+        pg.wait_for_selector("#playlists-list li.card" if name == "playlists" else "#view-playlist li.track")
+        return
     hashes = {"home": "#/", "album": f"#/album/{album['id']}", "artist": f"#/artist/{album['artist_id']}",
               "artists": "#/artists", "genre": "#/genre/Folk", "queue": "#/queue", "map": "#/map",
               "track": f"#/track/{track}"}  # fmt: skip

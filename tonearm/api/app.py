@@ -333,6 +333,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     from tonearm.api.library import router as library_router
 
     app.include_router(library_router)
+    from tonearm.api.playlists import router as playlists_router
+
+    app.include_router(playlists_router)
     _mount_subsonic(app, config, jobs, roots)
     if STATIC.is_dir():
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")

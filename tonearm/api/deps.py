@@ -57,5 +57,10 @@ def require_token(request: Request) -> None:
         raise HTTPException(401, "this server needs its token for uploads and writes")
 
 
+def get_config(request: Request) -> ServerConfig:
+    return request.app.state.config
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
+ConfigDep = Annotated[ServerConfig, Depends(get_config)]
 Token = Depends(require_token)

@@ -14,6 +14,7 @@ position in seconds, comment, created, changed: where a long episode or mix was 
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from typing import Any
@@ -101,6 +102,16 @@ def playlists(store: Store) -> dict[str, dict[str, Any]]:
 
 def save_playlist(store: Store, playlist_id: str, value: dict[str, Any]) -> None:
     store.put_state(PLAYLIST, {playlist_id: value})
+
+
+def create_playlist(store: Store, name: str, entries: list[str], owner: str, comment: str = "") -> tuple[str, dict]:
+    """A new playlist of track ids, saved; (its id, its value). Players and the web app share them."""
+    now = time.time()
+    pid = "pl-" + secrets.token_hex(8)
+    value = {"name": name, "comment": comment, "public": False, "owner": owner, "created": now, "changed": now,
+             "entries": list(entries)}  # fmt: skip
+    save_playlist(store, pid, value)
+    return pid, value
 
 
 def delete_playlist(store: Store, playlist_id: str) -> bool:

@@ -1,6 +1,6 @@
 // tonearm web app: routes (#/..., the player keeps playing across them) and start-up.
 "use strict";
-const VIEWS = ["home", "search", "album", "artist", "artists", "genre", "track", "queue", "map"];
+const VIEWS = ["home", "search", "album", "artist", "artists", "genre", "track", "queue", "map", "playlists", "playlist"];
 
 function route() {
   const h = location.hash || "#/";
@@ -23,6 +23,8 @@ function route() {
     showTrack(arg, match);
   } else if (view === "search") showSearch(query);
   else if (view === "queue") renderQueue();
+  else if (view === "playlists") showPlaylists();
+  else if (view === "playlist") showPlaylist(arg);
   else if (view === "map") showMap();
   if (view !== "search" && view !== "home") window.scrollTo(0, 0);
 }

@@ -7,7 +7,6 @@ frequent/recent album lists; a playlist made in a player is listed by ``tonearm 
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from tonearm.api.subsonic.protocol import MISSING_PARAMETER, NOT_FOUND, Payload, SubsonicError
@@ -119,12 +118,9 @@ def create_playlist(ctx: Context) -> Payload:
         value.update(entries=_songs(ctx, "songId"), changed=now)
         if p.get("name"):
             value["name"] = p.get("name")
+        listening.save_playlist(ctx.store, pid, value)
     else:
-        name = p.require("name")
-        pid = "pl-" + secrets.token_hex(8)
-        value = {"name": name, "comment": "", "public": False, "owner": ctx.user, "created": now, "changed": now,
-                 "entries": _songs(ctx, "songId")}  # fmt: skip
-    listening.save_playlist(ctx.store, pid, value)
+        pid, value = listening.create_playlist(ctx.store, p.require("name"), _songs(ctx, "songId"), ctx.user)
     return "playlist", playlist(ctx, pid, value, with_entries=True)
 
 
