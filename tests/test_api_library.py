@@ -12,7 +12,7 @@ from conftest import SUBSONIC_SECRET, serve_library, synth, write_audio
 from tonearm.audio.loudness import loudness_strip, strip
 from tonearm.library.indexer import Indexer
 from tonearm.library.levels import gain_db
-from tonearm.store import open_store
+from tonearm.store import listening, open_store
 
 
 def test_home_albums_artists_and_genres(listening_server) -> None:
@@ -94,6 +94,15 @@ def test_playlists_are_shared_with_subsonic_players(listening_server) -> None:
     changed = httpx.put(f"{base}/api/playlists/{pl['id']}", json={"tracks": tracks[::-1], "comment": "slow ones"})
     assert [t["id"] for t in changed.json()["tracks"]] == tracks[::-1] and changed.json()["comment"] == "slow ones"
     assert changed.json()["name"] == "Sunday"  # what was left out stays
+    # a track whose file left the library stays in the playlist, unlisted, when tracks are added
+    store = open_store(str(listening_server[2]), create=False)
+    value = listening.playlists(store)[pl["id"]]
+    listening.save_playlist(store, pl["id"], {**value, "entries": [*value["entries"], "gone-track"]})
+    store.close()
+    added = httpx.put(f"{base}/api/playlists/{pl['id']}", json={"add": [tracks[0]]}).json()
+    assert [t["id"] for t in added["tracks"]] == [*tracks[::-1], tracks[0]] and added["missing"] == 1
+    sub = httpx.get(f"{base}/rest/getPlaylist", params={**auth, "id": pl["id"]}).json()["subsonic-response"]
+    assert sub["playlist"]["songCount"] == 6  # players list what is there
     bad = [
         httpx.post(f"{base}/api/playlists", json={"name": "x", "tracks": ["no-such-track"]}),
         httpx.post(f"{base}/api/playlists", json={"name": "   ", "tracks": []}),

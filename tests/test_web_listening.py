@@ -407,6 +407,20 @@ def test_the_queue_and_results_become_playlists_shared_with_players(open_page, s
     saved = pg.evaluate("decodeURIComponent(location.hash.split('/')[2])")
     assert [t["id"] for t in httpx.get(f"{base}/api/playlists/{saved}").json()["tracks"]] == found
     httpx.delete(f"{base}/api/playlists/{saved}")
+    # a track page adds its track to a new playlist named after it, then to that one again
+    pg.evaluate(f"location.hash = '#/track/{queued[2]}'")
+    pg.wait_for_selector("#view-track h2")
+    title = pg.inner_text("#view-track h2")
+    for _ in range(2):
+        pg.click("#t-playlist")
+        pg.wait_for_selector("#t-playlist-pick option", state="attached")
+        if _:
+            pg.select_option("#t-playlist-pick", label=f"{title} (1 track)")
+        pg.click("#t-playlist-pick ~ button")
+        pg.wait_for_selector("#t-playlist-pick", state="hidden")
+    (mine,) = [p for p in httpx.get(f"{base}/api/playlists").json()["playlists"] if p["name"] == title]
+    assert [t["id"] for t in httpx.get(f"{base}/api/playlists/{mine['id']}").json()["tracks"]] == [queued[2]] * 2
+    httpx.delete(f"{base}/api/playlists/{mine['id']}")
 
 
 PAGES = ["home", "album", "artist", "artists", "genre", "track", "queue", "map", "search", "playlists", "playlist"]

@@ -39,6 +39,7 @@ class PlaylistChange(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     tracks: list[str] | None = Field(default=None, max_length=MAX_TRACKS)
+    add: list[str] | None = Field(default=None, max_length=MAX_TRACKS)  # appended, after ``tracks`` if both
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -110,11 +111,17 @@ def new_playlist(body: PlaylistIn, s: StoreDep, config: ConfigDep) -> dict[str, 
     return _full(s, pid, value)
 
 
-@router.put("/api/playlists/{playlist_id}", summary="Rename a playlist or replace its tracks", dependencies=[Token])
+@router.put(
+    "/api/playlists/{playlist_id}", summary="Rename a playlist, replace its tracks or add some", dependencies=[Token]
+)
 def change_playlist(playlist_id: str, body: PlaylistChange, s: StoreDep) -> dict[str, Any]:
     value = _get(s, playlist_id)
     if body.tracks is not None:
         value["entries"] = _known_tracks(s, body.tracks)
+    if body.add:  # kept entries stay, those no longer in the library too (their files may come back)
+        value["entries"] = list(value.get("entries") or []) + _known_tracks(s, body.add)
+    if len(value.get("entries") or []) > MAX_TRACKS:
+        raise HTTPException(400, f"a playlist holds at most {MAX_TRACKS} tracks")
     if body.name is not None:
         value["name"] = _name(body.name)
     if body.comment is not None:

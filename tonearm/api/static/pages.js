@@ -136,7 +136,7 @@ async function showTrack(id, match) {
       <button id="t-queue" type="button">+ Queue</button> <button id="t-like" type="button" aria-pressed="false">♡ Like</button>
       <button id="t-radio" type="button">Start radio</button> <button id="t-more" type="button">More like this</button>
       <button id="t-words" type="button" ${t.views && t.views.words ? "" : "hidden"}>Similar words</button>
-      <button id="t-path-from" type="button">Path from here</button>
+      <button id="t-playlist" type="button">Add to playlist</button> <button id="t-path-from" type="button">Path from here</button>
       <button id="t-path-to" type="button" ${state.pathStart && state.pathStart.id !== id ? "" : "hidden"}>Path here from ${esc(state.pathStart ? state.pathStart.title : "")}</button></p></div></div>
       <figure id="strip-box"><canvas id="strip" width="1000" height="90" role="img" aria-label="Loudness over the track"></canvas>
         <figcaption id="strip-caption"></figcaption></figure>
@@ -158,6 +158,7 @@ async function showTrack(id, match) {
       try { await api(`/api/stars/${id}`, { method: on ? "PUT" : "DELETE", headers: authHeaders() }); showLike(on); const c = current(); if (c && c.id === id) { c.starred = on; showNow(); } }
       catch (e) { announce(e.message); }
     };
+    addToPlaylistForm($("#t-playlist"), id, title);
     $("#t-more").onclick = () => moreLike(id);
     $("#t-words").onclick = () => { location.hash = searchHash({ like: id, view: "words" }); };
     $("#t-radio").onclick = () => startRadio([me], `radio from ${title}`);

@@ -2,12 +2,14 @@
 // They are the library's playlists, the same ones Subsonic players show (/api/playlists).
 "use strict";
 
+function tracksWord(n) { return `${n} track${n === 1 ? "" : "s"}`; }
+
 function playlistCard(p) {
   const li = document.createElement("li");
   li.className = "card";
   const cover = p.cover ? `<img src="${esc(p.cover)}" alt="" width="160" height="160" loading="lazy">` : `<span class="card-blank" aria-hidden="true">♫</span>`;
   li.innerHTML = `<a href="#/playlist/${encodeURIComponent(p.id)}">${cover}
-      <span class="card-title">${esc(p.name)}</span><span class="card-sub">${p.songs} tracks · ${clock(p.duration)}</span></a>
+      <span class="card-title">${esc(p.name)}</span><span class="card-sub">${tracksWord(p.songs)} · ${clock(p.duration)}</span></a>
     <button class="card-play" type="button" aria-label="Play ${esc(p.name)}">${ICON.play}</button>`;
   li.querySelector(".card-play").onclick = async () => {
     try { const full = await api(`/api/playlists/${encodeURIComponent(p.id)}`); playList(full.tracks.map((t) => entry(t)), 0); }
@@ -33,7 +35,7 @@ async function showPlaylist(id) {
   try { p = await api(`/api/playlists/${encodeURIComponent(id)}`); }
   catch (e) { el.innerHTML = `<p class="error">${esc(e.message)}</p>`; return; }
   const missing = p.missing ? ` · ${p.missing} no longer in the library` : "";
-  pageHead(el, { cover: p.cover, title: p.name, sub: `playlist · ${p.songs} tracks · ${clock(p.duration)}${missing}${p.comment ? " · " + esc(p.comment) : ""}`,
+  pageHead(el, { cover: p.cover, title: p.name, sub: `playlist · ${tracksWord(p.songs)} · ${clock(p.duration)}${missing}${p.comment ? " · " + esc(p.comment) : ""}`,
     buttons: `<button id="pl-play" type="button">▶ Play</button> <button id="pl-queue" type="button">+ Queue</button>
       <button id="pl-radio" type="button">Start radio</button> <button id="pl-rename" type="button">Rename</button>
       <button id="pl-delete" type="button">Delete</button>` });
@@ -100,5 +102,35 @@ function saveAsPlaylist(button, ids, suggest) {
     } catch (e) { announce(e.message); }
   };
 }
+// "Add to playlist" on a track page: pick one of the playlists, or start a new one named after the track.
+function addToPlaylistForm(button, id, title) {
+  const form = document.createElement("form");
+  form.className = "inline-form"; form.hidden = true;
+  form.innerHTML = `<label for="t-playlist-pick">Playlist</label><select id="t-playlist-pick"></select><button type="submit">Add</button>`;
+  button.closest("p").after(form);
+  const pick = $("select", form);
+  button.onclick = async () => {
+    form.hidden = !form.hidden;
+    if (form.hidden) return;
+    try {
+      const { playlists } = await api("/api/playlists");
+      pick.innerHTML = playlists.map((p) => `<option value="${esc(p.id)}">${esc(p.name)} (${tracksWord(p.songs)})</option>`).join("") +
+        `<option value="">a new playlist: ${esc(title)}</option>`;
+      pick.focus();
+    } catch (e) { announce(e.message); }
+  };
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const headers = { "Content-Type": "application/json", ...authHeaders() };
+    try {
+      const p = pick.value
+        ? await api(`/api/playlists/${encodeURIComponent(pick.value)}`, { method: "PUT", headers, body: JSON.stringify({ add: [id] }) })
+        : await api("/api/playlists", { method: "POST", headers, body: JSON.stringify({ name: title, tracks: [id] }) });
+      form.hidden = true;
+      announce(`${title} added to ${p.name}`);
+    } catch (e) { announce(e.message); }
+  };
+}
+
 saveAsPlaylist($("#queue-save"), () => queue.items.map((e) => e.id), () => (radio.on ? "Radio " : "Queue ") + new Date().toLocaleDateString());
 saveAsPlaylist($("#results-save"), () => state.results.map((r) => r.id), () => state.resultsLabel || "Results");
