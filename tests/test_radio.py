@@ -125,8 +125,15 @@ def test_cli_radio_path_playlist(lib: Path, tmp_path: Path) -> None:
     res = run_cli("radio", a, "--length", "6", "--seed", "4", "--export", str(out), "--json", "-l", str(lib))
     assert res.returncode == 0, res.stderr
     assert len(json.loads(res.stdout)["results"]) == 6 and out.exists()
-    res = run_cli("path", a, b, "--steps", "4", "--json", "-l", str(lib))
+    res = run_cli("path", a, b, "--steps", "4", "--json", "--save", "Chirp to tone", "-l", str(lib))
     assert res.returncode == 0 and len(json.loads(res.stdout)["results"]) == 4
+    assert "saved 4 tracks as the playlist 'Chirp to tone'" in res.stderr
+    from tonearm.store import listening
+
+    (saved,) = [v for v in listening.playlists(store).values() if v["name"] == "Chirp to tone"]
+    assert saved["entries"] == [r["id"] for r in json.loads(res.stdout)["results"]]  # players and the web app see it
+    blank = run_cli("radio", a, "--save", "  ", "-l", str(lib))
+    assert blank.returncode == 2 and "needs a playlist name" in blank.stderr
     res = run_cli("playlist", "--mood", "betrayed by a liar", "--length", "2", "-l", str(lib))
     assert res.returncode == 0 and "chirp 3" in res.stdout
     bad = run_cli("radio", "0123456789abcdef", "-l", str(lib))

@@ -44,6 +44,9 @@ LlmUrlOpt = Annotated[
 LlmModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name for --llm-url.")]
 LlmTimeoutOpt = Annotated[float, typer.Option("--llm-timeout", help="Seconds to wait for the LLM per request.")]
 ExportOpt = Annotated[str | None, typer.Option("--export", help="Also write the list as .m3u8, .xspf or .json.")]
+SaveOpt = Annotated[
+    str | None, typer.Option("--save", help="Also save the list as a playlist of this name (players and the web app).")
+]
 MediaOpt = Annotated[str | None, typer.Option("--media", help="Where downloads go (default: <library>/media).")]
 RateOpt = Annotated[str | None, typer.Option(help="Download rate limit per file, e.g. 500K, 2M (bytes/s).")]
 ConcOpt = Annotated[int, typer.Option(help="Downloads at a time.")]

@@ -12,6 +12,7 @@ from tonearm.cli.common import (
     ExportOpt,
     JsonOpt,
     LibraryOpt,
+    SaveOpt,
     WhereOpt,
     console,
     err_console,
@@ -20,19 +21,38 @@ from tonearm.cli.common import (
 )
 from tonearm.cli.render import playlist_table
 from tonearm.errors import TonearmError
+from tonearm.store.base import Store
 
 
-def _playlist_out(payload: dict[str, Any], export: str | None, json_out: bool, title: str) -> None:
+def _playlist_out(
+    payload: dict[str, Any], export: str | None, json_out: bool, title: str, save: tuple[Store, str] | None = None
+) -> None:
     from tonearm.search.radio import export_playlist
     from tonearm.search.results import dumps
 
     if export:
         fmt = export_playlist(payload, export)
         err_console.print(f"wrote {len(payload['results'])} tracks to {export} ({fmt})")
+    if save is not None:
+        _save(payload, *save)
     if json_out:
         print(dumps(payload))
         return
     console.print(playlist_table(payload, title))
+
+
+def _save(payload: dict[str, Any], store: Store, name: str) -> None:
+    """The list as a saved playlist, the kind Subsonic players and the web app show."""
+    from tonearm.store import listening
+
+    name = " ".join(name.split())
+    if not name:
+        raise TonearmError("--save needs a playlist name")
+    ids = [r["id"] for r in payload["results"]]
+    if not ids:
+        raise TonearmError("nothing to save: the list is empty")
+    listening.create_playlist(store, name, ids, "tonearm")
+    err_console.print(f"saved {len(ids)} tracks as the playlist {escape(name)!r} (players and the web app list it)")
 
 
 @handle_errors
@@ -48,6 +68,7 @@ def radio(
     artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
     diversity: Annotated[float, typer.Option(help="0 = closest tracks only, 1 = as varied as possible.")] = 0.3,
     export: ExportOpt = None,
+    save: SaveOpt = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -59,10 +80,10 @@ def radio(
         raise TonearmError("--diversity must be between 0 and 1")
     settings = RadioSettings(length, parse_weights(weights) if weights else None, where, seed, diversity,
                              artist_window)  # fmt: skip
-    payload = run_radio(open_library(library), seeds, avoid or [], settings)
-    _playlist_out(
-        payload, export, json_out, f"Radio from {', '.join(s['title'] or s['id'] for s in payload['query']['seeds'])}"
-    )
+    store = open_library(library)
+    payload = run_radio(store, seeds, avoid or [], settings)
+    title = f"Radio from {', '.join(s['title'] or s['id'] for s in payload['query']['seeds'])}"
+    _playlist_out(payload, export, json_out, title, (store, save) if save is not None else None)
 
 
 history_app = typer.Typer(help="Listening history: import plays from ListenBrainz, Last.fm or a log.",
@@ -99,6 +120,7 @@ def for_you(
     where: WhereOpt = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Same number, same list (default: varied).")] = None,
     export: ExportOpt = None,
+    save: SaveOpt = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -106,13 +128,14 @@ def for_you(
     from tonearm.search.radio import RadioSettings
     from tonearm.search.radio import for_you as run_for_you
 
-    payload = run_for_you(open_library(library), RadioSettings(length, None, where, seed), recent_days)
+    store = open_library(library)
+    payload = run_for_you(store, RadioSettings(length, None, where, seed), recent_days)
     q = payload["query"]
     if not json_out:
         err_console.print(f"from {q['history_tracks']} tracks in your history ({q['unmatched_plays']} plays did not "
                           f"match the library); {q['excluded_recent']} played in the last {recent_days:g} days "
                           "left out")  # fmt: skip
-    _playlist_out(payload, export, json_out, "For you")
+    _playlist_out(payload, export, json_out, "For you", (store, save) if save is not None else None)
 
 
 @handle_errors
@@ -123,16 +146,18 @@ def path_(
     view: Annotated[str, typer.Option(help="View to travel through.")] = "sound",
     where: WhereOpt = None,
     export: ExportOpt = None,
+    save: SaveOpt = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """A smooth sequence of tracks leading from START to END."""
     from tonearm.search.radio import song_path
 
-    payload = song_path(open_library(library), start, end, steps, view, where)
+    store = open_library(library)
+    payload = song_path(store, start, end, steps, view, where)
     q = payload["query"]
-    _playlist_out(payload, export, json_out, f"Path from {q['from']['title'] or q['from']['id']} to "
-                                             f"{q['to']['title'] or q['to']['id']}")  # fmt: skip
+    title = f"Path from {q['from']['title'] or q['from']['id']} to {q['to']['title'] or q['to']['id']}"
+    _playlist_out(payload, export, json_out, title, (store, save) if save is not None else None)
 
 
 @handle_errors
@@ -143,6 +168,7 @@ def playlist(
     where: WhereOpt = None,
     artist_window: Annotated[int, typer.Option(help="At most one track per artist in this many in a row.")] = 5,
     export: ExportOpt = None,
+    save: SaveOpt = None,
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -151,9 +177,9 @@ def playlist(
 
     if bool(mood) == bool(text):
         raise TonearmError("give exactly one of --mood or --text")
-    payload = text_playlist(open_library(library), mood or text or "", "mood" if mood else "auto", length, where,
-                            artist_window)  # fmt: skip
-    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}")
+    store = open_library(library)
+    payload = text_playlist(store, mood or text or "", "mood" if mood else "auto", length, where, artist_window)
+    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}", (store, save) if save is not None else None)
 
 
 @handle_errors
