@@ -41,7 +41,8 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         path = media / f"tune{i}.flac"
         sf.write(str(path), y, 22050)
         (media / f"tune{i}.json").write_text(f'{{"title": "Tune {i}", "genre": "{inst}"}}')
-    (media / "tune2.txt").write_text("Out on the green hills the shepherd sings of the sea\n")
+    (media / "tune2.lrc").write_text("[00:00.00]Out on the green hills\n[00:04.00]the shepherd sings of the sea\n"
+                                     "[00:09.00]and the wind brings the song home\n")
     # The "microphone": someone humming tune 1 (chromium plays this file as the fake capture device).
     style = HumStyle(transpose=-5, tempo=0.9, intonation_sd=0.15, drift_sd=0.1, vibrato_hz=5.5,
                      vibrato_depth=0.2, timing_jitter=0.08, vowel="u", snr_db=20)  # fmt: skip
@@ -124,6 +125,16 @@ def test_search_then_play_and_track_page(page) -> None:
     page.click("#results li .title")
     page.wait_for_selector("#view-track h2")
     assert page.inner_text("#view-track h2") == "Tune 2" and "Lyrics" in page.inner_text("#view-track")
+    # untagged: the links name what the catalogue calls its artist and album (not the words "artist", "album")
+    assert page.inner_text("#view-track .page-head .meta") == "Unknown artist · media"
+    # time-synced lyrics (tune2.lrc): a line plays from its time, and the line being heard is marked
+    lines = page.locator("#view-track ol.lyrics li")
+    assert lines.all_inner_texts()[1] == "the shepherd sings of the sea"
+    lines.nth(1).click()
+    page.wait_for_function("document.querySelector('#view-track ol.lyrics li.now')?.dataset.at === '4'")
+    assert page.evaluate("document.querySelector('#player').currentTime") >= 4.0
+    page.wait_for_function("document.querySelector('#view-track ol.lyrics li.now')?.dataset.at === '9'", timeout=20000)
+    assert page.locator("#view-track ol.lyrics li.now").count() == 1
     _shot(page, "track")
     page.click("#t-more")
     page.wait_for_function("document.querySelector('#explain').textContent.includes('sound like Tune 2')")

@@ -302,11 +302,14 @@ def level(track_id: str, s: StoreDep) -> dict[str, Any]:
 
 
 def catalog_ids(s: Store, track_id: str) -> dict[str, str | None]:
-    """The album and album-artist ids a track belongs to, for links from its page."""
+    """The album and album artist a track belongs to (ids and the names the catalogue gave them: an untagged
+    file's album is its folder, its artist "Unknown artist"), for links from its page."""
     cat = catalog(s)
     album_ = cat.albums.get(cat.album_of.get(track_id, ""))
     return {
         "album_id": album_.id if album_ else None,
+        "album_name": album_.name if album_ else None,
         "artist_id": album_.artist_id if album_ else None,
+        "album_artist": album_.artist if album_ else None,
         "cover": cover_url(album_.id if album_ else track_id),
     }

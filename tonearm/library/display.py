@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tonearm.words.lyrics import timed_lines
+
 _HIDDEN = ("vec_", "raw_")
 _DROPPED = ("sidecar_sig", "ana_emotions_key")
 # A view's stretches and their search vectors (``ana_<view>_segments``, ``ana_<view>_set``): encoded numbers
@@ -24,6 +26,9 @@ def readable_row(row: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if not k.startswith(_HIDDEN) and k not in _DROPPED and not _stretches(k)}
     out["views"] = json.loads(out.pop("views_json", None) or "{}")
     out["metadata"] = json.loads(out.pop("meta_json", None) or "{}")
+    lines = timed_lines(out["metadata"]) if out["metadata"].get("lyrics_lrc") else []
+    if lines and lines[0][0] is not None:  # time-synced lyrics, for following along as the track plays
+        out["lyrics_lines"] = [{"start": s, "end": e, "text": w} for s, e, w in lines]
     chunks = out.pop("ana_words_chunks", None)
     if chunks:  # passages without their vectors (those are for search, not for reading)
         out["passages"] = [{"text": c["t"], "start": c.get("s"), "end": c.get("e"), "source": c.get("k")}

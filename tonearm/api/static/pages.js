@@ -130,8 +130,8 @@ async function showTrack(id, match) {
     const notes = [t.description, t.comment].filter(Boolean);
     el.innerHTML = `<div class="page-head"><img class="big-cover" src="${esc(t.cover)}" alt="" width="200" height="200">
       <div><h2>${esc(title)}</h2>
-      <p class="meta">${t.artist_id ? `<a href="#/artist/${t.artist_id}">${esc(t.artist || "artist")}</a>` : esc(t.artist || "")}
-        ${t.album_id ? ` · <a href="#/album/${t.album_id}">${esc(t.album || "album")}</a>` : ""}</p>
+      <p class="meta">${t.artist_id ? `<a href="#/artist/${t.artist_id}">${esc(t.artist || t.album_artist || "artist")}</a>` : esc(t.artist || "")}
+        ${t.album_id ? ` · <a href="#/album/${t.album_id}">${esc(t.album || t.album_name || "album")}</a>` : ""}</p>
       <p class="list-actions"><button id="t-play" type="button">▶ Play</button> <button id="t-next" type="button">⤵ Play next</button>
       <button id="t-queue" type="button">+ Queue</button> <button id="t-like" type="button" aria-pressed="false">♡ Like</button>
       <button id="t-radio" type="button">Start radio</button> <button id="t-more" type="button">More like this</button>
@@ -144,8 +144,9 @@ async function showTrack(id, match) {
       <dl>${fields.filter((f) => t[f] != null).map((f) => `<dt>${f}</dt><dd>${esc(f === "duration" ? clock(t[f]) : t[f])}</dd>`).join("")}
         ${extra.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
       ${tags.length ? `<h3>Sound tags</h3><ul class="tags">${tags.map(([k, v]) => `<li>${esc(k)} <span class="tagbar" style="width:${Math.round(v * 200)}px"></span> ${v.toFixed(2)}</li>`).join("")}</ul>` : ""}
-      ${t.lyrics ? `<h3>Lyrics</h3><pre>${esc(t.lyrics)}</pre>` : ""}
-      ${t.passages && t.words_source === "transcript" ? `<h3>Transcript</h3>${t.passages.filter((p) => p.source !== "meta").map((p) => `<p class="passage" tabindex="0" data-at="${p.start ?? ""}">[${clock(p.start)}] ${esc(p.text)}</p>`).join("")}` : ""}
+      ${t.lyrics_lines ? `<h3>Lyrics</h3><ol class="follow lyrics" aria-label="Lyrics: the line being sung is marked; a line plays from there">${t.lyrics_lines.map((l) => `<li class="passage" tabindex="0" data-at="${l.start}">${esc(l.text)}</li>`).join("")}</ol>`
+        : t.lyrics ? `<h3>Lyrics</h3><pre>${esc(t.lyrics)}</pre>` : ""}
+      ${t.passages && t.words_source === "transcript" ? `<h3>Transcript</h3><div class="follow">${t.passages.filter((p) => p.source !== "meta").map((p) => `<p class="passage" tabindex="0" data-at="${p.start ?? ""}">[${clock(p.start)}] ${esc(p.text)}</p>`).join("")}</div>` : ""}
       <section id="t-similar-box" aria-labelledby="t-similar-h" hidden><h3 id="t-similar-h">Sounds like</h3><ol id="t-similar" class="tracks"></ol></section>`;
     $("#t-play").onclick = () => playNow(me, match ? match.from : null);
     $("#t-next").onclick = () => { playNext([me]); announce(`${title} plays next`); };
@@ -170,7 +171,26 @@ async function showTrack(id, match) {
     });
     drawStrip(id, me, match);
     showSoundsLike(el, id);
+    followAlong();
   } catch (e) { el.innerHTML = `<p class="error">${esc(e.message)}</p>`; }
+}
+// Timed lyrics and transcripts follow the music: while the page's track plays, the line or passage
+// being heard is marked and kept in view inside its own scrolling box (the page itself does not jump).
+function followAlong() {
+  const el = $("#view-track");
+  if (el.hidden || el.dataset.track !== player.dataset.track) return;
+  const t = player.currentTime;
+  for (const box of el.querySelectorAll(".follow")) {
+    let now = null;
+    for (const line of box.querySelectorAll("[data-at]")) { if (line.dataset.at !== "" && Number(line.dataset.at) <= t + 0.15) now = line; }
+    const was = $(".now", box);
+    if (was === now) continue;
+    if (was) { was.classList.remove("now"); was.removeAttribute("aria-current"); }
+    if (!now) continue;
+    now.classList.add("now"); now.setAttribute("aria-current", "true");
+    const top = now.offsetTop; // the box is positioned: its lines measure from its top
+    if (top < box.scrollTop || top + now.offsetHeight > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+  }
 }
 // Shown on the track page itself, as players show "sonically similar": the nearest tracks by sound
 // (a library without a sound view just has no such section).

@@ -328,6 +328,7 @@ player.addEventListener("timeupdate", () => {
   if (d && !seeking) $("#seek").value = String(Math.round((1000 * player.currentTime) / d));
   if (d && player.currentTime >= Math.min(d / 2, 240)) countPlay(current());
   saveBookmark();
+  followAlong();
 });
 player.addEventListener("play", () => { if (level.on) applyLevel(); $("#playpause").innerHTML = ICON.pause; $("#playpause").setAttribute("aria-label", "Pause (space)"); showSession(current()); });
 player.addEventListener("pause", () => { saveBookmark(true); $("#playpause").innerHTML = ICON.play; $("#playpause").setAttribute("aria-label", "Play (space)"); showSession(current()); });
