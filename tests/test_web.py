@@ -41,8 +41,10 @@ def site(tmp_path_factory: pytest.TempPathFactory):
         path = media / f"tune{i}.flac"
         sf.write(str(path), y, 22050)
         (media / f"tune{i}.json").write_text(f'{{"title": "Tune {i}", "genre": "{inst}"}}')
-    (media / "tune2.lrc").write_text("[00:00.00]Out on the green hills\n[00:04.00]the shepherd sings of the sea\n"
-                                     "[00:09.00]and the wind brings the song home\n")
+    (media / "tune2.lrc").write_text(
+        "[00:00.00]Out on the green hills\n[00:04.00]the shepherd sings of the sea\n"
+        "[00:09.00]and the wind brings the song home\n"
+    )
     # The "microphone": someone humming tune 1 (chromium plays this file as the fake capture device).
     style = HumStyle(transpose=-5, tempo=0.9, intonation_sd=0.15, drift_sd=0.1, vibrato_hz=5.5,
                      vibrato_depth=0.2, timing_jitter=0.08, vowel="u", snr_db=20)  # fmt: skip
