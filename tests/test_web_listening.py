@@ -241,6 +241,10 @@ def test_a_long_track_resumes_where_it_was_left_here_and_in_subsonic_players(ope
             break
         pg.wait_for_timeout(100)
     assert 2000 <= subsonic_marks()[first] < 2600  # a Subsonic player resumes at the same place
+    pg.evaluate("location.hash = '#/'")  # the home page offers it first
+    pg.wait_for_selector("#home-resume li.track")
+    assert pg.locator("#home-resume li.track .title").first.inner_text() == pg.evaluate("queue.items[0].title")
+    assert "left at 0:02 of 0:03" in pg.locator("#home-resume li.track .why").first.inner_text()
     pg.click("#next")
     pg.wait_for_function(f"document.querySelector('#player').dataset.track === '{second}'")
     pg.evaluate("playAt(0)")  # back to the first: it starts where it was left

@@ -114,8 +114,16 @@ def home(
             for g, (n, m) in sorted(cat.genres.items(), key=lambda kv: (-kv[1][0], kv[0]))
         ],
         "recently_played": [song_item(cat, t, stars) for t in played],
+        "continue_listening": _in_progress(s, cat, stars),
         "failures": [{"path": f.get("path"), "reason": f.get("reason")} for f in failures[:20]],
     }
+
+
+def _in_progress(s: Store, cat: Catalog, stars: dict[str, float], limit: int = 6) -> list[dict[str, Any]]:
+    """Long tracks left part way (their bookmarks), most recently left first: an episode to go back to."""
+    marks = sorted(((t, m) for t, m in listening.bookmarks(s).items() if t in cat.songs),
+                   key=lambda tm: -(tm[1].get("changed") or 0))  # fmt: skip
+    return [{**song_item(cat, t, stars), "position": m.get("position") or 0.0} for t, m in marks[:limit]]
 
 
 @router.get("/api/albums", summary="Albums, paged: by name, recently added, year or artist")

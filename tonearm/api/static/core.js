@@ -51,6 +51,7 @@ function why(r) {
   if (r.emotions) parts.push("emotions: " + esc(r.emotions));
   if (r.tags) parts.push("tags: " + Object.entries(r.tags).map(([t, p]) => `${esc(t)} ${p.toFixed(2)}`).join(", "));
   if (r.match) parts.push(`tune found at ${r.match.start.toFixed(1)}–${r.match.end.toFixed(1)} s`);
+  if (r.left != null) parts.push(`left at ${clock(r.left)}${r.duration ? " of " + clock(r.duration) : ""}: plays on from there`);
   return parts.join(" · ");
 }
 

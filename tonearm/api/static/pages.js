@@ -38,6 +38,9 @@ async function showHome() {
     const artists = $("#home-artists"); artists.innerHTML = "";
     h.artists.forEach((a) => artists.appendChild(artistChip(a)));
     $("#home-genres").innerHTML = h.genres.map((g) => `<li><a href="#/genre/${encodeURIComponent(g.name)}">${esc(g.name)} <span class="count">${g.songs}</span></a></li>`).join("");
+    const resume = h.continue_listening || [];
+    $("#home-resume-box").hidden = !resume.length;
+    fillTracks($("#home-resume"), resume.map((r) => ({ ...r, left: r.position })), { why: true });
     $("#home-played-box").hidden = !h.recently_played.length;
     fillTracks($("#home-played"), h.recently_played, { why: false, playAll: true });
     if (!albumsPage.offset) await moreAlbums();
