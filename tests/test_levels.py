@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -119,3 +120,89 @@ def test_replaygain_tags_stand_in_for_a_measurement(tmp_path: Path, monkeypatch:
     assert level["gain_db"] == gain_db(-11.5, 0.95)
     assert playback_level(store, store.find_by_path(str(half))["id"])["source"] == "measured"  # a gain alone may clip
     assert len(calls) == 1
+
+
+def test_album_loudness_is_the_power_mean_over_time() -> None:
+    from tonearm.library.level_pass import album_loudness, gain_for
+
+    assert album_loudness([(-12.0, 200.0), (-12.0, 100.0)]) == pytest.approx(-12.0)
+    assert album_loudness([(-10.0, 60.0), (-20.0, 60.0)]) == pytest.approx(10 * np.log10((0.1 + 0.01) / 2))
+    assert album_loudness([(-10.0, 10.0), (-20.0, 290.0)]) < -18.0  # a short loud track moves it little
+    assert album_loudness([]) is None and gain_for(-9.44) == -8.56  # ReplayGain 2.0: to -18 LUFS
+
+
+def test_a_levels_pass_measures_what_has_no_level_and_resumes(tmp_path: Path) -> None:
+    from tonearm.library.level_pass import measure_library
+
+    media = tmp_path / "m"
+    for i in range(4):
+        write_audio(media / f"p{i}.flac", (0.05 * (i + 1)) * synth("tonal", 3.0, seed=i))
+    tagged = write_audio(media / "tagged.flac", 0.2 * synth("chirp", 3.0),
+                         tags={"replaygain_track_gain": "-2 dB", "replaygain_track_peak": "0.5"})  # fmt: skip
+    store = open_store(str(tmp_path / "lib"))
+    Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+
+    class StopAfter:  # Ctrl-C after the second track: what was measured is kept
+        def __init__(self) -> None:
+            self.seen = 0
+
+        def start(self, total: int) -> None:
+            assert total == 4  # the tagged file is not measured
+
+        def advance(self, path: str, status: str) -> None:
+            self.seen += 1
+            if self.seen == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        measure_library(store, workers=1, progress=StopAfter())
+    by_path = {r["path"]: r["id"] for r in store.scan(columns=["id", "path"])}
+    first = store.state(levels.LEVELS_KIND)
+    assert len(first) == 2
+    broken = next(i for i in range(4) if by_path[str(media / f"p{i}.flac")] not in first)
+    (media / f"p{broken}.flac").write_bytes(b"not audio any more")  # damaged since it was indexed
+    report = measure_library(store, workers=2)
+    assert (report.measured, report.known, report.tagged, len(report.failed)) == (1, 2, 1, 1)
+    assert report.failed[0][0].endswith(f"p{broken}.flac")
+    kept = store.state(levels.LEVELS_KIND)
+    good = [i for i in range(4) if i != broken]
+    lufs = [kept[by_path[str(media / f"p{i}.flac")]]["lufs"] for i in good]
+    for (i, a), (j, b) in zip(zip(good, lufs, strict=True), zip(good[1:], lufs[1:], strict=True), strict=False):
+        assert b - a == pytest.approx(20 * np.log10((j + 1) / (i + 1)), abs=0.2)  # louder by the amplitude ratio
+    assert by_path[str(tagged)] not in kept
+    again = measure_library(store, workers=2)
+    assert (again.measured, again.known, len(again.failed)) == (0, 3, 1)  # the damaged one still fails
+
+
+def test_players_get_measured_track_and_album_gains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+    from conftest import run_cli, serve_library
+
+    from tonearm.library.level_pass import album_loudness, gain_for
+
+    media = tmp_path / "m"
+    for i in range(3):
+        write_audio(media / f"{i}.flac", (0.1 * (i + 1)) * synth("tonal", 3.0, seed=i),
+                    tags={"album": "Harbour", "artist": "Band", "title": f"Song {i}"})  # fmt: skip
+    lib = tmp_path / "lib"
+    Indexer(open_store(str(lib)), {"sound": "dsp"}).run([str(media)], workers=1)
+    res = run_cli("levels", "-l", str(lib), "-j", "2", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["measured"] == 3, res.stderr
+    monkeypatch.setenv("TONEARM_SUBSONIC_SECRET", "levels-secret")
+    proc, base = serve_library(lib, media, "--subsonic")
+    try:
+        auth = {"u": "tonearm", "p": "levels-secret", "v": "1.16.1", "c": "pytest", "f": "json"}
+        albums = httpx.get(f"{base}/rest/getAlbumList2", params={**auth, "type": "newest"}).json()
+        album_id = albums["subsonic-response"]["albumList2"]["album"][0]["id"]
+        songs = httpx.get(f"{base}/rest/getAlbum", params={**auth, "id": album_id}).json()["subsonic-response"]
+        songs = songs["album"]["song"]
+    finally:
+        proc.kill()
+        proc.communicate()
+    kept = open_store(str(lib), create=False).state(levels.LEVELS_KIND)
+    by_title = {r["title"]: r for r in open_store(str(lib), create=False).scan(columns=["id", "title", "duration"])}
+    album = gain_for(album_loudness([(kept[r["id"]]["lufs"], r["duration"]) for r in by_title.values()]))
+    for s in songs:
+        measured = kept[by_title[s["title"]]["id"]]
+        assert s["replayGain"] == {"trackGain": gain_for(measured["lufs"]), "trackPeak": measured["peak"],
+                                   "albumGain": album, "albumPeak": max(m["peak"] for m in kept.values())}  # fmt: skip

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from tonearm.audio.decode import stream_blocks
+from tonearm.errors import DecodeError
 
 RATE = 8000  # loudness needs no more bandwidth than this
 FRAME = RATE // 20  # 50 ms
@@ -119,6 +120,22 @@ def integrated_loudness(blocks: Iterator[np.ndarray]) -> tuple[float | None, flo
 
 
 def file_loudness(path: str | os.PathLike[str]) -> tuple[float | None, float]:
-    """(integrated loudness in LUFS, sample peak) of an audio file, from at most its first 20 minutes."""
+    """(integrated loudness in LUFS, sample peak) of an audio file, from at most its first 20 minutes.
+
+    A file FFmpeg opens but gets no sound from (a damaged file under an audio name) is an error,
+    not silence: silence would be kept as its level and never measured again."""
     blocks = stream_blocks(path, LEVEL_RATE, block_seconds=30.0, max_seconds=LEVEL_MAX_SECONDS, stereo=True)
-    return integrated_loudness(blocks)
+    decoded = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal decoded
+        for block in blocks:
+            decoded += len(block)
+            yield block
+
+    result = integrated_loudness(counted())
+    if not decoded:
+        from tonearm.audio.integrity import inspect
+
+        raise DecodeError(inspect(path).problem or "no sound could be decoded from it")
+    return result

@@ -145,6 +145,37 @@ def index(
 
 
 @handle_errors
+def levels(
+    library: LibraryOpt = None,
+    workers: WorkersOpt = DEFAULT_WORKERS,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure every track's loudness (BS.1770), so Subsonic players get a ReplayGain for all of them.
+
+    Tracks with ReplayGain tags (gain and peak) and tracks measured before (same bytes) are skipped:
+    run it again after indexing new music. An interrupted run keeps what it measured."""
+    from tonearm.library.level_pass import measure_library
+
+    store = open_library(library)
+    columns = [SpinnerColumn(), TextColumn("{task.description}", style="cyan"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("eta"), TimeRemainingColumn(), TimeElapsedColumn()]  # fmt: skip
+    with Progress(*columns, console=err_console, transient=False, disable=json_out) as progress:
+        report = measure_library(store, workers, RichProgress(progress, "measuring"))
+    if json_out:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    console.print(
+        f"[bold]{report.tracks}[/] tracks: {report.measured} measured, {report.known} measured before, "
+        f"{report.tagged} with ReplayGain tags, {len(report.failed)} failed in {report.elapsed:.1f} s"
+    )
+    if report.failed:
+        table = Table("file", "reason", title="Files that could not be measured", title_justify="left")
+        for path, reason in report.failed:
+            table.add_row(path, reason)
+        console.print(table)
+
+
+@handle_errors
 def tracks(
     where: WhereOpt = None,
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
@@ -261,3 +292,4 @@ def register(app: typer.Typer) -> None:
     app.command(rich_help_panel=panel)(info)
     app.command(rich_help_panel=panel)(duplicates)
     app.command(rich_help_panel=panel)(stats)
+    app.command(rich_help_panel=panel)(levels)

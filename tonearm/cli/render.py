@@ -10,9 +10,9 @@ from rich.table import Table
 
 
 class RichProgress:
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, label: str = "analysing") -> None:
         self.progress = progress
-        self.task = progress.add_task("analysing", total=None)
+        self.task = progress.add_task(label, total=None)
 
     def start(self, total: int) -> None:
         self.progress.update(self.task, total=total)

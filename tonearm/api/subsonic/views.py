@@ -19,6 +19,8 @@ from functools import cached_property
 from typing import Any
 
 from tonearm.api.subsonic.protocol import NOT_FOUND, Params, SubsonicError
+from tonearm.library.level_pass import album_loudness, gain_for, is_current, measured_levels
+from tonearm.library.replaygain import REFERENCE_LUFS
 from tonearm.search.catalog import (
     IGNORED_ARTICLES,
     Album,
@@ -46,6 +48,7 @@ OPEN_SUBSONIC_FIELDS = frozenset({
     "artists", "isCompilation", "played", "bpm", "comment", "roles", "replayGain",
 })  # fmt: skip
 # Child.replayGain keys by column (the values read from the file's tags).
+_TRACK_GAIN, _TRACK_PEAK = "replaygain_track_gain", "replaygain_track_peak"
 _REPLAY_GAIN_KEYS = {
     "replaygain_track_gain": "trackGain", "replaygain_track_peak": "trackPeak",
     "replaygain_album_gain": "albumGain", "replaygain_album_peak": "albumPeak",
@@ -86,6 +89,14 @@ class Context:
     @cached_property
     def ratings(self) -> dict[str, int]:
         return listening.ratings(self.store)
+
+    @cached_property
+    def levels(self) -> dict[str, dict[str, Any]]:
+        return measured_levels(self.store)
+
+    @cached_property
+    def album_gains(self) -> dict[str, dict[str, float]]:
+        return {}  # album id -> its albumGain and albumPeak, worked out once per request
 
     def album_plays(self, album: Album) -> tuple[int, float]:
         counts = [self.plays.get(t, (0, 0.0)) for t in album.songs]
@@ -156,18 +167,55 @@ def song(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
         "type": "music", "mediaType": "song", "musicBrainzId": row.get("musicbrainz_trackid") or "",
         "sortName": sort_name(title), "samplingRate": int(row.get("sample_rate") or 0) or None,
         "channelCount": int(row.get("channels") or 0) or None, "genres": [{"name": genre}] if genre else [],
-        "displayArtist": performer, "replayGain": replay_gain(row),
+        "displayArtist": performer, "replayGain": replay_gain(ctx, row),
     }  # fmt: skip
     return ctx.trim(out)
 
 
-def replay_gain(row: dict[str, Any]) -> dict[str, float]:
-    """OpenSubsonic ``ReplayGain`` from the file's tags; keys without a value are left out, as the spec asks.
+def _track_level(ctx: Context, row: dict[str, Any]) -> tuple[float, float] | None:
+    """(LUFS, peak) of a song: from its ReplayGain tags, else from tonearm's measurement of its bytes."""
+    gain, peak = row.get(_TRACK_GAIN), row.get(_TRACK_PEAK)
+    if gain is not None and peak is not None:
+        return REFERENCE_LUFS - float(gain), float(peak)
+    measured = ctx.levels.get(row["id"])
+    if is_current(measured, row.get("content_hash")) and measured.get("lufs") is not None:
+        return float(measured["lufs"]), float(measured["peak"])
+    return None
 
-    The web player's own measurements are not offered: they exist only for the tracks played with
-    Level on, and a player levelling some tracks of a queue and not others would make it less even.
-    """
-    return {key: float(row[col]) for col, key in _REPLAY_GAIN_KEYS.items() if row.get(col) is not None}
+
+def _album_gain(ctx: Context, album_id: str | None) -> dict[str, float]:
+    """albumGain and albumPeak from the album's songs, when every one of them has a level."""
+    album = ctx.catalog.albums.get(album_id or "")
+    if album is None:
+        return {}
+    if album.id not in ctx.album_gains:
+        rows = [ctx.catalog.songs[t] for t in album.songs]
+        levels = [_track_level(ctx, r) for r in rows]
+        out: dict[str, float] = {}
+        if levels and all(levels):
+            parts = [(lv[0], float(r.get("duration") or 0.0)) for lv, r in zip(levels, rows, strict=True)]
+            lufs = album_loudness(parts)
+            if lufs is not None:
+                out = {"albumGain": gain_for(lufs), "albumPeak": round(max(lv[1] for lv in levels), 6)}
+        ctx.album_gains[album.id] = out
+    return ctx.album_gains[album.id]
+
+
+def replay_gain(ctx: Context, row: dict[str, Any]) -> dict[str, float]:
+    """OpenSubsonic ``ReplayGain``: the file's tags first; what they lack, from tonearm's measurements
+    (``tonearm levels`` measures every track; the web player measures what it plays): the track's
+    gain to -18 LUFS and peak, and the album's when every song of it has a level. Keys without a
+    value are left out, as the spec asks."""
+    out = {key: float(row[col]) for col, key in _REPLAY_GAIN_KEYS.items() if row.get(col) is not None}
+    if "trackGain" not in out:
+        measured = ctx.levels.get(row["id"])
+        if is_current(measured, row.get("content_hash")) and measured.get("lufs") is not None:
+            out["trackGain"] = gain_for(float(measured["lufs"]))
+            out.setdefault("trackPeak", float(measured["peak"]))
+    if "albumGain" not in out:
+        album = _album_gain(ctx, ctx.catalog.album_of.get(row["id"]))
+        out.update({k: v for k, v in album.items() if k not in out})
+    return out
 
 
 def album_id3(ctx: Context, album: Album, with_songs: bool = False) -> dict[str, Any]:
