@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from tonearm.audio.decode import describe
 from tonearm.audio.loudness import file_loudness
 from tonearm.errors import TonearmError
-from tonearm.library.levels import LEVELS_KIND, METHOD
+from tonearm.library.levels import LEVELS_KIND, METHOD, is_current
 from tonearm.library.replaygain import REFERENCE_LUFS, TRACK_GAIN, TRACK_PEAK
 from tonearm.store.base import Store
 
@@ -52,11 +52,6 @@ class LevelsReport:
             "tracks": self.tracks, "measured": self.measured, "tagged": self.tagged, "known": self.known,
             "failed": [{"path": p, "reason": r} for p, r in self.failed], "elapsed": round(self.elapsed, 2),
         }  # fmt: skip
-
-
-def is_current(measured: dict[str, Any] | None, content_hash: str | None) -> bool:
-    """Whether a kept measurement is of these bytes, by today's method."""
-    return bool(measured) and measured.get("method") == METHOD and measured.get("hash") == content_hash
 
 
 def _measure(path: str) -> tuple[float | None, float]:

@@ -40,6 +40,11 @@ def gain_db(lufs: float | None, peak: float) -> float:
     return round(min(TARGET_LUFS - lufs, limit, MAX_BOOST_DB), 2)
 
 
+def is_current(measured: dict[str, Any] | None, content_hash: str | None) -> bool:
+    """Whether a kept measurement is of these bytes, by today's method."""
+    return bool(measured) and measured.get("method") == METHOD and measured.get("hash") == content_hash
+
+
 def playback_level(store: Store, track_id: str) -> dict[str, Any]:
     """The track's loudness and playback gain: from its ReplayGain tags when they give both gain and
     peak, else measured (and kept) when not known for its bytes."""
@@ -52,7 +57,7 @@ def playback_level(store: Store, track_id: str) -> dict[str, Any]:
         lufs, peak = round(track_loudness(float(row[TRACK_GAIN])), 2), float(row[TRACK_PEAK])
         return _level(track_id, lufs, peak, "tags")
     known = store.state(LEVELS_KIND, [track_id]).get(track_id)
-    if not known or known.get("hash") != row.get("content_hash") or known.get("method") != METHOD:
+    if not is_current(known, row.get("content_hash")):
         lufs, peak = file_loudness(row["path"])
         known = {
             "hash": row.get("content_hash"),

@@ -19,7 +19,8 @@ from functools import cached_property
 from typing import Any
 
 from tonearm.api.subsonic.protocol import NOT_FOUND, Params, SubsonicError
-from tonearm.library.level_pass import album_loudness, gain_for, is_current, measured_levels
+from tonearm.library.level_pass import album_loudness, gain_for, measured_levels
+from tonearm.library.levels import is_current
 from tonearm.library.replaygain import REFERENCE_LUFS
 from tonearm.search.catalog import (
     IGNORED_ARTICLES,
