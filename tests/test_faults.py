@@ -97,6 +97,7 @@ def test_read_only_library_answers_queries_and_serves_but_refuses_writes(music, 
         assert run_cli("check", "-l", str(ro)).returncode == 0
         _one_line_error(run_cli("index", str(music), "-l", str(ro)), "read-only file system", "searched and served")
         _one_line_error(run_cli("check", "--repair", "-l", str(ro)), "read-only file system")
+        _one_line_error(run_cli("levels", "-l", str(ro), "-j", "1"), "read-only file system")
 
 
 def test_read_only_library_through_the_server(music, reference, tmp_path, monkeypatch):

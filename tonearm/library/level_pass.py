@@ -81,7 +81,7 @@ def measure_library(store: Store, workers: int = 1, progress: LevelProgress | No
         batch[row["id"]] = {"hash": row.get("content_hash"), "lufs": None if lufs is None else round(lufs, 2),
                             "peak": round(peak, 5), "method": METHOD}  # fmt: skip
         report.measured += 1
-        if len(batch) >= BATCH:
+        if len(batch) >= BATCH or report.measured == 1:  # the first at once: a read-only library says so now
             store.put_state(LEVELS_KIND, dict(batch))
             batch.clear()
 
