@@ -210,6 +210,9 @@ def test_level_plays_each_track_at_its_measured_gain(open_page, server) -> None:
     assert pg.evaluate("level.ctx.state") == "running"
     pg.click("#next")
     pg.wait_for_function(want, arg=gains[1])
+    # the button says what it did to this track and from what (these files have no ReplayGain tags)
+    pg.wait_for_function("document.querySelector('#level').title.includes('measured')")
+    assert f"{gains[1]:+.1f} dB, measured" in pg.get_attribute("#level", "title")
     pg.click("#level")  # off: the file as it is
     pg.wait_for_function("level.node.gain.value === 1")
     assert pg.evaluate("localStorage.getItem('tonearm-level')") == "0"

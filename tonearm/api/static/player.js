@@ -223,8 +223,8 @@ function dropBookmark(e) {
 // (/api/tracks/{id}/level: to -14 LUFS, never past clipping), so a quiet 1970s master and a loud
 // 2010s one play at one level. The next track's gain is fetched ahead, so it is known when it starts.
 const level = { on: localStorage.getItem("tonearm-level") === "1", ctx: null, node: null, gains: new Map() };
-function gainOf(id) {
-  if (!level.gains.has(id)) level.gains.set(id, api(`/api/tracks/${id}/level`).then((g) => g.gain_db).catch(() => 0));
+function levelOf(id) { // {gain_db, lufs, source}; a track that cannot be measured plays as it is
+  if (!level.gains.has(id)) level.gains.set(id, api(`/api/tracks/${id}/level`).catch(() => ({ gain_db: 0, source: "none" })));
   return level.gains.get(id);
 }
 async function applyLevel() {
@@ -240,14 +240,19 @@ async function applyLevel() {
   }
   if (level.ctx.state === "suspended") level.ctx.resume().catch(() => {});
   if (!e) return;
-  const db = await gainOf(e.id);
-  if (current() === e && level.on) level.node.gain.setTargetAtTime(Math.pow(10, db / 20), level.ctx.currentTime, 0.02);
+  const g = await levelOf(e.id);
+  if (current() === e && level.on) {
+    level.node.gain.setTargetAtTime(Math.pow(10, g.gain_db / 20), level.ctx.currentTime, 0.02);
+    showLevel(g); // says what it did to this track, and from what
+  }
   const after = queue.items[queue.pos + 1];
-  if (after) gainOf(after.id);
+  if (after) levelOf(after.id);
 }
-function showLevel() {
+const LEVEL_SOURCES = { tags: "from its ReplayGain tags", measured: "measured", none: "no level: played as it is" };
+function showLevel(g) {
   $("#level").setAttribute("aria-pressed", String(level.on));
-  $("#level").title = level.on ? "Loudness evened out between tracks (click to play files as they are)" : "Even out loudness between tracks";
+  const now = g && g.source ? ` (this track ${g.gain_db >= 0 ? "+" : ""}${Number(g.gain_db).toFixed(1)} dB, ${LEVEL_SOURCES[g.source] || g.source})` : "";
+  $("#level").title = level.on ? `Loudness evened out between tracks${now}; click to play files as they are` : "Even out loudness between tracks";
 }
 $("#level").onclick = () => {
   level.on = !level.on;
