@@ -132,7 +132,7 @@ def test_album_loudness_is_the_power_mean_over_time() -> None:
 
 
 def test_a_levels_pass_measures_what_has_no_level_and_resumes(tmp_path: Path) -> None:
-    from tonearm.library.level_pass import measure_library
+    from tonearm.library.level_pass import level_coverage, measure_library
 
     media = tmp_path / "m"
     for i in range(4):
@@ -172,6 +172,7 @@ def test_a_levels_pass_measures_what_has_no_level_and_resumes(tmp_path: Path) ->
     assert by_path[str(tagged)] not in kept
     again = measure_library(store, workers=2)
     assert (again.measured, again.known, len(again.failed)) == (0, 3, 1)  # the damaged one still fails
+    assert level_coverage(store) == {"from_tags": 1, "measured": 3, "without": 1}  # what `tonearm stats` shows
 
 
 def test_players_get_measured_track_and_album_gains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

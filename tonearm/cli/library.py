@@ -255,7 +255,9 @@ def stats(
     library: LibraryOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Library size, views, analyzers and failures."""
+    """Library size, views, analyzers, failures and loudness levels."""
+    from tonearm.library.level_pass import level_coverage
+
     store = open_library(library)
     failures = sorted(store.failures(), key=lambda f: f["path"])
     info_ = store.info()
@@ -265,6 +267,7 @@ def stats(
         analyzers=store.get_meta("views") or {},
         raw_dims=store.raw_dims(),  # a projected view searches fewer numbers than its analyzer gives
         failed=len(failures),
+        levels=level_coverage(store),  # loudness for players: `tonearm levels` measures the rest
     )
     if failed:
         if json_out:

@@ -61,18 +61,8 @@ def _measure(path: str) -> tuple[float | None, float]:
 def measure_library(store: Store, workers: int = 1, progress: LevelProgress | None = None) -> LevelsReport:
     """Measure every track that has no ReplayGain tags and no current measurement; keep the results."""
     started = time.monotonic()
-    tagged_cols = [c for c in (TRACK_GAIN, TRACK_PEAK) if c in store.fields()]
-    rows = list(store.scan(columns=["id", "path", "content_hash", *tagged_cols]))
-    kept = store.state(LEVELS_KIND)
-    report = LevelsReport(tracks=len(rows))
-    todo = []
-    for r in rows:
-        if r.get(TRACK_GAIN) is not None and r.get(TRACK_PEAK) is not None:
-            report.tagged += 1
-        elif is_current(kept.get(r["id"]), r.get("content_hash")):
-            report.known += 1
-        else:
-            todo.append(r)
+    tagged, known, todo = _classify(store)
+    report = LevelsReport(tracks=tagged + known + len(todo), tagged=tagged, known=known)
     if progress is not None:
         progress.start(len(todo))
     batch: dict[str, dict[str, Any]] = {}
@@ -101,6 +91,28 @@ def measure_library(store: Store, workers: int = 1, progress: LevelProgress | No
                 store.put_state(LEVELS_KIND, batch)
         report.elapsed = time.monotonic() - started
     return report
+
+
+def _classify(store: Store) -> tuple[int, int, list[dict[str, Any]]]:
+    """(tracks with ReplayGain tags, tracks measured for their bytes, the rows of those with no level)."""
+    tagged_cols = [c for c in (TRACK_GAIN, TRACK_PEAK) if c in store.fields()]
+    kept = store.state(LEVELS_KIND)
+    tagged = known = 0
+    todo = []
+    for r in store.scan(columns=["id", "path", "content_hash", *tagged_cols]):
+        if r.get(TRACK_GAIN) is not None and r.get(TRACK_PEAK) is not None:
+            tagged += 1
+        elif is_current(kept.get(r["id"]), r.get("content_hash")):
+            known += 1
+        else:
+            todo.append(r)
+    return tagged, known, todo
+
+
+def level_coverage(store: Store) -> dict[str, int]:
+    """How many tracks players get a ReplayGain for, and from what (``tonearm stats``)."""
+    tagged, known, todo = _classify(store)
+    return {"from_tags": tagged, "measured": known, "without": len(todo)}
 
 
 def _results(rows: list[dict[str, Any]], workers: int) -> Iterable[tuple[dict[str, Any], Any]]:
