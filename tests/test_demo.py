@@ -13,7 +13,7 @@ def test_demo_end_to_end(tmp_path):
     res = run_cli("demo", "--dir", str(tmp_path / "demo"), "--tunes", "12", "-j", "2")
     assert res.returncode == 0, res.stderr
     out = " ".join(res.stdout.split())
-    assert "rendered 12 demo tunes" in out and "12 added" in out
+    assert "rendered 12 demo tunes" in out and "12 added" in out and "loudness: 12 tunes measured" in out
     assert "Similar to" in out and "Filtered" in out and "auto search: a calm piano piece" in out
     audio = sorted((tmp_path / "demo" / "audio").rglob("*.flac"))
     assert len(audio) == 12
@@ -21,4 +21,5 @@ def test_demo_end_to_end(tmp_path):
     res = run_cli("tracks", "--library", lib, "--where", "style = 'bach_chorale'", "--json")
     assert res.returncode == 0 and '"genre": "Chorale"' in res.stdout
     again = run_cli("demo", "--dir", str(tmp_path / "demo"), "--tunes", "12", "-j", "2")
-    assert "12 unchanged" in " ".join(again.stdout.split())  # rendering and indexing are cached
+    again_out = " ".join(again.stdout.split())
+    assert "12 unchanged" in again_out and "0 tunes measured, 12 measured before" in again_out  # all cached

@@ -111,6 +111,11 @@ def run_demo(dir: str, tunes: int, workers: int, console: Console, err_console: 
         f"indexed: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{len(report.failed)} failed in {report.elapsed:.1f} s"
     )
+    from tonearm.library.level_pass import measure_library
+
+    levels = measure_library(store, workers)  # so players connected to `make demo` get a ReplayGain for each tune
+    console.print(f"loudness: {levels.measured} tunes measured, {levels.known} measured before "
+                  f"(tonearm levels) in {levels.elapsed:.1f} s")  # fmt: skip
     rows = sorted(store.scan(columns=["id", "path", "title", "style", "instrument"]), key=lambda r: r["path"])
     if not rows:
         return
