@@ -173,6 +173,12 @@ def test_a_levels_pass_measures_what_has_no_level_and_resumes(tmp_path: Path) ->
     again = measure_library(store, workers=2)
     assert (again.measured, again.known, len(again.failed)) == (0, 3, 1)  # the damaged one still fails
     assert level_coverage(store) == {"from_tags": 1, "measured": 3, "without": 1}  # what `tonearm stats` shows
+    # from now on an index run measures what it adds
+    fresh = write_audio(media / "new.flac", 0.3 * synth("tonal", 3.0, seed=9))
+    added = Indexer(store, {"sound": "dsp"}).run([str(media)], workers=1)
+    assert (added.added, added.levels_measured) == (1, 1)
+    assert store.find_by_path(str(fresh))["id"] in store.state(levels.LEVELS_KIND)
+    assert any("loudness not measured" in w and f"p{broken}.flac" in w for w in added.warnings)
 
 
 def test_players_get_measured_track_and_album_gains(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,6 +128,8 @@ def index(
             f"analysed {report.analysed_seconds:.0f} s of audio at "
             f"{report.analysed_seconds / report.analysis_cpu_seconds:.1f} s/s per worker"
         )
+    if report.levels_measured:
+        console.print(f"loudness: {report.levels_measured} new tracks measured for players (ReplayGain)")
     if report.emotions_tagged or report.emotions_failed:
         console.print(f"emotions: {report.emotions_tagged} tracks tagged, {report.emotions_failed} not tagged")
     if report.duplicate_groups:
@@ -152,8 +154,8 @@ def levels(
 ) -> None:
     """Measure every track's loudness (BS.1770), so Subsonic players get a ReplayGain for all of them.
 
-    Tracks with ReplayGain tags (gain and peak) and tracks measured before (same bytes) are skipped:
-    run it again after indexing new music. An interrupted run keeps what it measured."""
+    Tracks with ReplayGain tags (gain and peak) and tracks measured before (same bytes) are skipped; from
+    then on every index run measures the tracks it adds. An interrupted run keeps what it measured."""
     from tonearm.library.level_pass import measure_library
 
     store = open_library(library)

@@ -39,6 +39,7 @@ from tonearm.errors import DiskFullError, storage_fault
 from tonearm.library.duplicates import update_duplicates
 from tonearm.library.engines import Engine, LocalEngine
 from tonearm.library.landmarks import sync_postings
+from tonearm.library.level_pass import LEVELS_META, measure_library
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
 from tonearm.library.moves import free_track_id, pair_moves
@@ -96,6 +97,7 @@ class IndexReport:
     emotions_failed: int = 0
     duplicate_groups: int = 0
     files_in_duplicate_groups: int = 0
+    levels_measured: int = 0  # loudness for players, once `tonearm levels` has been run on the library
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -236,12 +238,13 @@ class Indexer:
                 report.removed = self.store.delete([existing[p]["id"] for p in gone])
             stale_failures = [p for p in failures if under_roots(p, roots) and p not in on_disk]
             self.store.clear_failures(stale_failures)
-            self._library_passes(report)
+            self._library_passes(report, opts.workers)
             # every track whose file is there to read, or lies outside this run's folders, must be checked
             self._recheck.finish(r["id"] for p, r in existing.items() if p in on_disk or not under_roots(p, roots))
 
-    def _library_passes(self, report: IndexReport) -> None:
-        """What reads the whole library after the files are committed: statistics, moods, postings, duplicates."""
+    def _library_passes(self, report: IndexReport, workers: int = 1) -> None:
+        """What reads the whole library after the files are committed: statistics, moods, postings, duplicates,
+        and the loudness of new tracks in a library whose levels are kept (``tonearm levels``)."""
         for view in self.views:
             self._maybe_refit(view, final=True)
         # One commit per track leaves one small fragment per track: compact before the passes
@@ -257,6 +260,10 @@ class Indexer:
         if FINGERPRINT_VIEW in self.views:
             dups = update_duplicates(self.store)
             report.duplicate_groups, report.files_in_duplicate_groups = dups.groups, dups.files_in_groups
+        if self.store.get_meta(LEVELS_META):
+            levels = measure_library(self.store, workers)
+            report.levels_measured = levels.measured
+            report.warnings += [f"loudness not measured: {p}: {r}" for p, r in levels.failed]
         self.store.optimize()
 
     def _record_languages(self) -> None:

@@ -5,7 +5,8 @@ never tagged with it. The web player measures a track when it first plays it
 (:mod:`tonearm.library.levels`); this pass does the same for every track that has neither
 ReplayGain tags (gain and peak) nor a measurement of its current bytes, in worker processes, and
 keeps each result with the library as it comes (25 at a time), so an interrupted pass resumes
-where it stopped and a second pass measures only what is new. About a second per 4-minute
+where it stopped and a second pass measures only what is new. Once a library has had a pass,
+every index run ends with one, so tracks added later get their levels too. About a second per 4-minute
 stereo track per core: a 20,000-track library takes a few hours on two cores, once.
 """
 
@@ -29,6 +30,8 @@ from tonearm.library.replaygain import REFERENCE_LUFS, TRACK_GAIN, TRACK_PEAK
 from tonearm.store.base import Store
 
 BATCH = 25  # measurements kept per write: little lost to a kill, few small writes
+# Set by the first pass: from then on every index run measures the tracks it adds (indexer.py).
+LEVELS_META = "levels_kept"
 
 
 class LevelProgress(Protocol):
@@ -61,6 +64,8 @@ def _measure(path: str) -> tuple[float | None, float]:
 def measure_library(store: Store, workers: int = 1, progress: LevelProgress | None = None) -> LevelsReport:
     """Measure every track that has no ReplayGain tags and no current measurement; keep the results."""
     started = time.monotonic()
+    if not store.get_meta(LEVELS_META):
+        store.set_meta(LEVELS_META, True)
     tagged, known, todo = _classify(store)
     report = LevelsReport(tracks=tagged + known + len(todo), tagged=tagged, known=known)
     if progress is not None:
