@@ -60,6 +60,14 @@ def test_library_endpoints(server) -> None:
     assert "betrayal" in d["emotions"] and d["passages"][-1]["source"] == "lyrics"
     assert "/api/search" in httpx.get(f"{base}/openapi.json").json()["paths"]
     assert httpx.get(f"{base}/docs").status_code == 200
+    # the web app can be put on a phone's home screen: a manifest and an icon, linked from the page
+    page = httpx.get(f"{base}/").text
+    assert '<link rel="manifest" href="manifest.webmanifest">' in page
+    manifest = httpx.get(f"{base}/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    assert manifest.json()["display"] == "standalone" and manifest.json()["start_url"] == "./"
+    icon = httpx.get(f"{base}/{manifest.json()['icons'][0]['src']}")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
 
 
 def test_similar_search_map_and_stream(server) -> None:

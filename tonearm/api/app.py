@@ -338,6 +338,9 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.include_router(playlists_router)
     _mount_subsonic(app, config, jobs, roots)
     if STATIC.is_dir():
+        import mimetypes
+
+        mimetypes.add_type("application/manifest+json", ".webmanifest")  # installable on a phone's home screen
         app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")
     return app
 
