@@ -108,6 +108,70 @@ def test_same_size_other_bytes_is_analysed_as_new(tmp_path: Path) -> None:
     assert {r["id"] for r in _rows(lib).values()} == {track_id(str(other))} != {old_id}
 
 
+def test_moved_and_retagged_in_one_go_keeps_the_track(tmp_path: Path) -> None:
+    """What beets (move + write) or Picard (save and move) do: new folder, new name, new tags, new size."""
+    import mutagen
+
+    from tonearm.store import listening
+
+    music, lib = tmp_path / "music", tmp_path / "lib"
+    songs = {}
+    for i, (kind, seconds) in enumerate((("tonal", 5.0), ("percussive", 6.0), ("chirp", 7.0))):
+        songs[kind] = write_audio(music / "inbox" / f"track{i}.flac", synth(kind, seconds, seed=i),
+                                  tags={"title": f"untitled {i}"})  # fmt: skip
+    _index(lib, music)
+    before = _rows(lib)
+    ids = {k: before[str(p)]["id"] for k, p in songs.items()}
+    store = open_store(str(lib))
+    listening.set_starred(store, [ids["tonal"]], True)
+    listening.create_playlist(store, "Kept", list(ids.values()), "tonearm")
+    store.close()
+    for i, (kind, path) in enumerate(songs.items()):
+        size = path.stat().st_size
+        f = mutagen.File(str(path))
+        f["title"], f["artist"], f["album"] = f"Song {kind}", "The Band", "First Album"
+        f["comment"] = "tagged by the tagger " * 600 * (i + 1)  # more than the FLAC padding: a new size
+        f.save()
+        dest = music / "The Band" / "First Album" / f"0{i + 1} Song {kind}.flac"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        path.rename(dest)
+        assert dest.stat().st_size != size
+    report = _index(lib, music)
+    assert (report.moved, report.added, report.removed, len(report.failed)) == (3, 0, 0, 0)
+    after = {r["id"]: r for r in _rows(lib).values()}
+    assert set(after) == set(ids.values())  # every track kept its id ...
+    for kind, tid in ids.items():
+        assert after[tid]["title"] == f"Song {kind}" and after[tid]["path"].endswith(f"Song {kind}.flac")
+        assert np.array_equal(after[tid][raw_column("sound")], before[str(songs[kind])][raw_column("sound")])
+    store = open_store(str(lib))
+    assert ids["tonal"] in listening.starred(store)  # ... so stars and playlists still name them
+    assert next(iter(listening.playlists(store).values()))["entries"] == list(ids.values())
+    store.close()
+    _check_is_clean(lib)
+
+
+def test_two_vanished_tracks_of_one_length_are_not_guessed_between(tmp_path: Path) -> None:
+    from tonearm.library.moves import pair_moves
+    from tonearm.library.scan import FileStat
+
+    music = tmp_path / "music"
+    new = write_audio(music / "new" / "x.flac", synth("tonal", 5.0))
+    rows = {
+        str(music / "old" / f"{n}.flac"): {"id": n, "path": str(music / "old" / f"{n}.flac"), "size": 1,
+                                           "content_hash": "h", "ana_audio_hash": "a", "duration": 5.01}
+        for n in ("a", "b")
+    }  # fmt: skip
+    stat = FileStat(str(new), new.stat().st_size, new.stat().st_mtime_ns)
+    assert pair_moves([stat], rows, {str(new)}, [str(music)]) == {}  # a coin toss could cost the other its id
+    rows[str(music / "old" / "b.flac")]["duration"] = 7.0
+    assert pair_moves([stat], rows, {str(new)}, [str(music)])[str(new)]["id"] == "a"
+    # the nearest claim wins over all files, not the first file's: "a-other" (5.3 s) must not take a's row
+    other = write_audio(music / "new" / "a-other.flac", synth("noise", 5.3))
+    stats = [FileStat(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (other, new)]
+    pairs = pair_moves(stats, rows, {str(new), str(other)}, [str(music)])
+    assert {p: r["id"] for p, r in pairs.items()} == {str(new): "a"}
+
+
 def test_keep_missing_keeps_the_old_row_and_moves_nothing(tmp_path: Path) -> None:
     music, lib = tmp_path / "music", tmp_path / "lib"
     src = _write(music / "x" / "song.wav", "tonal", 0)

@@ -42,7 +42,7 @@ from tonearm.library.landmarks import sync_postings
 from tonearm.library.level_pass import LEVELS_META, measure_library
 from tonearm.library.metadata import SidecarReader, read_tags, sidecar_signature, to_columns
 from tonearm.library.moods import clear_emotions, tag_library
-from tonearm.library.moves import free_track_id, pair_moves
+from tonearm.library.moves import AUDIO_DIGEST, free_track_id, pair_moves
 from tonearm.library.refit import refit_view
 from tonearm.library.scan import FileStat, iter_audio_files, under_roots
 from tonearm.library.tag_recheck import TagRecheck
@@ -57,8 +57,8 @@ _REFIT_EVERY = 25  # commits between checks of the normalisation statistics
 _COMPACT_EVERY = 500  # commits between compactions of the store during a long run
 # Whether standardised views fit their analyzer's discriminant projection to the library (`index --adapt`).
 ADAPT_META = "adapt"
-AUDIO_HASH = "ana_audio_hash"  # digest of the decoded audio: a retagged file keeps its audio's analysis
-_STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig", AUDIO_HASH]
+AUDIO_HASH = AUDIO_DIGEST  # digest of the decoded audio: a retagged file keeps its audio's analysis
+_STATE_COLUMNS = ["id", "path", "size", "mtime_ns", "content_hash", "views_json", "sidecar_sig", AUDIO_HASH, "duration"]
 
 
 class ProgressSink(Protocol):

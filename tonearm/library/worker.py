@@ -239,7 +239,9 @@ def _analyse(job: Job, res: Result, clock: FileClock) -> None:
         res.audio_hash = audio.digest()
         if not res.content_unchanged and job.known_audio_hash and res.audio_hash == job.known_audio_hash:
             res.audio_unchanged = True  # retagged: keep the views computed from the audio alone
-            analyzers = {v: a for v, a in configured.items() if v not in job.fresh_views or a.reads_metadata}
+            # ... and redo those that read tags (not those that read only the path: landmarks)
+            reads_tags = {v for v, a in configured.items() if a.reads_metadata and a.metadata_keys != frozenset()}
+            analyzers = {v: a for v, a in configured.items() if v not in job.fresh_views or v in reads_tags}
             context.previous = dict(job.previous)  # the audio's transcript still holds
         for view, analyzer in analyzers.items():
             out = analyzer.run(audio, context)
