@@ -85,6 +85,15 @@ def _queue(pg) -> list[str]:
     return pg.evaluate("queue.items.map(e => e.id)")
 
 
+def _play_album(pg, album_id: str, slow: bool = False) -> None:
+    """Open an album's page and play it; ``slow``: its 3-second songs at 1/16 speed, so none ends mid-test."""
+    pg.evaluate(f"location.hash = '#/album/{album_id}'")
+    pg.wait_for_selector("#view-album li.track")
+    if slow:
+        pg.evaluate("player.defaultPlaybackRate = 0.0625")
+    pg.click("#al-play")
+
+
 def test_home_shows_albums_with_their_covers_and_opens_them(open_page, server) -> None:
     base = server[0]
     pg = open_page()
@@ -305,9 +314,7 @@ def test_a_like_in_the_player_bar_stars_the_song_for_subsonic_players(open_page,
     base = server[0]
     albums = _ids(base)["albums"]
     pg = open_page()
-    pg.evaluate(f"location.hash = '#/album/{albums['Artist D Album 2']['id']}'")
-    pg.wait_for_selector("#view-album li.track")
-    pg.click("#al-play")
+    _play_album(pg, albums["Artist D Album 2"]["id"])
     pg.wait_for_function("queue.pos === 0")
     song = pg.evaluate("queue.items[0].id")
     pg.click("#like")
@@ -368,10 +375,7 @@ def test_the_queue_and_results_become_playlists_shared_with_players(open_page, s
     base = server[0]
     albums = _ids(base)["albums"]
     pg = open_page()
-    pg.evaluate(f"location.hash = '#/album/{albums['Artist B Album 1']['id']}'")
-    pg.wait_for_selector("#view-album li.track")
-    pg.evaluate("player.defaultPlaybackRate = 0.0625")  # nothing here waits for a song's end
-    pg.click("#al-play")
+    _play_album(pg, albums["Artist B Album 1"]["id"], slow=True)
     pg.wait_for_function("queue.items.length === 3")
     queued = _queue(pg)
     pg.click("header nav a[href='#/queue']")
