@@ -25,7 +25,7 @@ from tonearm.store.base import Store
 
 
 def _playlist_out(
-    payload: dict[str, Any], export: str | None, json_out: bool, title: str, save: tuple[Store, str] | None = None
+    payload: dict[str, Any], export: str | None, json_out: bool, title: str, store: Store, save: str | None
 ) -> None:
     from tonearm.search.radio import export_playlist
     from tonearm.search.results import dumps
@@ -34,7 +34,7 @@ def _playlist_out(
         fmt = export_playlist(payload, export)
         err_console.print(f"wrote {len(payload['results'])} tracks to {export} ({fmt})")
     if save is not None:
-        _save(payload, *save)
+        _save(payload, store, save)
     if json_out:
         print(dumps(payload))
         return
@@ -83,7 +83,7 @@ def radio(
     store = open_library(library)
     payload = run_radio(store, seeds, avoid or [], settings)
     title = f"Radio from {', '.join(s['title'] or s['id'] for s in payload['query']['seeds'])}"
-    _playlist_out(payload, export, json_out, title, (store, save) if save is not None else None)
+    _playlist_out(payload, export, json_out, title, store, save)
 
 
 history_app = typer.Typer(help="Listening history: import plays from ListenBrainz, Last.fm or a log.",
@@ -135,7 +135,7 @@ def for_you(
         err_console.print(f"from {q['history_tracks']} tracks in your history ({q['unmatched_plays']} plays did not "
                           f"match the library); {q['excluded_recent']} played in the last {recent_days:g} days "
                           "left out")  # fmt: skip
-    _playlist_out(payload, export, json_out, "For you", (store, save) if save is not None else None)
+    _playlist_out(payload, export, json_out, "For you", store, save)
 
 
 @handle_errors
@@ -157,7 +157,7 @@ def path_(
     payload = song_path(store, start, end, steps, view, where)
     q = payload["query"]
     title = f"Path from {q['from']['title'] or q['from']['id']} to {q['to']['title'] or q['to']['id']}"
-    _playlist_out(payload, export, json_out, title, (store, save) if save is not None else None)
+    _playlist_out(payload, export, json_out, title, store, save)
 
 
 @handle_errors
@@ -179,7 +179,7 @@ def playlist(
         raise TonearmError("give exactly one of --mood or --text")
     store = open_library(library)
     payload = text_playlist(store, mood or text or "", "mood" if mood else "auto", length, where, artist_window)
-    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}", (store, save) if save is not None else None)
+    _playlist_out(payload, export, json_out, f"Playlist: {mood or text}", store, save)
 
 
 @handle_errors
@@ -208,7 +208,7 @@ def playlists(
         console.print(table)
         return
     payload = saved_playlist(store, name)
-    _playlist_out(payload, export, json_out, f"Playlist: {payload['query']['name']}")
+    _playlist_out(payload, export, json_out, f"Playlist: {payload['query']['name']}", store, None)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from tonearm.audio.decode import describe
 from tonearm.audio.loudness import file_loudness
 from tonearm.errors import TonearmError
-from tonearm.library.levels import LEVELS_KIND, METHOD, is_current
+from tonearm.library.levels import LEVELS_KIND, is_current, level_entry
 from tonearm.library.replaygain import REFERENCE_LUFS, TRACK_GAIN, TRACK_PEAK
 from tonearm.store.base import Store
 
@@ -73,8 +73,7 @@ def measure_library(store: Store, workers: int = 1, progress: LevelProgress | No
     batch: dict[str, dict[str, Any]] = {}
 
     def keep(row: dict[str, Any], lufs: float | None, peak: float) -> None:
-        batch[row["id"]] = {"hash": row.get("content_hash"), "lufs": None if lufs is None else round(lufs, 2),
-                            "peak": round(peak, 5), "method": METHOD}  # fmt: skip
+        batch[row["id"]] = level_entry(row.get("content_hash"), lufs, peak)
         report.measured += 1
         if len(batch) >= BATCH or report.measured == 1:  # the first at once: a read-only library says so now
             store.put_state(LEVELS_KIND, dict(batch))

@@ -40,6 +40,12 @@ def gain_db(lufs: float | None, peak: float) -> float:
     return round(min(TARGET_LUFS - lufs, limit, MAX_BOOST_DB), 2)
 
 
+def level_entry(content_hash: str | None, lufs: float | None, peak: float) -> dict[str, Any]:
+    """A measurement as kept with the library (``LEVELS_KIND``), tied to the bytes it was made of."""
+    return {"hash": content_hash, "lufs": None if lufs is None else round(lufs, 2), "peak": round(peak, 5),
+            "method": METHOD}  # fmt: skip
+
+
 def is_current(measured: dict[str, Any] | None, content_hash: str | None) -> bool:
     """Whether a kept measurement is of these bytes, by today's method."""
     return bool(measured) and measured.get("method") == METHOD and measured.get("hash") == content_hash
@@ -58,13 +64,7 @@ def playback_level(store: Store, track_id: str) -> dict[str, Any]:
         return _level(track_id, lufs, peak, "tags")
     known = store.state(LEVELS_KIND, [track_id]).get(track_id)
     if not is_current(known, row.get("content_hash")):
-        lufs, peak = file_loudness(row["path"])
-        known = {
-            "hash": row.get("content_hash"),
-            "lufs": None if lufs is None else round(lufs, 2),
-            "peak": round(peak, 5),
-            "method": METHOD,
-        }
+        known = level_entry(row.get("content_hash"), *file_loudness(row["path"]))
         with contextlib.suppress(TonearmError, OSError):  # a read-only library: measured again next time
             store.put_state(LEVELS_KIND, {track_id: known})
     return _level(track_id, known["lufs"], known["peak"], "measured")

@@ -8,11 +8,13 @@ frequent/recent album lists; a playlist made in a player is listed by ``tonearm 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from tonearm.api.subsonic.protocol import MISSING_PARAMETER, NOT_FOUND, Payload, SubsonicError
 from tonearm.api.subsonic.registry import endpoint
 from tonearm.api.subsonic.views import Context, iso, playlist, song
 from tonearm.store import listening
+from tonearm.store.base import Store
 
 
 def _known(ctx: Context, ids: list[str]) -> list[str]:
@@ -147,12 +149,17 @@ def update_playlist(ctx: Context) -> Payload:
     return None
 
 
+def _delete(ctx: Context, kind: str, delete: Callable[[Store, str], bool]) -> Payload:
+    """Delete the ``id`` parameter's playlist or bookmark; error 70 when there is none."""
+    item = ctx.params.require("id")
+    if not delete(ctx.store, item):
+        raise SubsonicError(NOT_FOUND, f"{kind} not found: {item[:40]}")
+    return None
+
+
 @endpoint("deletePlaylist")
 def delete_playlist(ctx: Context) -> Payload:
-    pid = ctx.params.require("id")
-    if not listening.delete_playlist(ctx.store, pid):
-        raise SubsonicError(NOT_FOUND, f"playlist not found: {pid[:40]}")
-    return None
+    return _delete(ctx, "playlist", listening.delete_playlist)
 
 
 # ---- play queue (resume on another device) -----------------------------------------------------
@@ -192,10 +199,7 @@ def create_bookmark(ctx: Context) -> Payload:
 
 @endpoint("deleteBookmark")
 def delete_bookmark(ctx: Context) -> Payload:
-    track = ctx.params.require("id")
-    if not listening.delete_bookmark(ctx.store, track):
-        raise SubsonicError(NOT_FOUND, f"bookmark not found: {track[:40]}")
-    return None
+    return _delete(ctx, "bookmark", listening.delete_bookmark)
 
 
 @endpoint("getBookmarks")

@@ -173,15 +173,20 @@ def song(ctx: Context, row: dict[str, Any]) -> dict[str, Any]:
     return ctx.trim(out)
 
 
+def _measured(ctx: Context, row: dict[str, Any]) -> tuple[float, float] | None:
+    """(LUFS, peak) of tonearm's measurement of the song's current bytes, if it has one (silence has none)."""
+    measured = ctx.levels.get(row["id"])
+    if is_current(measured, row.get("content_hash")) and measured.get("lufs") is not None:
+        return float(measured["lufs"]), float(measured["peak"])
+    return None
+
+
 def _track_level(ctx: Context, row: dict[str, Any]) -> tuple[float, float] | None:
     """(LUFS, peak) of a song: from its ReplayGain tags, else from tonearm's measurement of its bytes."""
     gain, peak = row.get(_TRACK_GAIN), row.get(_TRACK_PEAK)
     if gain is not None and peak is not None:
         return REFERENCE_LUFS - float(gain), float(peak)
-    measured = ctx.levels.get(row["id"])
-    if is_current(measured, row.get("content_hash")) and measured.get("lufs") is not None:
-        return float(measured["lufs"]), float(measured["peak"])
-    return None
+    return _measured(ctx, row)
 
 
 def _album_gain(ctx: Context, album_id: str | None) -> dict[str, float]:
@@ -208,11 +213,10 @@ def replay_gain(ctx: Context, row: dict[str, Any]) -> dict[str, float]:
     gain to -18 LUFS and peak, and the album's when every song of it has a level. Keys without a
     value are left out, as the spec asks."""
     out = {key: float(row[col]) for col, key in _REPLAY_GAIN_KEYS.items() if row.get(col) is not None}
-    if "trackGain" not in out:
-        measured = ctx.levels.get(row["id"])
-        if is_current(measured, row.get("content_hash")) and measured.get("lufs") is not None:
-            out["trackGain"] = gain_for(float(measured["lufs"]))
-            out.setdefault("trackPeak", float(measured["peak"]))
+    measured = _measured(ctx, row) if "trackGain" not in out else None
+    if measured is not None:
+        out["trackGain"] = gain_for(measured[0])
+        out.setdefault("trackPeak", measured[1])
     if "albumGain" not in out:
         album = _album_gain(ctx, ctx.catalog.album_of.get(row["id"]))
         out.update({k: v for k, v in album.items() if k not in out})
